@@ -1,0 +1,385 @@
+"""A local stand-in for API Gateway REST APIs: routing and Lambda proxy integration (payload 1.0)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+from urllib.parse import parse_qsl, unquote
+
+from devstack.cfn import ACCOUNT_ID
+from devstack.functions import ApiRoute
+from devstack.runtime import Invocation
+
+log = logging.getLogger("devstack")
+
+_LITERAL: Final = 2
+_PARAMETER: Final = 1
+_GREEDY: Final = 0
+_UNKNOWN_ROUTE_MESSAGE: Final = "Missing Authentication Token"
+
+
+def split_path(path: str) -> list[str]:
+    """Segments of a path, raw: "%2F" stays inside its segment. A trailing slash is ignored."""
+    stripped = path.strip("/")
+    return stripped.split("/") if stripped else []
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: ApiRoute
+    path_parameters: dict[str, str]
+
+
+class RouteTable:
+    """API Gateway's resource selection: the most specific path first, then the method on it."""
+
+    def __init__(self, routes: Iterable[ApiRoute]) -> None:
+        self.routes = list(routes)
+        seen: dict[tuple[str, str], ApiRoute] = {}
+        for route in self.routes:
+            key = (route.path, route.method)
+            if key in seen:
+                log.warning(
+                    "%s %s is served by both %s and %s; using the first",
+                    route.method,
+                    route.path,
+                    seen[key].function,
+                    route.function,
+                )
+            seen.setdefault(key, route)
+
+    @staticmethod
+    def _match_path(
+        template: str, raw_segments: Sequence[str]
+    ) -> tuple[tuple[int, ...], dict[str, str]] | None:
+        score: list[int] = []
+        parameters: dict[str, str] = {}
+        template_segments = split_path(template)
+        for position, segment in enumerate(template_segments):
+            if segment.startswith("{") and segment.endswith("+}"):
+                rest = raw_segments[position:]
+                if not rest or position != len(template_segments) - 1:
+                    return None
+                parameters[segment[1:-2]] = "/".join(rest)
+                score.append(_GREEDY)
+                return tuple(score), parameters
+            if position >= len(raw_segments):
+                return None
+            raw = raw_segments[position]
+            if segment.startswith("{") and segment.endswith("}"):
+                if not raw:
+                    return None
+                # API Gateway REST hands path parameters over still percent-encoded.
+                parameters[segment[1:-1]] = raw
+                score.append(_PARAMETER)
+            elif unquote(raw) == segment:
+                score.append(_LITERAL)
+            else:
+                return None
+        if len(raw_segments) != len(template_segments):
+            return None
+        return tuple(score), parameters
+
+    def match(self, method: str, raw_path: str) -> RouteMatch | bool | None:
+        """The route for a request; None when no path matches, False when only the method is wrong."""
+        segments = split_path(raw_path)
+        by_path: dict[str, tuple[tuple[int, ...], dict[str, str]]] = {}
+        for route in self.routes:
+            if route.path not in by_path:
+                found = self._match_path(route.path, segments)
+                if found is not None:
+                    by_path[route.path] = found
+        if not by_path:
+            return None
+        best_path = max(by_path, key=lambda path: by_path[path][0])
+        on_path = [route for route in self.routes if route.path == best_path]
+        chosen = next((r for r in on_path if r.method == method), None) or next(
+            (r for r in on_path if r.method == "ANY"), None
+        )
+        if chosen is None:
+            return False
+        return RouteMatch(chosen, by_path[best_path][1])
+
+
+def _multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    single: dict[str, str] = {}
+    multiple: dict[str, list[str]] = {}
+    for key, value in pairs:
+        single[key] = value  # API Gateway keeps the last value in the single-value map
+        multiple.setdefault(key, []).append(value)
+    return (single or None), (multiple or None)
+
+
+def build_event(
+    match: RouteMatch,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    region: str,
+    request_id: str | None = None,
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    """The Lambda proxy integration event (REST API, payload format 1.0)."""
+    route = match.route
+    now = now or datetime.datetime.now(datetime.UTC)
+    request_id = request_id or str(uuid.uuid4())
+    path = unquote(raw_path)
+    single_headers, multi_headers = _multi(headers)
+    single_query, multi_query = _multi(parse_qsl(raw_query, keep_blank_values=True))
+    try:
+        text_body: str | None = body.decode("utf-8") if body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        text_body, is_base64 = base64.b64encode(body).decode("ascii"), True
+    header_lookup = {key.lower(): value for key, value in headers}
+    domain = f"{route.api_id}.execute-api.{region}.amazonaws.com"
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": match.path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": hashlib.sha256(f"{route.api_id}{route.path}".encode()).hexdigest()[:6],
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{route.stage}{path}",
+            "accountId": ACCOUNT_ID,
+            "protocol": "HTTP/1.1",
+            "stage": route.stage,
+            "domainPrefix": route.api_id,
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": header_lookup.get("user-agent"),
+                "user": None,
+            },
+            "domainName": domain,
+            "apiId": route.api_id,
+        },
+        "body": text_body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class MalformedResponseError(ValueError):
+    """The handler's return value is not a valid Lambda proxy response."""
+
+
+def gateway_error(status: int, message: str, error_type: str) -> HttpResponse:
+    body = json.dumps({"message": message}).encode()
+    return HttpResponse(
+        status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)], body
+    )
+
+
+def proxy_response(result: Any) -> HttpResponse:
+    """Turns a handler's return value into the HTTP response API Gateway would send."""
+    if not isinstance(result, dict):
+        raise MalformedResponseError(f"the handler returned {type(result).__name__}, not an object")
+    try:
+        status = int(result.get("statusCode", 200))
+    except (TypeError, ValueError):
+        raise MalformedResponseError(f"statusCode {result.get('statusCode')!r} is not a number") from None
+    body = result.get("body")
+    if body is not None and not isinstance(body, str):
+        raise MalformedResponseError(f"body must be a string, got {type(body).__name__}")
+    if result.get("isBase64Encoded") and body is not None:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except binascii.Error as error:
+            raise MalformedResponseError(f"isBase64Encoded but the body is not base64: {error}") from None
+    else:
+        raw = (body or "").encode()
+    headers: list[tuple[str, str]] = []
+    multi = result.get("multiValueHeaders") or {}
+    single = result.get("headers") or {}
+    if not isinstance(multi, dict) or not isinstance(single, dict):
+        raise MalformedResponseError("headers and multiValueHeaders must be objects")
+    for name, values in multi.items():
+        for value in values if isinstance(values, list) else [values]:
+            headers.append((str(name), str(value)))
+    given = {name.lower() for name, _ in headers}
+    headers.extend((str(name), str(value)) for name, value in single.items() if name.lower() not in given)
+    if "content-type" not in {name.lower() for name, _ in headers}:
+        headers.append(("Content-Type", "application/json"))
+    return HttpResponse(status, headers, raw)
+
+
+Invoker = Callable[[str, Any], Invocation]
+
+
+class ApiGateway:
+    """Serves the template's Api routes over HTTP on one port, all APIs together (like `sam local`)."""
+
+    def __init__(self, routes: Iterable[ApiRoute], invoke: Invoker, *, region: str) -> None:
+        self.table = RouteTable(routes)
+        self.invoke = invoke
+        self.region = region
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def bind(self, host: str, port: int) -> tuple[str, int]:
+        gateway = self
+
+        class Handler(_RequestHandler):
+            pass
+
+        Handler.gateway = gateway
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        bound_host, bound_port = server.server_address[:2]
+        return str(bound_host), int(bound_port)
+
+    def serve_in_background(self) -> None:
+        server = self._server
+        if server is None:
+            raise RuntimeError("bind() first")
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="devstack-api", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            if self._thread is not None:
+                self._server.shutdown()
+                self._thread.join()
+            self._server.server_close()
+            self._server = None
+
+    def handle(
+        self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes, source_ip: str
+    ) -> HttpResponse:
+        raw_path, _, raw_query = target.partition("?")
+        raw_path = raw_path.partition("#")[0] or "/"
+        match = self.table.match(method, raw_path)
+        if match is None:
+            # API Gateway answers 403 for unknown routes; the local stack says 404 so that a wrong
+            # URL is not mistaken for an authorisation problem. The body is API Gateway's.
+            return gateway_error(404, _UNKNOWN_ROUTE_MESSAGE, "MissingAuthenticationTokenException")
+        if match is False:
+            return gateway_error(403, _UNKNOWN_ROUTE_MESSAGE, "MissingAuthenticationTokenException")
+        assert isinstance(match, RouteMatch)
+        event = build_event(
+            match,
+            method=method,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=headers,
+            body=body,
+            source_ip=source_ip,
+            region=self.region,
+        )
+        started = time.monotonic()
+        invocation = self.invoke(match.route.function, event)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if not invocation.ok:
+            log.error(
+                "%s %s -> 502: %s failed: %s",
+                method,
+                raw_path,
+                match.route.function,
+                invocation.error_summary,
+            )
+            return gateway_error(502, "Internal server error", "InternalServerErrorException")
+        try:
+            response = proxy_response(invocation.result)
+        except MalformedResponseError as error:
+            log.error("%s %s -> 502: malformed Lambda proxy response: %s", method, raw_path, error)
+            return gateway_error(502, "Internal server error", "InternalServerErrorException")
+        log.info(
+            "%s %s -> %d (%s, %.0f ms)", method, raw_path, response.status, match.route.function, elapsed_ms
+        )
+        return response
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    gateway: ApiGateway
+    protocol_version = "HTTP/1.1"
+    server_version = "devstack-apigw"
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    # Trailers end with an empty line.
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        body = self._read_body()
+        headers = list(self.headers.items())
+        try:
+            response = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+        except Exception:
+            log.exception("%s %s: the local API gateway failed", self.command, self.path)
+            response = gateway_error(500, "Internal server error", "InternalServerErrorException")
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("api: " + format, *args)
+
+
+def localize_urls(text: str, routes: Iterable[ApiRoute], region: str, api_url: str) -> str:
+    """Replaces the API's execute-api URL with the local one, so outputs and variables are usable."""
+    for route in routes:
+        text = text.replace(
+            f"https://{route.api_id}.execute-api.{region}.amazonaws.com/{route.stage}", api_url
+        )
+    return text
