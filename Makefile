@@ -5,9 +5,10 @@ SHELL := /bin/bash
 
 # Python 3.13 matches the Lambda runtime; pyenv's interpreters are preferred when PATH has none.
 PYTHON_FOR_VENV ?= $(shell for v in 3.13 3.12; do \
-	  command -v python$$v 2>/dev/null && break; \
-	  p=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | sort -V | tail -n1); \
-	  [ -n "$$p" ] && echo "$$p" && break; \
+	  for p in $$(command -v python$$v 2>/dev/null) \
+	           $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | sort -V -r); do \
+	    "$$p" -c 'import venv' >/dev/null 2>&1 && { echo "$$p"; exit 0; }; \
+	  done; \
 	done)
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -1,0 +1,156 @@
+"""Builds events/*.json: API Gateway proxy events wrapping the provider payloads in events/payloads/,
+signed with the dev secrets of local.env. Run `python -m devstack sample-events` after changing a
+payload; `sam local invoke -e events/<file>` and the tests read the same files."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from wa_conversions.signatures import meta_signature
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+PAYLOADS = EVENTS / "payloads"
+
+
+def read_env(path: Path = ROOT / "local.env") -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def proxy_event(
+    method: str,
+    path: str,
+    *,
+    resource: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway REST (payload 1.0) proxy event, as the deployed API hands it to Lambda."""
+    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", **(headers or {})}
+    text: str | None
+    if body is None:
+        text = None
+    elif base64_body:
+        text = base64.b64encode(body).decode("ascii")
+    else:
+        text = body.decode("utf-8")
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource or path,
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "identity": {"sourceIp": "203.0.113.10"},
+        },
+        "body": text,
+        "isBase64Encoded": base64_body,
+    }
+
+
+def whatsapp_post(payload: bytes, app_secret: str, *, base64_body: bool = False) -> dict[str, Any]:
+    return proxy_event(
+        "POST",
+        "/webhooks/whatsapp",
+        body=payload,
+        headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": meta_signature(payload, app_secret),
+        },
+        base64_body=base64_body,
+    )
+
+
+def sample_events() -> Iterator[tuple[str, dict[str, Any]]]:
+    env = read_env()
+    secret = env["WHATSAPP_APP_SECRET"]
+
+    def payload(name: str) -> bytes:
+        return (PAYLOADS / name).read_bytes()
+
+    yield (
+        "whatsapp_verify.json",
+        proxy_event(
+            "GET",
+            "/webhooks/whatsapp",
+            query={
+                "hub.mode": "subscribe",
+                "hub.challenge": "1158201444",
+                "hub.verify_token": env["WHATSAPP_VERIFY_TOKEN"],
+            },
+        ),
+    )
+    yield (
+        "whatsapp_text_ctwa_referral.json",
+        whatsapp_post(payload("meta_docs_text_message_ctwa_referral.json"), secret),
+    )
+    yield (
+        "whatsapp_text_ctwa_referral_base64.json",
+        whatsapp_post(payload("meta_docs_text_message_ctwa_referral.json"), secret, base64_body=True),
+    )
+    yield (
+        "whatsapp_status_sent.json",
+        whatsapp_post(payload("meta_docs_status_sent_with_pricing.json"), secret),
+    )
+    yield (
+        "whatsapp_automatic_event_purchase.json",
+        whatsapp_post(payload("meta_docs_automatic_events_purchase.json"), secret),
+    )
+    message_id = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUQ0N0VFMDA2MTQ0RkJFNkNDNAA="
+    yield (
+        "operator_get_contact.json",
+        proxy_event(
+            "GET",
+            "/contacts/16505551234",
+            resource="/contacts/{id}",
+            headers={"X-Api-Key": env["API_KEY"]},
+            path_parameters={"id": "16505551234"},
+        ),
+    )
+    encoded = message_id.replace("=", "%3D")
+    yield (
+        "operator_get_message.json",
+        proxy_event(
+            "GET",
+            f"/messages/{encoded}",
+            resource="/messages/{message_id}",
+            headers={"X-Api-Key": env["API_KEY"]},
+            path_parameters={"message_id": encoded},
+        ),
+    )
+
+
+def write_sample_events() -> list[Path]:
+    written = []
+    for name, event in sample_events():
+        path = EVENTS / name
+        path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_sample_events():
+        print(path.relative_to(ROOT))

@@ -1,0 +1,38 @@
+"""SQS consumer: applies every update of a queued WhatsApp webhook once, reporting partial failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from wa_conversions.capture.pipeline import PermanentFailure, default_pipeline
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    pipeline = default_pipeline()
+    try:
+        result = pipeline.process_meta_webhook(record.body)
+    except PermanentFailure as failure:
+        if pipeline.dead_letters is None:
+            raise
+        pipeline.dead_letters.park(record.body, str(failure))
+        logger.warning("Webhook parked in the DLQ", extra={"reason": str(failure)})
+        return
+    logger.info(
+        "Webhook applied",
+        extra={"updates": result.received, "applied": result.applied, "events": result.events},
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

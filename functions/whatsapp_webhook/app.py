@@ -1,0 +1,55 @@
+"""GET/POST /webhooks/whatsapp: Meta's verification handshake, and webhooks acknowledged only once
+they are safely queued. Kept lean for cold start: no event-handler framework, boto3 loaded lazily."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from wa_conversions.apigw import HttpRequest, error_response, response
+from wa_conversions.capture import ingest
+from wa_conversions.config import WebhookSettings, load_settings
+from wa_conversions.errors import ApiError, ForbiddenError, HandoffError, UnauthorizedError
+from wa_conversions.secret_store import get_secret
+
+logger = Logger()
+metrics = Metrics()
+
+
+def _queue() -> ingest.IngestQueue:
+    from wa_conversions import aws
+
+    return ingest.IngestQueue(aws.sqs(), load_settings(WebhookSettings).ingest_queue_url)
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = HttpRequest.from_event(event)
+    settings = load_settings(WebhookSettings)
+    try:
+        if request.method == "GET":
+            challenge = ingest.answer_handshake(request.query, get_secret(settings, "WHATSAPP_VERIFY_TOKEN"))
+            return response(200, challenge, content_type="text/plain")
+        parts = ingest.accept_webhook(
+            request.body,
+            request.headers.get("x-hub-signature-256"),
+            get_secret(settings, "WHATSAPP_APP_SECRET"),
+            _queue,
+        )
+    except (UnauthorizedError, ForbiddenError) as error:
+        metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("Webhook rejected", extra={"reason": error.message})
+        return error_response(error)
+    except ApiError as error:
+        logger.warning("Webhook rejected", extra={"reason": error.message})
+        return error_response(error)
+    except HandoffError:
+        logger.exception("Webhook verified but not queued; Meta will retry")
+        return response(
+            500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}
+        )
+    metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
+    logger.info("Webhook queued", extra={"parts": parts, "bytes": len(request.body)})
+    return response(200, {"status": "accepted"})

@@ -1,0 +1,1 @@
+"""wa-conversions: WhatsApp capture, attribution and conversion forwarding."""

@@ -1,0 +1,333 @@
+"""Applying WhatsApp updates: store them, then announce them on the bus.
+
+Updates are applied a queued webhook at a time. Already-applied updates are skipped (the ledger), each
+contact is written once however many updates name it, the per-message writes run in parallel, and the
+events go out ten per PutEvents call. Only then is the batch marked applied: if anything fails, the
+batch is retried whole, its writes repeat harmlessly, and its events go out then. A crash between
+publishing and marking can repeat an event; events carry stable ids for consumers to drop repeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models.domain import (
+    MEDIA_TYPES,
+    AutomaticEvent,
+    ContactRef,
+    Direction,
+    InboundMessage,
+    MessageStatus,
+    StatusUpdate,
+    Update,
+)
+from ..models.events import LifecycleEvent, iso_timestamp
+from ..phones import country_of
+from ..publishing.eventbridge import EventPublisher
+from ..store.capture import CaptureRepository
+from ..store.ledger import UpdateLedger
+
+DAY_SECONDS = 86_400
+WRITE_CONCURRENCY = 8
+STATUS_EVENTS = {
+    MessageStatus.SENT: "message.sent",
+    MessageStatus.DELIVERED: "message.delivered",
+    MessageStatus.READ: "message.read",
+    MessageStatus.PLAYED: "message.played",
+    MessageStatus.FAILED: "message.failed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    received: int
+    applied: int
+    events: int
+
+
+@dataclass
+class _ContactPlan:
+    """Everything a batch says about one contact, folded into a single write."""
+
+    contact: ContactRef
+    first_seen: int
+    creator_key: str
+    last_inbound: int | None = None
+    update_keys: set[str] = field(default_factory=set)
+
+    def absorb(self, update: InboundMessage | StatusUpdate, contact: ContactRef) -> None:
+        self.update_keys.add(update.idempotency_key)
+        if update.timestamp < self.first_seen:
+            self.first_seen = update.timestamp
+            self.creator_key = update.idempotency_key
+        if isinstance(update, InboundMessage) and (
+            self.last_inbound is None or update.timestamp > self.last_inbound
+        ):
+            self.last_inbound = update.timestamp
+            self.contact = _merge(self.contact, contact)
+        elif contact.name and not self.contact.name:
+            self.contact = _merge(self.contact, contact)
+
+
+def _merge(known: ContactRef, newer: ContactRef) -> ContactRef:
+    return ContactRef(
+        phone=known.phone or newer.phone,
+        user_id=known.user_id or newer.user_id,
+        parent_user_id=newer.parent_user_id or known.parent_user_id,
+        name=newer.name or known.name,
+        username=newer.username or known.username,
+    )
+
+
+class CaptureService:
+    def __init__(
+        self,
+        repository: CaptureRepository,
+        publisher: EventPublisher,
+        ledger: UpdateLedger,
+        *,
+        retention_days: int,
+        concurrency: int = WRITE_CONCURRENCY,
+    ) -> None:
+        self._repository = repository
+        self._publisher = publisher
+        self._ledger = ledger
+        self._retention_seconds = retention_days * DAY_SECONDS
+        self._concurrency = concurrency
+
+    def apply_batch(self, updates: Sequence[Update]) -> BatchResult:
+        done = self._ledger.applied(u.idempotency_key for u in updates)
+        fresh = list({u.idempotency_key: u for u in updates if u.idempotency_key not in done}.values())
+        if not fresh:
+            return BatchResult(received=len(updates), applied=0, events=0)
+        contact_keys = self._resolve_contacts(fresh)
+        created = self._write_contacts(fresh, contact_keys)
+        # Updates of one message go to one worker, in time order: its writes then never race.
+        by_message: dict[str, list[Update]] = {}
+        for update in sorted(fresh, key=lambda u: u.timestamp):
+            by_message.setdefault(_message_id_of(update), []).append(update)
+
+        def apply_group(group: list[Update]) -> list[LifecycleEvent]:
+            return [event for update in group for event in self._apply(update, contact_keys, created)]
+
+        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+            per_group = list(pool.map(apply_group, by_message.values()))
+        events = [event for group_events in per_group for event in group_events]
+        self._publisher.publish(events)
+        self._ledger.mark_applied(u.idempotency_key for u in fresh)
+        return BatchResult(received=len(updates), applied=len(fresh), events=len(events))
+
+    # -- contacts --------------------------------------------------------------------------------
+
+    def _resolve_contacts(self, updates: Sequence[Update]) -> dict[ContactRef, str | None]:
+        refs = {contact for u in updates if (contact := _contact_of(u)) is not None}
+        return {ref: self._repository.resolve_contact_key(ref) for ref in refs}
+
+    def _write_contacts(self, updates: Sequence[Update], keys: dict[ContactRef, str | None]) -> set[str]:
+        """Write each contact once; returns the keys of the updates that created a contact."""
+        plans: dict[str, _ContactPlan] = {}
+        for update in updates:
+            contact = _contact_of(update)
+            if contact is None or not (key := keys.get(contact)):
+                continue
+            assert isinstance(update, InboundMessage | StatusUpdate)
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = _ContactPlan(
+                    contact=contact, first_seen=update.timestamp, creator_key=update.idempotency_key
+                )
+            plan.absorb(update, contact)
+        creators: set[str] = set()
+        for key, plan in plans.items():
+            written = self._repository.upsert_contact(
+                plan.contact,
+                key,
+                first_seen=plan.first_seen,
+                last_inbound=plan.last_inbound,
+                update_key=plan.creator_key,
+            )
+            if written.created:
+                creators.add(plan.creator_key)
+        return creators
+
+    # -- one update ------------------------------------------------------------------------------
+
+    def _apply(
+        self, update: Update, keys: dict[ContactRef, str | None], creators: set[str]
+    ) -> list[LifecycleEvent]:
+        if isinstance(update, InboundMessage):
+            return self._inbound(update, keys.get(update.contact), update.idempotency_key in creators)
+        if isinstance(update, StatusUpdate):
+            key = keys.get(update.contact) if update.contact else None
+            return self._status(update, key, update.idempotency_key in creators)
+        return self._automatic_event(update)
+
+    def _contact_created(
+        self, update: InboundMessage | StatusUpdate, contact: ContactRef, contact_key: str, source: str
+    ) -> LifecycleEvent:
+        return LifecycleEvent.build(
+            update_key=update.idempotency_key,
+            event="contact.created",
+            user_id=contact.public_id,
+            epoch_seconds=update.timestamp,
+            provider=update.channel.value,
+            properties={
+                "contactKey": contact_key,
+                "userIdBusinessScoped": contact.user_id,
+                "name": contact.name,
+                "source": source,
+                "countryCode": country_of(contact.phone),
+            },
+        )
+
+    def _inbound(
+        self, update: InboundMessage, contact_key: str | None, created: bool
+    ) -> list[LifecycleEvent]:
+        events: list[LifecycleEvent] = []
+        provider = update.channel.value
+        if created and contact_key:
+            events.append(
+                self._contact_created(
+                    update, update.contact, contact_key, "ad" if update.referral else "organic"
+                )
+            )
+        self._repository.record_inbound_message(
+            message_id=update.message_id,
+            contact_key=contact_key,
+            message_type=update.type.value,
+            raw_type=update.raw_type,
+            timestamp=update.timestamp,
+            channel=provider,
+            phone_number_id=update.account.phone_number_id,
+            has_referral=update.referral is not None,
+            expires_at=update.timestamp + self._retention_seconds,
+        )
+        referral = update.referral
+        if referral and contact_key:
+            self._repository.record_referral(
+                contact_key=contact_key,
+                referral=referral,
+                message_id=update.message_id,
+                timestamp=update.timestamp,
+                channel=provider,
+            )
+            events.append(
+                LifecycleEvent.build(
+                    update_key=update.idempotency_key,
+                    event="referral.captured",
+                    user_id=update.contact.public_id,
+                    epoch_seconds=update.timestamp,
+                    provider=provider,
+                    properties={
+                        "contactKey": contact_key,
+                        "messageId": update.message_id,
+                        "ctwaClid": referral.ctwa_clid,
+                        "sourceId": referral.source_id,
+                        "sourceType": referral.source_type,
+                        "sourceUrl": referral.source_url,
+                        "headline": referral.headline,
+                        "mediaType": referral.media_type,
+                    },
+                )
+            )
+        events.append(
+            LifecycleEvent.build(
+                update_key=update.idempotency_key,
+                event="message.received",
+                user_id=update.contact.public_id,
+                epoch_seconds=update.timestamp,
+                provider=provider,
+                properties={
+                    "contactKey": contact_key,
+                    "messageId": update.message_id,
+                    "chatId": contact_key,
+                    "direction": Direction.INBOUND.value,
+                    "contentType": update.type.value,
+                    "hasMedia": update.type in MEDIA_TYPES,
+                    "fromAd": update.referral is not None,
+                    "referralKnown": update.referral_known,
+                    "countryCode": country_of(update.contact.phone),
+                    "phoneNumberId": update.account.phone_number_id,
+                },
+            )
+        )
+        return events
+
+    def _status(self, update: StatusUpdate, contact_key: str | None, created: bool) -> list[LifecycleEvent]:
+        events: list[LifecycleEvent] = []
+        if created and contact_key and update.contact:
+            events.append(self._contact_created(update, update.contact, contact_key, "outbound"))
+        self._repository.record_status(
+            message_id=update.message_id,
+            status=update.status,
+            raw_status=update.raw_status,
+            timestamp=update.timestamp,
+            contact_key=contact_key,
+            channel=update.channel.value,
+            phone_number_id=update.account.phone_number_id,
+            errors=update.errors,
+            conversation_id=update.conversation_id,
+            pricing_category=update.pricing_category,
+            expires_at=update.timestamp + self._retention_seconds,
+        )
+        event_name = STATUS_EVENTS.get(update.status)
+        if event_name is None:
+            return events
+        properties: dict[str, Any] = {
+            "contactKey": contact_key,
+            "messageId": update.message_id,
+            "chatId": contact_key,
+            "direction": Direction.OUTBOUND.value,
+            f"{update.status.value}At": iso_timestamp(update.timestamp),
+            "pricingCategory": update.pricing_category,
+            "phoneNumberId": update.account.phone_number_id,
+        }
+        if update.errors:
+            properties["errors"] = [
+                {"code": e.code, "title": e.title, "message": e.message} for e in update.errors
+            ]
+        events.append(
+            LifecycleEvent.build(
+                update_key=update.idempotency_key,
+                event=event_name,
+                user_id=update.contact.public_id if update.contact else None,
+                epoch_seconds=update.timestamp,
+                provider=update.channel.value,
+                properties=properties,
+            )
+        )
+        return events
+
+    def _automatic_event(self, update: AutomaticEvent) -> list[LifecycleEvent]:
+        self._repository.record_automatic_event(update)
+        return [
+            LifecycleEvent.build(
+                update_key=update.idempotency_key,
+                event="automatic_event.received",
+                user_id=None,
+                epoch_seconds=update.timestamp,
+                provider="meta",
+                properties={
+                    "eventId": update.event_id,
+                    "eventName": update.event_name,
+                    "ctwaClid": update.ctwa_clid,
+                    "customData": update.custom_data,
+                    "wabaId": update.account.waba_id,
+                },
+            )
+        ]
+
+
+def _message_id_of(update: Update) -> str:
+    return update.event_id if isinstance(update, AutomaticEvent) else update.message_id
+
+
+def _contact_of(update: Update) -> ContactRef | None:
+    if isinstance(update, InboundMessage):
+        return update.contact if update.contact.key else None
+    if isinstance(update, StatusUpdate):
+        return update.contact if update.contact and update.contact.key else None
+    return None

@@ -1,0 +1,87 @@
+"""Operator views of captured contacts and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from ..errors import NotFoundError
+from ..models.api import ContactView, MessageCounts, MessageError, MessageView, ReferralView
+from ..models.domain import ContactRef
+from ..models.events import iso_timestamp
+from ..phones import wa_digits
+from ..store.capture import CaptureRepository
+
+STATUS_PREFIX = "at_"
+
+
+def _iso(value: Any) -> str | None:
+    return iso_timestamp(int(value)) if value is not None else None
+
+
+def find_contact_key(repository: CaptureRepository, identifier: str) -> str | None:
+    """A phone with or without "+" (also percent-encoded, as path parameters arrive), or a user id."""
+    identifier = unquote(identifier).strip()
+    digits = wa_digits(identifier)
+    if digits and identifier.lstrip("+").isdigit():
+        return digits if repository.get_contact(digits) else None
+    key = repository.resolve_contact_key(ContactRef(user_id=identifier))
+    return key if key and repository.get_contact(key) else None
+
+
+def contact_view(repository: CaptureRepository, identifier: str) -> ContactView:
+    key = find_contact_key(repository, identifier)
+    contact = repository.get_contact(key) if key else None
+    if key is None or contact is None:
+        raise NotFoundError(f"No contact {unquote(identifier)!r}")
+    counts = repository.count_messages(key)
+    return ContactView(
+        phone=contact.get("phone"),
+        user_id=contact.get("user_id"),
+        parent_user_id=contact.get("parent_user_id"),
+        name=contact.get("name"),
+        username=contact.get("username"),
+        first_seen_at=_iso(contact.get("first_seen_at")),
+        last_inbound_at=_iso(contact.get("last_inbound_at")),
+        referrals=[
+            ReferralView(
+                ctwa_clid=item.get("ctwa_clid"),
+                source_id=item.get("source_id"),
+                source_type=item.get("source_type"),
+                source_url=item.get("source_url"),
+                headline=item.get("headline"),
+                body=item.get("body"),
+                media_type=item.get("media_type"),
+                message_id=item["message_id"],
+                received_at=_iso(item["received_at"]) or "",
+            )
+            for item in repository.list_referrals(key)
+        ],
+        messages=MessageCounts(inbound=counts["inbound"], outbound=counts["outbound"]),
+    )
+
+
+def message_view(repository: CaptureRepository, message_id: str) -> MessageView:
+    decoded = unquote(message_id)
+    item = repository.get_message(decoded)
+    if item is None:
+        raise NotFoundError(f"No message {decoded!r}")
+    statuses = {
+        name[len(STATUS_PREFIX) :]: _iso(value) or ""
+        for name, value in item.items()
+        if name.startswith(STATUS_PREFIX)
+    }
+    contact_key = item.get("contact_key")
+    return MessageView(
+        id=decoded,
+        direction=item.get("direction", "outbound"),
+        contact=contact_key[4:]
+        if isinstance(contact_key, str) and contact_key.startswith("uid:")
+        else contact_key,
+        type=item.get("raw_type") or item.get("message_type", "unknown"),
+        status=item.get("status", "unknown"),
+        statuses=dict(sorted(statuses.items(), key=lambda kv: kv[1])),
+        errors=[MessageError(**error) for error in item.get("errors", [])],
+        channel=item.get("channel"),
+        timestamp=_iso(item.get("timestamp")),
+    )

@@ -1,0 +1,46 @@
+"""Per-function settings, read from the environment and validated once per execution environment.
+
+Nothing else in the package touches os.environ: a handler asks for the settings model it needs, and a
+misconfigured function fails at its first invocation with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # SSM path under which every secret lives, e.g. "/wa-conversions".
+    parameter_prefix: str = Field(default="/wa-conversions", alias="PARAMETER_PREFIX")
+
+    def parameter_name(self, key: str) -> str:
+        """The SSM name of a secret: WHATSAPP_APP_SECRET -> /wa-conversions/whatsapp-app-secret."""
+        return f"{self.parameter_prefix.rstrip('/')}/{key.lower().replace('_', '-')}"
+
+
+class WebhookSettings(Settings):
+    ingest_queue_url: str = Field(alias="INGEST_QUEUE_URL")
+
+
+class CaptureSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    message_retention_days: int = Field(default=400, ge=1, alias="MESSAGE_RETENTION_DAYS")
+    # Meta retries a webhook for up to 7 days; an update seen within this many seconds is a duplicate.
+    idempotency_ttl_seconds: int = Field(default=8 * 24 * 3600, ge=3600, alias="IDEMPOTENCY_TTL_SECONDS")
+    dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
+
+
+class OperatorSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+
+
+@cache
+def load_settings[SettingsT: Settings](model: type[SettingsT]) -> SettingsT:
+    return model.model_validate(dict(os.environ))

@@ -1,0 +1,34 @@
+"""Parking a message that can never succeed in its dead-letter queue at once, with the reason.
+
+Retrying a permanent failure (a body that does not validate, a 400 from a destination) only delays it
+and hides the reason; the DLQ keeps it, with why, for an operator to inspect and redrive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+REASON_ATTRIBUTE = "reason"
+MAX_REASON_LENGTH = 1000
+
+
+class DeadLetterQueue:
+    def __init__(self, client: SQSClient, queue_url: str, source: str) -> None:
+        self._client = client
+        self._url = queue_url
+        self._source = source
+
+    def park(self, body: str, reason: str) -> None:
+        self._client.send_message(
+            QueueUrl=self._url,
+            MessageBody=body,
+            MessageAttributes={
+                REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_LENGTH]},
+                "source": {"DataType": "String", "StringValue": self._source},
+                "parked_at": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},
+            },
+        )

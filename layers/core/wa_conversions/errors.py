@@ -1,0 +1,63 @@
+"""Errors the domain raises; handlers turn them into HTTP answers or batch failures."""
+
+from __future__ import annotations
+
+
+class WaConversionsError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ApiError(WaConversionsError):
+    """An HTTP-facing error with a stable machine-readable code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, str]:
+        body = {"error": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class BadRequestError(ApiError):
+    status_code = 400
+    code = "bad_request"
+
+
+class UnauthorizedError(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFoundError(ApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
+class UnprocessableError(ApiError):
+    status_code = 422
+    code = "validation_error"
+
+
+class HandoffError(WaConversionsError):
+    """A verified webhook could not be queued; the provider must retry, so the answer is a 5xx."""
+
+
+class PublishError(WaConversionsError):
+    """EventBridge rejected some entries; the update is retried as a whole."""

@@ -1,0 +1,53 @@
+"""What the operator API answers: explicit views, never raw table items."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ReferralView(BaseModel):
+    ctwa_clid: str | None
+    source_id: str | None
+    source_type: str | None
+    source_url: str | None
+    headline: str | None
+    body: str | None = None
+    media_type: str | None = None
+    message_id: str
+    received_at: str
+
+
+class MessageCounts(BaseModel):
+    inbound: int
+    outbound: int
+
+
+class ContactView(BaseModel):
+    phone: str | None
+    user_id: str | None
+    parent_user_id: str | None = None
+    name: str | None
+    username: str | None = None
+    first_seen_at: str | None
+    last_inbound_at: str | None
+    referrals: list[ReferralView]
+    messages: MessageCounts
+
+
+class MessageError(BaseModel):
+    code: int | None = None
+    title: str | None = None
+    message: str | None = None
+    details: str | None = None
+
+
+class MessageView(BaseModel):
+    id: str
+    direction: str
+    contact: str | None = Field(description="The contact's phone (E.164 digits) or user id")
+    type: str
+    status: str
+    statuses: dict[str, str]
+    errors: list[MessageError]
+    channel: str | None = None
+    timestamp: str | None = None

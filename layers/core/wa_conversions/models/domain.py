@@ -1,0 +1,183 @@
+"""The domain: what a webhook means once the provider's format is gone.
+
+Meta's and CM.com's parsers both produce these updates, so storage, events and analytics see one
+shape whatever the channel. They are plain frozen dataclasses: built per update on the hot path, where
+validation has already happened at the boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class _TolerantEnum(StrEnum):
+    """An enum that maps values it does not know to UNKNOWN instead of raising."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _TolerantEnum:
+        return cls("unknown")
+
+
+class MessageType(_TolerantEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    INTERACTIVE = "interactive"
+    BUTTON = "button"
+    REACTION = "reaction"
+    ORDER = "order"
+    SYSTEM = "system"
+    REQUEST_WELCOME = "request_welcome"
+    TEMPLATE = "template"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN = "unknown"
+
+
+MEDIA_TYPES = frozenset(
+    {MessageType.IMAGE, MessageType.AUDIO, MessageType.VIDEO, MessageType.DOCUMENT, MessageType.STICKER}
+)
+
+
+class MessageStatus(_TolerantEnum):
+    RECEIVED = "received"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """How far along the lifecycle a status is; a status never moves to a lower rank."""
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {
+    MessageStatus.UNKNOWN: 0,
+    MessageStatus.RECEIVED: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.READ: 3,
+    MessageStatus.PLAYED: 4,
+    # Terminal: once a send has failed, a late "sent" must not make it look alive again.
+    MessageStatus.FAILED: 5,
+}
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Channel(StrEnum):
+    META = "meta"
+    CM = "cm"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRef:
+    """Who a message is from or to. WhatsApp usernames mean either identifier may be missing."""
+
+    phone: str | None = None  # E.164 digits, no "+"
+    user_id: str | None = None  # business-scoped user id (BSUID)
+    parent_user_id: str | None = None
+    name: str | None = None
+    username: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        if self.phone:
+            return self.phone
+        if self.user_id:
+            return f"uid:{self.user_id}"
+        return None
+
+    @property
+    def public_id(self) -> str | None:
+        """The identifier lifecycle events carry: "+<phone>" as the collectors expect, else the user id."""
+        if self.phone:
+            return f"+{self.phone}"
+        return self.user_id
+
+
+@dataclass(frozen=True, slots=True)
+class AdReferral:
+    """The Click-to-WhatsApp ad click that started a conversation."""
+
+    ctwa_clid: str | None
+    source_id: str | None
+    source_type: str | None
+    source_url: str | None
+    headline: str | None
+    body: str | None
+    media_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    code: int | None
+    title: str | None
+    message: str | None
+    details: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessAccount:
+    waba_id: str | None
+    phone_number_id: str | None
+    display_phone_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    idempotency_key: str
+    channel: Channel
+    message_id: str
+    contact: ContactRef
+    account: BusinessAccount
+    type: MessageType
+    raw_type: str
+    timestamp: int
+    referral: AdReferral | None = None
+    # Whether the channel could have told us of an ad click at all (CM.com without raw payloads cannot).
+    referral_known: bool = True
+    text_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    idempotency_key: str
+    channel: Channel
+    message_id: str
+    status: MessageStatus
+    raw_status: str
+    timestamp: int
+    contact: ContactRef | None
+    account: BusinessAccount
+    errors: tuple[ErrorDetail, ...] = ()
+    conversation_id: str | None = None
+    pricing_category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AutomaticEvent:
+    """A conversion Meta detected in the chat itself (Purchase, LeadSubmitted)."""
+
+    idempotency_key: str
+    event_id: str
+    event_name: str
+    timestamp: int
+    ctwa_clid: str | None
+    account: BusinessAccount
+    custom_data: dict[str, Any] = field(default_factory=dict)
+
+
+Update = InboundMessage | StatusUpdate | AutomaticEvent

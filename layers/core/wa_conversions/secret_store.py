@@ -1,0 +1,23 @@
+"""Secrets from SSM Parameter Store (SecureString), cached by Powertools for five minutes, so a
+rotated value is picked up without a redeploy and a warm function does not call SSM per request."""
+
+from __future__ import annotations
+
+from .config import Settings
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def get_secret(settings: Settings, key: str) -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_parameter(
+        settings.parameter_name(key), decrypt=True, max_age=SECRET_MAX_AGE_SECONDS
+    )
+    return str(value)
+
+
+def clear_cache() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -1,0 +1,159 @@
+"""Meta's webhook format, from raw bytes to domain updates, driven by the docs' sample payloads."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from tests.support import webhooks as wh
+from wa_conversions.models.domain import (
+    AutomaticEvent,
+    InboundMessage,
+    MessageStatus,
+    MessageType,
+    StatusUpdate,
+)
+from wa_conversions.providers.meta import normalize, parse_webhook
+
+
+def updates_of(body: bytes):
+    return normalize(parse_webhook(body))
+
+
+SAMPLES = {
+    "meta_docs_text_message_ctwa_referral.json": (
+        InboundMessage,
+        "msg:wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUQ0N0VFMDA2MTQ0RkJFNkNDNAA=",
+    ),
+    "meta_docs_status_sent_with_pricing.json": (
+        StatusUpdate,
+        "status:wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=:sent",
+    ),
+    "meta_docs_automatic_events_purchase.json": (
+        AutomaticEvent,
+        "auto:wamid.HBgLMTIwNjY3NzQ3OTgVAgARGBIwRkU4NDI5Nzk3RjZDMzE2RUMA:Purchase",
+    ),
+}
+
+
+@pytest.mark.parametrize(("sample", "expected"), SAMPLES.items())
+def test_each_sample_becomes_one_update_with_a_business_key(sample: str, expected: tuple[type, str]) -> None:
+    [update] = updates_of(wh.sample(sample))
+    kind, key = expected
+    assert isinstance(update, kind)
+    assert update.idempotency_key == key
+    assert update.account.waba_id == "102290129340398"
+    assert update.account.phone_number_id == "106540352242922"
+
+
+def test_referral_message_carries_the_ad_click_and_contact() -> None:
+    [message] = updates_of(wh.sample("meta_docs_text_message_ctwa_referral.json"))
+    assert isinstance(message, InboundMessage)
+    assert message.contact.phone == "16505551234"
+    assert message.contact.name == "Sheena Nelson"
+    assert message.type is MessageType.TEXT
+    assert message.timestamp == 1750275992
+    assert message.referral is not None
+    assert message.referral.source_id == "120226305854810726"
+    assert message.referral.ctwa_clid is not None and message.referral.ctwa_clid.startswith("Aff-n8ZT")
+    assert message.referral.media_type == "image"
+
+
+def test_sent_status_carries_pricing_and_recipient() -> None:
+    [status] = updates_of(wh.sample("meta_docs_status_sent_with_pricing.json"))
+    assert isinstance(status, StatusUpdate)
+    assert status.status is MessageStatus.SENT
+    assert status.contact is not None and status.contact.phone == "16505551234"
+    assert status.pricing_category == "marketing"
+    assert status.conversation_id == "72b14d6bd5407799e66f64d1b338e567"
+
+
+def test_automatic_event_keeps_custom_data() -> None:
+    [event] = updates_of(wh.sample("meta_docs_automatic_events_purchase.json"))
+    assert isinstance(event, AutomaticEvent)
+    assert event.event_name == "Purchase"
+    assert event.custom_data == {"currency": "USD", "value": 25000}
+
+
+def test_every_entry_change_and_update_is_read() -> None:
+    document = wh.webhook(
+        {
+            "contacts": [wh.contact("1")],
+            "messages": [wh.text_message("m1", "1", 1), wh.text_message("m2", "1", 2)],
+        },
+        {"statuses": [wh.status("s1", "sent", 3, "2"), wh.status("s1", "read", 4, "2")]},
+    )
+    document["entry"].append(
+        wh.webhook({"contacts": [wh.contact("3")], "messages": [wh.text_message("m3", "3", 5)]})["entry"][0]
+    )
+    keys = [u.idempotency_key for u in updates_of(wh.encode(document))]
+    assert keys == ["msg:m1", "msg:m2", "status:s1:sent", "status:s1:read", "msg:m3"]
+
+
+def test_unknown_type_status_and_fields_are_tolerated() -> None:
+    document = wh.webhook(
+        {
+            "contacts": [wh.contact("1")],
+            "messages": [{"id": "m", "from": "1", "timestamp": "1", "type": "hologram", "future": {"x": 1}}],
+            "statuses": [wh.status("s", "teleported", 2, "1")],
+            "unheard_of": [1, 2],
+        }
+    )
+    message, status = updates_of(wh.encode(document))
+    assert isinstance(message, InboundMessage) and message.type is MessageType.UNKNOWN
+    assert message.raw_type == "hologram"
+    assert isinstance(status, StatusUpdate) and status.status is MessageStatus.UNKNOWN
+    assert status.raw_status == "teleported"
+
+
+def test_contact_with_only_a_user_id() -> None:
+    document = wh.webhook(
+        {
+            "contacts": [
+                {
+                    "profile": {"name": "Ana", "username": "ana.b"},
+                    "user_id": "US.1",
+                    "parent_user_id": "US.P1",
+                }
+            ],
+            "messages": [wh.text_message("m", None, 1, from_user_id="US.1")],
+        }
+    )
+    [message] = updates_of(wh.encode(document))
+    assert isinstance(message, InboundMessage)
+    assert message.contact.phone is None
+    assert message.contact.key == "uid:US.1"
+    assert message.contact.public_id == "US.1"
+    assert message.contact.parent_user_id == "US.P1"
+    assert message.contact.username == "ana.b"
+
+
+def test_plus_prefixed_sender_is_normalised_to_digits() -> None:
+    document = wh.webhook(
+        {"contacts": [wh.contact("16505551234")], "messages": [wh.text_message("m", "+16505551234", 1)]}
+    )
+    [message] = updates_of(wh.encode(document))
+    assert isinstance(message, InboundMessage)
+    assert message.contact.phone == "16505551234"
+    assert message.contact.name == "Test User"
+
+
+def test_group_status_has_no_contact() -> None:
+    document = wh.webhook(
+        {"statuses": [wh.status("s", "sent", 1, "120363040000000000", recipient_type="group")]}
+    )
+    [status] = updates_of(wh.encode(document))
+    assert isinstance(status, StatusUpdate) and status.contact is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"object": "whatsapp_business_account"}',
+        b'{"object": "whatsapp_business_account", "entry": [{"changes": []}]}',
+        wh.encode(wh.webhook({"messages": [{"from": "1"}]})),
+    ],
+)
+def test_structurally_broken_webhooks_are_rejected(body: bytes) -> None:
+    with pytest.raises(ValidationError):
+        parse_webhook(body)
