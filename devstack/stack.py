@@ -169,6 +169,9 @@ class LocalStack:
     def stop(self) -> None:
         """Stops what start() started, in reverse order. Safe to call more than once."""
         with self._lifecycle:
+            # Pollers take up to a long poll to notice; let them wind down while the API stops.
+            for poller in self._pollers:
+                poller.stop()
             if self._gateway is not None:
                 self._gateway.stop()
                 self._gateway = None
