@@ -1,0 +1,121 @@
+"""The local API Gateway's routing and proxy event/response mapping, without a server."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+
+import pytest
+
+from devstack.apigw import MalformedResponseError, RouteMatch, RouteTable, build_event, proxy_response
+from devstack.functions import ApiRoute
+
+
+def route(path: str, method: str = "GET", function: str = "Fn") -> ApiRoute:
+    return ApiRoute(
+        function=function, event="E", path=path, method=method, api="Api", api_id="abc", stage="v1"
+    )
+
+
+TABLE = RouteTable(
+    [
+        route("/contacts/{id}"),
+        route("/contacts/me", function="Me"),
+        route("/files/{proxy+}", "ANY", function="Files"),
+        route("/files/special", "POST", function="Special"),
+        route("/", function="Root"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "function", "parameters"),
+    [
+        ("GET", "/contacts/42", "Fn", {"id": "42"}),
+        ("GET", "/contacts/a%2Fb", "Fn", {"id": "a%2Fb"}),
+        ("GET", "/contacts/me", "Me", {}),
+        ("GET", "/contacts/me/", "Me", {}),
+        ("DELETE", "/files/a/b%20c", "Files", {"proxy": "a/b%20c"}),
+        ("POST", "/files/special", "Special", {}),
+        ("GET", "/", "Root", {}),
+    ],
+)
+def test_routes_match_on_raw_segments_most_specific_first(
+    method: str, path: str, function: str, parameters: dict[str, str]
+) -> None:
+    match = TABLE.match(method, path)
+
+    assert isinstance(match, RouteMatch)
+    assert (match.route.function, match.path_parameters) == (function, parameters)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/contacts", None),
+        ("GET", "/contacts/1/2", None),
+        ("GET", "/files", None),
+        ("POST", "/contacts/1", False),
+        ("GET", "/files/special", False),
+    ],
+)
+def test_unmatched_paths_and_methods(method: str, path: str, expected: object) -> None:
+    assert TABLE.match(method, path) is expected
+
+
+def test_proxy_event_shape() -> None:
+    match = TABLE.match("GET", "/contacts/a%2Fb")
+    assert isinstance(match, RouteMatch)
+    now = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+
+    event = build_event(
+        match,
+        method="GET",
+        raw_path="/contacts/a%2Fb",
+        raw_query="x=1&x=2&y",
+        headers=[("Accept", "a"), ("X-Dup", "1"), ("X-Dup", "2")],
+        body=b"\xff\xfe",
+        source_ip="127.0.0.1",
+        region="us-east-1",
+        request_id="rid",
+        now=now,
+    )
+
+    assert event["path"] == "/contacts/a/b"
+    assert event["headers"] == {"Accept": "a", "X-Dup": "2"}
+    assert event["multiValueHeaders"] == {"Accept": ["a"], "X-Dup": ["1", "2"]}
+    assert event["queryStringParameters"] == {"x": "2", "y": ""}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
+    assert event["body"] == base64.b64encode(b"\xff\xfe").decode()
+    assert event["isBase64Encoded"] is True
+    assert event["requestContext"]["requestTimeEpoch"] == int(now.timestamp() * 1000)
+    assert event["requestContext"]["requestTime"] == "02/Jan/2025:03:04:05 +0000"
+
+
+def test_proxy_responses_map_to_http() -> None:
+    response = proxy_response(
+        {
+            "statusCode": 202,
+            "headers": {"X-One": "1", "x-multi": "ignored"},
+            "multiValueHeaders": {"X-Multi": ["a", "b"]},
+            "body": base64.b64encode(b"\x00\x01").decode(),
+            "isBase64Encoded": True,
+        }
+    )
+
+    assert response.status == 202
+    assert response.body == b"\x00\x01"
+    assert response.headers == [
+        ("X-Multi", "a"),
+        ("X-Multi", "b"),
+        ("X-One", "1"),
+        ("Content-Type", "application/json"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "result", [None, "text", {"statusCode": "abc"}, {"statusCode": 200, "body": {"a": 1}}]
+)
+def test_malformed_proxy_responses_are_refused(result: object) -> None:
+    with pytest.raises(MalformedResponseError):
+        proxy_response(result)
