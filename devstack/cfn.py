@@ -100,7 +100,10 @@ CfnLoader.yaml_implicit_resolvers = {
 
 def load_template(path: str | Path) -> dict[str, Any]:
     text = Path(path).read_text(encoding="utf-8")
-    return parse_template(text)
+    try:
+        return parse_template(text)
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{path}: {error}") from None
 
 
 def parse_template(text: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -224,7 +225,11 @@ class FunctionReader:
                     batch_size=int(to_str(properties.get("BatchSize", 10))),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (properties.get("FunctionResponseTypes") or []),
-                    filter_patterns=tuple(to_str(f["Pattern"]) for f in filters if "Pattern" in f),
+                    filter_patterns=tuple(
+                        f["Pattern"] if isinstance(f["Pattern"], str) else json.dumps(f["Pattern"])
+                        for f in filters
+                        if "Pattern" in f
+                    ),
                 )
             )
         elif kind in ("EventBridgeRule", "CloudWatchEvent"):

@@ -425,7 +425,15 @@ class Provisioner:
             entry: dict[str, Any] = {
                 "Id": to_str(target["Id"]),
                 "Arn": target_arn,
-                **_pick(target, "InputTransformer", "SqsParameters", "RetryPolicy", "DeadLetterConfig"),
+                **_pick(
+                    target,
+                    "Input",
+                    "InputPath",
+                    "InputTransformer",
+                    "SqsParameters",
+                    "RetryPolicy",
+                    "DeadLetterConfig",
+                ),
             }
             if "Input" in target or "InputPath" in target:
                 # moto delivers the whole event regardless; say so instead of silently differing.

@@ -27,6 +27,10 @@ log = logging.getLogger("devstack")
 WORKER_SCRIPT: Final = Path(__file__).with_name("worker.py")
 # Lambda gives the init phase (importing the handler module) its own 10 s, outside the timeout.
 INIT_ALLOWANCE_S: Final = 10.0
+# Written by the worker after each invocation's output (see devstack/worker.py).
+END_OF_OUTPUT: Final = "\x1edevstack-end-of-output:"
+# Time for the request and reply to cross the pipes, on top of the function's timeout.
+_REPLY_SLACK_S: Final = 0.25
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class _Process:
         finally:
             os.close(reply_write)
         self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.output_ends: queue.Queue[str] = queue.Queue()
         self.initialised = False
         self._reply_file = os.fdopen(reply_read, "rb")
         self._log_stream = log_stream
@@ -146,6 +151,11 @@ class _Process:
         with self.popen.stdout:
             for raw in self.popen.stdout:
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                line, marker, request_id = line.partition(END_OF_OUTPUT)
+                if marker:
+                    self.output_ends.put(request_id)
+                    if not line:
+                        continue
                 stream = self._log_stream or sys.stderr
                 try:
                     stream.write(prefix + line + "\n")
@@ -153,6 +163,16 @@ class _Process:
                 except (ValueError, OSError):
                     # The stream was closed (e.g. by pytest's capture at the end of a test).
                     continue
+
+    def wait_for_output(self, request_id: str, timeout_s: float = 1.0) -> None:
+        """Waits until the invocation's output is forwarded, so logs stay in order with the caller's."""
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                if self.output_ends.get(timeout=remaining) == request_id:
+                    return
+            except queue.Empty:
+                return
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -242,7 +262,7 @@ class FunctionWorker:
                 self._process = None
                 process = self._ensure_process()
                 process.send({"request_id": request_id, "event": event})
-            budget = self.spec.timeout_s + 1.0 + (0.0 if process.initialised else INIT_ALLOWANCE_S)
+            budget = self.spec.timeout_s + _REPLY_SLACK_S + (0.0 if process.initialised else INIT_ALLOWANCE_S)
             try:
                 reply = process.replies.get(timeout=budget)
             except queue.Empty:
@@ -267,6 +287,7 @@ class FunctionWorker:
                 )
             process.initialised = True
             duration_ms = (time.monotonic() - started) * 1000
+            process.wait_for_output(request_id)
             if reply.get("ok"):
                 return Invocation(
                     self.spec.logical_id,

@@ -186,7 +186,7 @@ class LocalStack:
     def reset(self) -> None:
         """Empties the embedded AWS and starts over: resources, secrets, fresh worker processes.
 
-        The API keeps its URL and the queues their names; in-flight work is waited for first.
+        The API keeps its URL and the queues their names; running invocations get two seconds.
         """
         with self._lifecycle:
             self._require_started()

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 Handler = Callable[[Any, Any], Any]
+# Must match devstack.runtime; this script cannot import it.
+END_OF_OUTPUT = "\x1edevstack-end-of-output:"
 
 
 class LambdaContext:
@@ -148,6 +150,8 @@ def _serve(requests: BinaryIO, replies: BinaryIO, runtime: Runtime) -> None:
         reply = runtime.invoke(request["request_id"], request["event"])
         sys.stdout.flush()
         sys.stderr.flush()
+        # Tells the parent that the invocation's output has all been written to the log pipe.
+        os.write(2, f"{END_OF_OUTPUT}{request['request_id']}\n".encode())
         replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
 
