@@ -445,7 +445,7 @@ class Provisioner:
                 entry["Arn"] = self.async_queue(
                     functions[target_arn], f"{label}-{entry['Id']}", f"rule {name}"
                 )
-            elif target_arn.split(":function:")[0].endswith(":lambda"):
+            elif service == "lambda":
                 self.warn_once(
                     f"target:{target_arn}", f"{label}: no local function {target_arn}; target skipped"
                 )

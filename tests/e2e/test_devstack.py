@@ -168,6 +168,7 @@ def test_eventbridge_rules_deliver_to_queues_and_functions(
                 "Detail": '{"n": 2}',
             },
             {"EventBusName": bus, "Source": "elsewhere", "DetailType": "to-queue", "Detail": '{"n": 3}'},
+            {"EventBusName": bus, "Source": "elsewhere", "DetailType": "via-rule", "Detail": '{"n": 4}'},
         ]
     )
 
@@ -177,7 +178,10 @@ def test_eventbridge_rules_deliver_to_queues_and_functions(
     to_queue = [b for b in bodies if "invoked_with" not in b]
     to_function = [b["invoked_with"] for b in bodies if "invoked_with" in b]
     assert [b["detail"] for b in to_queue] == [{"n": 1}]
-    assert [(e["detail-type"], e["detail"]) for e in to_function] == [("to-function", {"n": 2})]
+    assert sorted((e["detail-type"], e["detail"]["n"]) for e in to_function) == [
+        ("to-function", 2),
+        ("via-rule", 4),
+    ]
 
 
 def test_resources_follow_parameters_conditions_and_the_env_file(
