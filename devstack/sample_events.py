@@ -114,6 +114,14 @@ def sample_events() -> Iterator[tuple[str, dict[str, Any]]]:
         "whatsapp_status_sent.json",
         whatsapp_post(payload("meta_docs_status_sent_with_pricing.json"), secret),
     )
+    # The docs show only a "sent" status; the later states of the same message are that payload with
+    # its status and time moved on, as Meta sends them.
+    sent = json.loads(payload("meta_docs_status_sent_with_pricing.json"))
+    status = sent["entry"][0]["changes"][0]["value"]["statuses"][0]
+    sent_at = int(status["timestamp"])
+    for later, delay in (("delivered", 45), ("read", 300)):
+        status.update(status=later, timestamp=str(sent_at + delay))
+        yield f"whatsapp_status_{later}.json", whatsapp_post(json.dumps(sent, indent=2).encode(), secret)
     yield (
         "whatsapp_automatic_event_purchase.json",
         whatsapp_post(payload("meta_docs_automatic_events_purchase.json"), secret),
