@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     LOG.parent.mkdir(exist_ok=True)
     print(
-        f"Starting the local stack (embedded AWS, the functions of template.yaml); logs: {LOG.relative_to(ROOT)}",
+        "Starting the local stack (embedded AWS, the functions of template.yaml);"
+        f" logs: {LOG.relative_to(ROOT)}",
         file=out,
     )
     with (

@@ -1,5 +1,5 @@
 """Builds events/*.json: API Gateway proxy events wrapping the provider payloads in events/payloads/,
-signed with the dev secrets of local.env. Run `python -m devstack sample-events` after changing a
+signed with the dev secrets of local.env. Run `python -m devstack.sample_events` after changing a
 payload; `sam local invoke -e events/<file>` and the tests read the same files."""
 
 from __future__ import annotations
