@@ -12,7 +12,7 @@ from wa_conversions.apigw import HttpRequest, error_response, response
 from wa_conversions.capture import ingest
 from wa_conversions.config import WebhookSettings, load_settings
 from wa_conversions.errors import ApiError, ForbiddenError, HandoffError, UnauthorizedError
-from wa_conversions.secret_store import get_secret
+from wa_conversions.secret_store import get_optional_secret, get_secret
 
 logger = Logger()
 metrics = Metrics()
@@ -24,6 +24,13 @@ def _queue() -> ingest.IngestQueue:
     return ingest.IngestQueue(aws.sqs(), load_settings(WebhookSettings).ingest_queue_url)
 
 
+def _secret_of(signer: str) -> str | None:
+    settings = load_settings(WebhookSettings)
+    if signer == "meta":
+        return get_secret(settings, "WHATSAPP_APP_SECRET")
+    return get_optional_secret(settings, "WHATSAPP_360DIALOG_SECRET")
+
+
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = HttpRequest.from_event(event)
@@ -33,10 +40,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             challenge = ingest.answer_handshake(request.query, get_secret(settings, "WHATSAPP_VERIFY_TOKEN"))
             return response(200, challenge, content_type="text/plain")
         parts = ingest.accept_webhook(
-            request.body,
-            request.headers.get("x-hub-signature-256"),
-            get_secret(settings, "WHATSAPP_APP_SECRET"),
-            _queue,
+            request.body, ingest.WebhookSignature.from_headers(request.headers), _secret_of, _queue
         )
     except (UnauthorizedError, ForbiddenError) as error:
         metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)

@@ -3,6 +3,8 @@ operator API, against moto."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 from urllib.parse import quote
@@ -143,6 +145,22 @@ class TestCtwaReferral:
         assert response["statusCode"] == 200
         harness.drain()
         assert contact(harness, "16505551234")["referrals"][0]["source_id"] == "120226305854810726"
+
+    def test_webhook_forwarded_by_360dialog_is_verified_with_its_platform_secret(
+        self, harness: CaptureHarness
+    ) -> None:
+        body = wh.sample("meta_docs_text_message_ctwa_referral.json")
+        signature = hmac.new(
+            harness.env["WHATSAPP_360DIALOG_SECRET"].encode(), body, hashlib.sha256
+        ).hexdigest()
+        event = whatsapp_post(body, "unused")
+        del event["headers"]["X-Hub-Signature-256"]
+        event["headers"]["x-360dialog-signature"] = signature
+        assert harness.post(event)["statusCode"] == 200
+        harness.drain()
+        assert contact(harness, "16505551234")["name"] == "Sheena Nelson"
+        event["headers"]["x-360dialog-signature"] = "0" * 64
+        assert harness.post(event)["statusCode"] == 403
 
     def test_referral_without_click_id_is_kept(self, harness: CaptureHarness) -> None:
         referral = {

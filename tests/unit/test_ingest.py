@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -37,11 +38,26 @@ def test_uppercase_hex_signature_is_accepted() -> None:
     )
 
 
+def secrets(meta: str | None = SECRET, dialog360: str | None = None):
+    return {"meta": meta, "dialog360": dialog360}.get
+
+
 def test_missing_signature_is_unauthorized_and_bad_one_forbidden() -> None:
     with pytest.raises(UnauthorizedError):
-        ingest.check_signature(b"{}", None, SECRET)
+        ingest.check_signature(b"{}", ingest.WebhookSignature(None, None), secrets())
     with pytest.raises(ForbiddenError):
-        ingest.check_signature(b"{}", "sha256=00", SECRET)
+        ingest.check_signature(b"{}", ingest.WebhookSignature("sha256=00", None), secrets())
+
+
+def test_360dialog_signature_with_its_platform_secret() -> None:
+    body = wh.sample("meta_docs_text_message_ctwa_referral.json")
+    hex_digest = meta_signature(body, "platform").removeprefix("sha256=")
+    for header in (hex_digest, f"sha256={hex_digest}", base64.b64encode(bytes.fromhex(hex_digest)).decode()):
+        ingest.check_signature(body, ingest.WebhookSignature(None, header), secrets(dialog360="platform"))
+    with pytest.raises(ForbiddenError):
+        ingest.check_signature(body, ingest.WebhookSignature(None, hex_digest), secrets(dialog360="other"))
+    with pytest.raises(ForbiddenError, match="no 360dialog secret"):
+        ingest.check_signature(body, ingest.WebhookSignature(None, hex_digest), secrets())
 
 
 def test_handshake() -> None:

@@ -17,6 +17,16 @@ def get_secret(settings: Settings, key: str) -> str:
     return str(value)
 
 
+def get_optional_secret(settings: Settings, key: str) -> str | None:
+    """A secret that a deployment may leave unset (an integration it does not use)."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        return get_secret(settings, key)
+    except GetParameterError:
+        return None
+
+
 def clear_cache() -> None:
     from aws_lambda_powertools.utilities import parameters
 

@@ -20,6 +20,16 @@ def verify_meta_signature(body: bytes, header: str, app_secret: str) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), header.strip().lower().encode("ascii", "replace"))
 
 
+def verify_hmac_sha256(body: bytes, header: str, secret: str) -> bool:
+    """A bare HMAC-SHA256 of the body, as hex (optionally "sha256="-prefixed) or base64: 360dialog
+    documents the algorithm for x-360dialog-signature but not the encoding, so both are accepted."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    given = header.strip().removeprefix(META_SIGNATURE_PREFIX).encode("ascii", "replace")
+    hex_ok = hmac.compare_digest(digest.hex().encode("ascii"), given.lower())
+    base64_ok = hmac.compare_digest(base64.b64encode(digest), given)
+    return hex_ok or base64_ok
+
+
 def shopify_signature(body: bytes, secret: str) -> str:
     """X-Shopify-Hmac-Sha256: base64 of the HMAC-SHA256 of the raw body."""
     return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequestError, ForbiddenError, HandoffError, UnauthorizedError
-from ..signatures import constant_time_equals, verify_meta_signature
+from ..signatures import constant_time_equals, verify_hmac_sha256, verify_meta_signature
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+    from mypy_boto3_sqs.type_defs import (
+        MessageAttributeValueTypeDef,
+        SendMessageBatchRequestEntryTypeDef,
+    )
 
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
 # SQS takes 256 KiB per message and per batch; Meta sends up to 3 MB. Leave room for the envelope.
@@ -34,11 +38,34 @@ def answer_handshake(query: dict[str, str], verify_token: str) -> str:
     return query["hub.challenge"]
 
 
-def check_signature(body: bytes, signature: str | None, app_secret: str) -> None:
-    if not signature:
-        raise UnauthorizedError("Missing X-Hub-Signature-256 header")
-    if not verify_meta_signature(body, signature, app_secret):
-        raise ForbiddenError("X-Hub-Signature-256 does not match the body")
+@dataclass(frozen=True, slots=True)
+class WebhookSignature:
+    """The signature a webhook came with. Meta signs with the app secret (X-Hub-Signature-256);
+    360dialog, forwarding Meta's payload, signs with its platform secret (x-360dialog-signature)."""
+
+    meta: str | None
+    dialog360: str | None
+
+    @classmethod
+    def from_headers(cls, headers: dict[str, str]) -> WebhookSignature:
+        return cls(meta=headers.get("x-hub-signature-256"), dialog360=headers.get("x-360dialog-signature"))
+
+
+def check_signature(body: bytes, signature: WebhookSignature, secret_of: Callable[[str], str | None]) -> None:
+    """`secret_of("meta" | "dialog360")` gives the configured secret, or None when there is none."""
+    if signature.meta:
+        secret = secret_of("meta")
+        if secret is None or not verify_meta_signature(body, signature.meta, secret):
+            raise ForbiddenError("X-Hub-Signature-256 does not match the body")
+        return
+    if signature.dialog360:
+        secret = secret_of("dialog360")
+        if secret is None:
+            raise ForbiddenError("x-360dialog-signature given, but no 360dialog secret is configured")
+        if not verify_hmac_sha256(body, signature.dialog360, secret):
+            raise ForbiddenError("x-360dialog-signature does not match the body")
+        return
+    raise UnauthorizedError("Missing X-Hub-Signature-256 header")
 
 
 def read_webhook(body: bytes) -> dict[str, Any]:
@@ -103,12 +130,19 @@ class IngestQueue:
         self._client = client
         self._url = queue_url
 
-    def send(self, bodies: list[str]) -> None:
+    def send(self, bodies: list[str], *, attributes: dict[str, str] | None = None) -> None:
+        """`attributes` become SQS string message attributes on every body (e.g. provider=cm)."""
+        message_attributes: dict[str, MessageAttributeValueTypeDef] = {
+            name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items()
+        }
         for start in range(0, len(bodies), SQS_BATCH):
             batch = bodies[start : start + SQS_BATCH]
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)
             ]
+            if message_attributes:
+                for entry in entries:
+                    entry["MessageAttributes"] = message_attributes
             for _attempt in range(2):
                 try:
                     result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
@@ -124,12 +158,12 @@ class IngestQueue:
 
 def accept_webhook(
     body: bytes,
-    signature: str | None,
-    app_secret: str,
+    signature: WebhookSignature,
+    secret_of: Callable[[str], str | None],
     queue_factory: Callable[[], IngestQueue],
 ) -> int:
     """Verify and queue one webhook; returns the number of queue messages it became."""
-    check_signature(body, signature, app_secret)
+    check_signature(body, signature, secret_of)
     document = read_webhook(body)
     parts = split_for_queue(body, document)
     queue_factory().send(parts)
