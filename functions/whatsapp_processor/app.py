@@ -17,12 +17,17 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def record_handler(record: SQSRecord) -> None:
     pipeline = default_pipeline()
+    provider = record.message_attributes["provider"]  # None when absent: Meta's webhooks carry none
+    provider_name = provider.string_value if provider else None
     try:
-        result = pipeline.process_meta_webhook(record.body)
+        result = pipeline.process(record.body, provider_name)
     except PermanentFailure as failure:
         if pipeline.dead_letters is None:
             raise
-        pipeline.dead_letters.park(record.body, str(failure))
+        # The provider goes with the body, so that a redrive from the DLQ is read in the right format.
+        pipeline.dead_letters.park(
+            record.body, str(failure), attributes={"provider": provider_name} if provider_name else None
+        )
         logger.warning("Webhook parked in the DLQ", extra={"reason": str(failure)})
         return
     logger.info(

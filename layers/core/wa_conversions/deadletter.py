@@ -22,11 +22,17 @@ class DeadLetterQueue:
         self._url = queue_url
         self._source = source
 
-    def park(self, body: str, reason: str) -> None:
+    def park(self, body: str, reason: str, *, attributes: dict[str, str] | None = None) -> None:
+        """`attributes`: the message's own attributes to keep (e.g. provider), so a redrive reads it
+        as it was first read."""
         self._client.send_message(
             QueueUrl=self._url,
             MessageBody=body,
             MessageAttributes={
+                **{
+                    name: {"DataType": "String", "StringValue": value}
+                    for name, value in (attributes or {}).items()
+                },
                 REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_LENGTH]},
                 "source": {"DataType": "String", "StringValue": self._source},
                 "parked_at": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},

@@ -28,6 +28,26 @@ class CapturePipeline:
             raise PermanentFailure(f"Not a valid WhatsApp webhook: {validation_summary(error)}") from error
         return self.service.apply_batch(updates)
 
+    def process_cm_webhook(self, body: str) -> BatchResult:
+        from ..providers import cm
+
+        try:
+            updates = cm.parse_webhook(body)
+        except ValidationError as error:
+            raise PermanentFailure(f"Not a valid CM.com webhook: {validation_summary(error)}") from error
+        except cm.CmFormatError as error:
+            raise PermanentFailure(str(error)) from error
+        return self.service.apply_batch(updates)
+
+    def process(self, body: str, provider: str | None) -> BatchResult:
+        """One queued webhook, by the provider that sent it: the queue message's `provider`
+        attribute, absent for Meta (and 360dialog, which forwards Meta's format)."""
+        if provider == "cm":
+            return self.process_cm_webhook(body)
+        if provider in (None, "", "meta"):
+            return self.process_meta_webhook(body)
+        raise PermanentFailure(f"Unknown webhook provider {provider!r}")
+
 
 def validation_summary(error: ValidationError, limit: int = 3) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:limit])
