@@ -128,3 +128,125 @@ def test_duplicate_mo_is_stored_once(api: httpx.Client, operator: httpx.Client, 
     assert post_cm(api, stack, body).status_code == 200
     stack.wait_until_idle()
     assert operator.get(f"/contacts/{phone}").json()["messages"] == {"inbound": 1, "outbound": 0}
+
+
+# -- outbound: MarkAsRead, Block and UnBlock through the CM.com stand-in ----------------------------
+
+
+def now_utc() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def cm_requests(stack: LocalStack, phone: str) -> list[dict[str, Any]]:
+    """What the CM.com stand-in received addressed to this user, oldest first."""
+    return [
+        r
+        for r in stack.standins.recorded("cm")
+        if (r["body"] or {}).get("to", {}).get("number") == f"00{phone}"
+    ]
+
+
+def sent_types(stack: LocalStack, phone: str) -> list[tuple[str, int]]:
+    return [(r["body"]["event"]["type"], r["status"]) for r in cm_requests(stack, phone)]
+
+
+def mo_with_wamid(phone: str, *, time_utc: str | None = None) -> tuple[dict[str, Any], str]:
+    body = wh.sample_json("cm_constructed_mo_raw_referral.json")
+    wamid = f"wamid.cm-e2e-{uuid.uuid4().hex}"
+    body["from"]["number"] = f"00{phone}"
+    body["rawPayload"].update(id=wamid, **{"from": phone})
+    del body["rawPayload"]["referral"]
+    if time_utc:
+        body["timeUtc"] = time_utc
+        del body["rawPayload"]["timestamp"]  # so the MO's own time counts
+    return body, wamid
+
+
+def test_mark_as_read_on_request_is_sent_once_and_shown_on_the_message(
+    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+) -> None:
+    phone = fresh_phone()
+    body, wamid = mo_with_wamid(phone)
+    assert post_cm(api, stack, body).status_code == 200
+    stack.wait_until_idle()
+    # Auto mark-as-read is off by default: nothing went out on arrival.
+    assert cm_requests(stack, phone) == []
+    path = f"/messages/{quote(wamid, safe='')}"
+    assert operator.get(path).json()["read_marked_at"] is None
+    for _ in range(2):  # asking twice still sends one event
+        answer = operator.post(f"{path}/read")
+        assert answer.status_code == 202, answer.text
+    stack.wait_until_idle()
+    [request] = cm_requests(stack, phone)
+    assert request["status"] == 200
+    assert request["body"]["event"] == {"type": "MarkAsRead", "custom": {"message_id": wamid}}
+    assert request["body"]["from"] == {"number": "0031612345678"}
+    assert request["headers"]["x-cm-producttoken"] == stack.env_values["CM_PRODUCT_TOKEN"]
+    assert operator.get(path).json()["read_marked_at"] is not None
+
+
+def test_mark_as_read_of_an_unknown_message_is_404(operator: httpx.Client) -> None:
+    answer = operator.post("/messages/wamid.nothing-like-it/read")
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "not_found"
+
+
+def test_block_within_24_hours_is_sent_and_unblock_undoes_it(
+    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+) -> None:
+    phone = fresh_phone()
+    body, _ = mo_with_wamid(phone, time_utc=now_utc())
+    assert post_cm(api, stack, body).status_code == 200
+    stack.wait_until_idle()
+    blocked = operator.post(f"/contacts/{phone}/block")
+    assert blocked.status_code == 202, blocked.text
+    stack.wait_until_idle()
+    assert sent_types(stack, phone) == [("Block", 200)]
+    contact = operator.get(f"/contacts/{phone}").json()
+    assert contact["blocked"] is True
+    assert contact["blocked_at"] is not None
+
+    unblocked = operator.post(f"/contacts/{phone}/unblock")
+    assert unblocked.status_code == 202
+    stack.wait_until_idle()
+    assert sent_types(stack, phone) == [("Block", 200), ("UnBlock", 200)]
+    assert operator.get(f"/contacts/{phone}").json()["blocked"] is False
+    # Unblocking a contact that is not blocked: 200, and nothing sent.
+    again = operator.post(f"/contacts/{phone}/unblock")
+    assert again.status_code == 200
+    assert again.json()["blocked"] is False
+    stack.wait_until_idle()
+    assert len(cm_requests(stack, phone)) == 2
+
+
+def test_block_after_24_hours_is_409_and_nothing_is_sent(
+    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+) -> None:
+    phone = fresh_phone()
+    assert post_cm(api, stack, mo(phone)).status_code == 200  # the sample MO is from 2025-06-18
+    stack.wait_until_idle()
+    answer = operator.post(f"/contacts/{phone}/block")
+    assert answer.status_code == 409
+    assert answer.json()["error"] == "conflict"
+    assert "24 hours" in answer.json()["message"]
+    stack.wait_until_idle()
+    assert cm_requests(stack, phone) == []
+    assert operator.get(f"/contacts/{phone}").json()["blocked"] is False
+
+
+def test_cm_answering_500_then_200_is_retried_and_delivered_once(
+    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+) -> None:
+    from devstack.standins import Fault
+
+    phone = fresh_phone()
+    body, _ = mo_with_wamid(phone, time_utc=now_utc())
+    assert post_cm(api, stack, body).status_code == 200
+    stack.wait_until_idle()
+    stack.standins.add_fault(Fault(destination="cm", status=500, times=1, match=f"00{phone}"))
+    assert operator.post(f"/contacts/{phone}/block").status_code == 202
+    stack.wait_until_idle()
+    assert sent_types(stack, phone) == [("Block", 500), ("Block", 200)]
+    assert operator.get(f"/contacts/{phone}").json()["blocked"] is True

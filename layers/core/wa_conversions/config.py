@@ -41,6 +41,37 @@ class OperatorSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
 
 
+# --- delivery settings (issue #4's wa_conversions.delivery) -----------------------------------
+
+
+class DeliverySettings(Settings):
+    """What every delivering function shares (wa_conversions.delivery)."""
+
+    table_name: str = Field(alias="TABLE_NAME")
+    delivery_queue_url: str = Field(alias="DELIVERY_QUEUE_URL")
+    delivery_dlq_url: str = Field(alias="DELIVERY_DLQ_URL")
+    retry_base_seconds: float = Field(default=30.0, gt=0, alias="DELIVERY_RETRY_BASE_SECONDS")
+    # Equal to the queue's maxReceiveCount, so the last attempt parks the message with its reason.
+    max_attempts: int = Field(default=16, ge=1, alias="DELIVERY_MAX_ATTEMPTS")
+    http_timeout_seconds: float = Field(default=5.0, gt=0, alias="DELIVERY_HTTP_TIMEOUT_SECONDS")
+
+
+# --- CM.com channel settings -------------------------------------------------------------------
+
+
+class CmEventsSettings(DeliverySettings):
+    """CmEventsFunction: MarkAsRead / Block / UnBlock to CM.com's events endpoint."""
+
+    events_base_url: str = Field(default="https://gw.messaging.cm.com", alias="CM_EVENTS_BASE_URL")
+    # The business's WhatsApp number, E.164 digits; CM.com's events name it as the sender.
+    business_number: str = Field(default="", alias="CM_BUSINESS_NUMBER")
+
+
+class CmActionsSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    cm_events_queue_url: str = Field(alias="CM_EVENTS_QUEUE_URL")
+
+
 @cache
 def load_settings[SettingsT: Settings](model: type[SettingsT]) -> SettingsT:
     return model.model_validate(dict(os.environ))

@@ -58,6 +58,8 @@ def contact_view(repository: CaptureRepository, identifier: str) -> ContactView:
             for item in repository.list_referrals(key)
         ],
         messages=MessageCounts(inbound=counts["inbound"], outbound=counts["outbound"]),
+        blocked=bool(contact.get("blocked", False)),
+        blocked_at=_iso(contact.get("blocked_at")) if contact.get("blocked") else None,
     )
 
 
@@ -84,4 +86,6 @@ def message_view(repository: CaptureRepository, message_id: str) -> MessageView:
         errors=[MessageError(**error) for error in item.get("errors", [])],
         channel=item.get("channel"),
         timestamp=_iso(item.get("timestamp")),
+        read_requested_at=_iso(item.get("read_requested_at")),
+        read_marked_at=_iso(item.get("read_marked_at")),
     )

@@ -32,6 +32,9 @@ class ContactView(BaseModel):
     last_inbound_at: str | None
     referrals: list[ReferralView]
     messages: MessageCounts
+    # CM.com channel: whether the business blocked the user through CM.com, and since when.
+    blocked: bool = False
+    blocked_at: str | None = None
 
 
 class MessageError(BaseModel):
@@ -51,3 +54,6 @@ class MessageView(BaseModel):
     errors: list[MessageError]
     channel: str | None = None
     timestamp: str | None = None
+    # CM.com channel: when a mark-as-read was asked for, and when CM.com accepted it.
+    read_requested_at: str | None = None
+    read_marked_at: str | None = None
