@@ -250,3 +250,36 @@ def test_cm_answering_500_then_200_is_retried_and_delivered_once(
     stack.wait_until_idle()
     assert sent_types(stack, phone) == [("Block", 500), ("Block", 200)]
     assert operator.get(f"/contacts/{phone}").json()["blocked"] is True
+
+
+def test_auto_mark_as_read_when_the_parameter_is_on(tmp_path: Any) -> None:
+    """A second stack with AutoMarkAsRead=true: every CM message with a wamid is marked on arrival
+    (the session's stack runs with the default, off, which the on-request test checks)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with (
+        LocalStack(
+            root / "template.yaml",
+            root / "local.env",
+            port=0,
+            standins_port=0,
+            moto="process",
+            stack_name="wa-conversions-auto-read",
+            parameter_overrides={"AutoMarkAsRead": "true"},
+        ) as auto,
+        httpx.Client(base_url=auto.api_url, timeout=10.0) as client,
+    ):
+        phone = fresh_phone()
+        body, wamid = mo_with_wamid(phone)
+        assert post_cm(client, auto, body).status_code == 200
+        without_wamid = mo(fresh_phone())
+        assert post_cm(client, auto, without_wamid).status_code == 200
+        auto.wait_until_idle()
+        [request] = auto.standins.recorded("cm")
+        assert request["body"]["event"] == {"type": "MarkAsRead", "custom": {"message_id": wamid}}
+        assert request["body"]["to"] == {"number": f"00{phone}"}
+        message = client.get(
+            f"/messages/{quote(wamid, safe='')}", headers={"X-Api-Key": auto.env_values["API_KEY"]}
+        )
+        assert message.json()["read_marked_at"] is not None
