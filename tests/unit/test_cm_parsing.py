@@ -203,3 +203,11 @@ def test_ack_checks_token_then_shape() -> None:
     for body in (b"[]", b"{}", b'{"from": "+31"}', b"<xml/>"):
         with pytest.raises(BadRequestError):
             cm_ingest.read_webhook(body)
+
+
+def test_raw_payload_without_meta_timestamp_still_gives_the_wamid_at_cm_time() -> None:
+    document = _document(MO_RAW)
+    del document["rawPayload"]["timestamp"]
+    message = _only(cm.parse_webhook(json.dumps(document)))
+    assert message.message_id.startswith("wamid.")
+    assert message.timestamp == 1750276200  # timeUtc 2025-06-18T19:50:00

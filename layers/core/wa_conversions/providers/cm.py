@@ -99,7 +99,9 @@ def parse_webhook(raw: bytes | str) -> list[Update]:
 
 
 def _inbound(message: wire.InboundMessage) -> InboundMessage:
-    original = _meta_message(message.raw_payload, international_digits(message.from_.number))
+    original = _meta_message(
+        message.raw_payload, international_digits(message.from_.number), _epoch(message.time_utc)
+    )
     message_id = original.id if original else _derived_id(message)
     message_type, raw_type = _type_of(message.message, original)
     referral = original.referral if original else None
@@ -168,7 +170,7 @@ def _type_of(content: wire.Content, original: meta_wire.Message | None) -> tuple
     return MessageType.UNKNOWN, "unknown"
 
 
-def _meta_message(raw: Any, sender: str | None) -> meta_wire.Message | None:
+def _meta_message(raw: Any, sender: str | None, received_at: int) -> meta_wire.Message | None:
     """Meta's message inside CM's raw payload, whether it is the whole webhook, one change's value
     or the bare message, as an object or as a JSON string. Anything else: None."""
     if isinstance(raw, str):
@@ -194,6 +196,9 @@ def _meta_message(raw: Any, sender: str | None) -> meta_wire.Message | None:
         candidates = [raw]
     messages = []
     for candidate in candidates:
+        if isinstance(candidate, dict) and "timestamp" not in candidate:
+            # A raw payload trimmed of Meta's time still names the message: CM's time stands in.
+            candidate = {**candidate, "timestamp": received_at}
         try:
             messages.append(meta_wire.Message.model_validate(candidate))
         except ValidationError:
