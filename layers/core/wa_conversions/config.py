@@ -72,6 +72,24 @@ class CmActionsSettings(Settings):
     cm_events_queue_url: str = Field(alias="CM_EVENTS_QUEUE_URL")
 
 
+# --- analytics settings -----------------------------------------------------------------------
+
+
+class AnalyticsSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
+    # How long a counted event's marker is kept: a redelivery within it is dropped, not counted.
+    dedupe_days: int = Field(default=90, ge=8, alias="ANALYTICS_DEDUPE_DAYS")
+
+
+class TrackApiSettings(Settings):
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+
+
+class MetricsApiSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+
+
 @cache
 def load_settings[SettingsT: Settings](model: type[SettingsT]) -> SettingsT:
     return model.model_validate(dict(os.environ))

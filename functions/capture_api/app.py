@@ -1,0 +1,55 @@
+"""POST /v1/capture (X-Api-Key): the CRM's batch of track events, checked item by item and put on
+the bus for the aggregator."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from wa_conversions.analytics.track import TrackIntake
+from wa_conversions.errors import PublishError
+from wa_conversions.http_api import json_body, operator_resolver
+
+logger = Logger()
+app = operator_resolver()
+
+
+@cache
+def _intake() -> TrackIntake:
+    from wa_conversions import aws
+    from wa_conversions.config import TrackApiSettings, load_settings
+    from wa_conversions.publishing.eventbridge import EventBridgePublisher
+
+    return TrackIntake(EventBridgePublisher(aws.events(), load_settings(TrackApiSettings).event_bus_name))
+
+
+@app.post("/capture")
+def capture() -> Response[Any]:
+    try:
+        result = _intake().accept(json_body(app))
+    except PublishError:
+        logger.exception("Capture batch not published")
+        return Response(
+            status_code=503,
+            content_type=content_types.APPLICATION_JSON,
+            body={"error": "unavailable", "message": "Could not queue the events, retry the batch"},
+        )
+    body: dict[str, Any] = result.model_dump()
+    if not result.errors:
+        status = 200
+    elif result.accepted:
+        status = 207
+    else:
+        status = 422
+        body |= {"error": "validation_error", "message": "No item of the batch was valid"}
+    logger.info("Capture batch", extra={"accepted": result.accepted, "rejected": len(result.errors)})
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result: dict[str, Any] = app.resolve(event, context)
+    return result

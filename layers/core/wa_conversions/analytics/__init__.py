@@ -1,0 +1,1 @@
+"""Conversation analytics: counters kept as events arrive, metrics read from them, and the report."""

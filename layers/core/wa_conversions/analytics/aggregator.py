@@ -1,0 +1,186 @@
+"""Counting bus events into per-day counters, each event once, whatever the order they arrive in."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from ..models.events import LifecycleEvent
+from ..phones import country_of
+from .state import Activity, ContactState, day_of
+
+SHARDS = 8
+MAX_ATTEMPTS = 6
+
+STAGES = {
+    "message.sent": "sent",
+    "message.delivered": "delivered",
+    "message.read": "read",
+    "message.failed": "failed",
+}
+ACTIVITIES = {"chat.assigned": "assigned", "chat.resolved": "resolved", "agent.handoff": "handoff"}
+CONTACT_EVENTS = frozenset({"message.received", "contact.created", "referral.captured", *STAGES, *ACTIVITIES})
+CONVERSION_EVENTS = frozenset({"conversion.attributed", "conversion.unattributed", "refund.created"})
+
+type Outcome = Literal["counted", "duplicate", "ignored"]
+
+
+class StateConflictError(Exception):
+    """Another invocation changed the contact's state first; load it again and retry."""
+
+
+class AnalyticsStore(Protocol):
+    def seen(self, event_id: str) -> bool: ...
+
+    def load_state(self, contact: str) -> ContactState: ...
+
+    def commit(
+        self,
+        event_id: str,
+        deltas: dict[str, float],
+        shard: int,
+        *,
+        state: ContactState | None = None,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Mark the event counted and add the deltas, atomically. False when it was already counted;
+        StateConflictError when the state's version moved."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    event: str
+
+
+def epoch_of(timestamp: str) -> int:
+    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
+
+
+def shard_of(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:2], "big") % SHARDS
+
+
+def contact_of(event: LifecycleEvent) -> str | None:
+    """The contact's key as capture writes it: E.164 digits, or uid:<business-scoped user id>."""
+    key = event.properties.get("contactKey")
+    if isinstance(key, str) and key:
+        return key
+    user = event.user_id
+    if not user:
+        return None
+    digits = user.removeprefix("+")
+    if digits.isdigit():
+        return digits
+    return user if user.startswith("uid:") else f"uid:{user}"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def fold(state: ContactState, event: LifecycleEvent) -> None:
+    """Merge one event's fact into the contact's state."""
+    props = event.properties
+    ts = epoch_of(event.timestamp)
+    message_id = _text(props.get("messageId")) or event.message_id
+    name = event.event
+    if name == "message.received":
+        country = _text(props.get("countryCode"))
+        if country is None and state.contact.isdigit():
+            country = country_of(state.contact)
+        state.note_inbound(message_id, ts, country.upper() if country else None)
+    elif name in STAGES:
+        mode = _text(props.get("serviceMode"))
+        state.note_outbound(
+            message_id,
+            STAGES[name],
+            ts,
+            agent=_text(props.get("agentId")),
+            mode=mode if mode in ("bot", "agent") else None,
+        )
+    elif name == "contact.created":
+        state.note_contact_created(ts)
+    elif name == "referral.captured":
+        source_id = _text(props.get("sourceId"))
+        if source_id:
+            state.note_click(message_id, ts, source_id)
+    elif name in ACTIVITIES:
+        kind = ACTIVITIES[name]
+        mode = _text(props.get("toMode" if kind == "handoff" else "serviceMode"))
+        state.note_activity(
+            event.message_id,
+            Activity(kind=kind, ts=ts, agent=_text(props.get("agentId")), mode=mode),
+        )
+
+
+def conversion_deltas(event: LifecycleEvent) -> dict[str, float]:
+    props = event.properties
+    if props.get("test"):
+        return {}
+    day = day_of(epoch_of(event.timestamp))
+    value = _number(props.get("value"))
+    attribution = props.get("attribution") if isinstance(props.get("attribution"), dict) else {}
+    source_id = _text(props.get("sourceId"))
+    attributed = source_id is not None and (attribution or {}).get("status", "attributed") == "attributed"
+    deltas: dict[str, float] = {}
+    if event.event == "refund.created":
+        if value:
+            deltas[f"{day}|refunds"] = value
+            deltas[f"{day}|revenue"] = -value
+            if attributed:
+                deltas[f"{day}|ad#{source_id}#revenue"] = -value
+        return deltas
+    if props.get("kind", "order") != "order" and not value:
+        return deltas  # a lead or booking without value is not an order
+    deltas[f"{day}|orders"] = 1
+    if value:
+        deltas[f"{day}|revenue"] = value
+    if event.event == "conversion.attributed" and attributed:
+        deltas[f"{day}|ad#{source_id}#orders"] = 1
+        if value:
+            deltas[f"{day}|ad#{source_id}#revenue"] = value
+    return deltas
+
+
+class Aggregator:
+    def __init__(self, store: AnalyticsStore) -> None:
+        self._store = store
+
+    def apply(self, event: LifecycleEvent) -> Result:
+        name = event.event
+        if name not in CONTACT_EVENTS and name not in CONVERSION_EVENTS:
+            return Result("ignored", name)
+        if self._store.seen(event.message_id):
+            return Result("duplicate", name)
+        contact = contact_of(event)
+        if name in CONVERSION_EVENTS:
+            fresh = self._store.commit(event.message_id, conversion_deltas(event), shard_of(event.message_id))
+            return Result("counted" if fresh else "duplicate", name)
+        if contact is None:
+            # Only a status without a recipient lands here; it still counts, on its own.
+            contact = f"msg:{event.properties.get('messageId') or event.message_id}"
+        for _ in range(MAX_ATTEMPTS):
+            state = self._store.load_state(contact)
+            expected = state.version
+            fold(state, event)
+            deltas = state.settle()
+            state.version = expected + 1
+            try:
+                fresh = self._store.commit(
+                    event.message_id, deltas, shard_of(contact), state=state, expected_version=expected
+                )
+            except StateConflictError:
+                continue
+            return Result("counted" if fresh else "duplicate", name)
+        raise StateConflictError(f"contact state kept changing over {MAX_ATTEMPTS} attempts")

@@ -1,0 +1,255 @@
+"""From per-day counters to the metrics GET /metrics answers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import UnprocessableError
+from .histogram import percentile
+
+MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 30
+
+
+class MetricsQuery(BaseModel):
+    start: date
+    end: date
+    granularity: Literal["day"] = "day"
+
+    @property
+    def days(self) -> list[str]:
+        count = (self.end - self.start).days + 1
+        return [(self.start + timedelta(days=i)).isoformat() for i in range(count)]
+
+
+def parse_query(params: Mapping[str, str | None], today: date) -> MetricsQuery:
+    """from/to are inclusive ISO dates (UTC days); to defaults to today, from to 29 days before it."""
+
+    def parse(name: str) -> date | None:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise UnprocessableError(
+                f"{name} must be a date like 2025-06-18, got {raw!r}", field=name
+            ) from None
+
+    granularity = params.get("granularity") or "day"
+    if granularity != "day":
+        raise UnprocessableError("granularity must be 'day'", field="granularity")
+    end = parse("to") or today
+    start = parse("from") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if start > end:
+        raise UnprocessableError("from is after to", field="from")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise UnprocessableError(f"The range is longer than {MAX_RANGE_DAYS} days", field="to")
+    return MetricsQuery(start=start, end=end)
+
+
+class Percentiles(BaseModel):
+    median: int | None
+    p90: int | None
+    count: int
+
+
+class HistogramBucket(BaseModel):
+    seconds: int
+    count: int
+
+
+class Funnel(BaseModel):
+    sent: int
+    delivered: int
+    read: int
+    replied: int
+
+
+class AgentMetrics(BaseModel):
+    sent: int = 0
+    responses: int = 0
+    assigned: int = 0
+    resolved: int = 0
+    handoffs: int = 0
+    response_time_seconds: Percentiles
+
+
+class ModeMetrics(BaseModel):
+    sent: int = 0
+    resolved: int = 0
+
+
+class AdMetrics(BaseModel):
+    clicks: int = 0
+    conversations: int = 0
+    orders: int = 0
+    revenue: float = 0.0
+
+
+class DayMetrics(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    date: str
+    received: int
+    sent: int
+    delivered: int
+    read: int
+    replied: int
+    new_contacts: int
+    clicks: int
+    orders: int
+    revenue: float
+
+
+class Metrics(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    granularity: str
+    response_time_seconds: Percentiles
+    response_time_histogram: list[HistogramBucket]
+    new_contacts: dict[str, int]
+    delivery_rate: float | None
+    read_rate: float | None
+    reply_rate: float | None
+    funnel: Funnel
+    received: int
+    failed: int
+    by_country: dict[str, int]
+    by_hour: dict[str, int]
+    by_agent: dict[str, AgentMetrics]
+    by_service_mode: dict[str, ModeMetrics]
+    handoffs: int
+    ads: dict[str, AdMetrics]
+    orders: int
+    revenue: float
+    refunds: float
+    daily: list[DayMetrics]
+
+
+def _rate(part: float, whole: float) -> float | None:
+    # Stages are counted on the send day, so part <= whole; min() only guards odd data.
+    return None if not whole else round(min(part / whole, 1.0), 4)
+
+
+def _int(value: float) -> int:
+    return round(value)
+
+
+def _money(value: float) -> float:
+    return round(value, 2)
+
+
+def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Metrics:
+    totals: dict[str, float] = defaultdict(float)
+    histogram: dict[int, int] = defaultdict(int)
+    agent_histograms: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    agents: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    modes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    ads: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    countries: dict[str, float] = defaultdict(float)
+    hours: dict[str, float] = {f"{h:02d}": 0 for h in range(24)}
+    daily: list[DayMetrics] = []
+    for day in query.days:
+        counters = days.get(day, {})
+        day_clicks = 0.0
+        for name, amount in counters.items():
+            prefix, _, rest = name.partition("#")
+            if not rest:
+                totals[name] += amount
+            elif prefix == "rt":
+                histogram[int(rest)] += _int(amount)
+            elif prefix == "country":
+                countries[rest] += amount
+            elif prefix == "hour":
+                hours[rest] = hours.get(rest, 0) + amount
+            elif prefix in ("agent", "agentrt", "mode", "ad"):
+                owner, _, metric = rest.rpartition("#")
+                if prefix == "agentrt":
+                    agent_histograms[owner][int(metric)] += _int(amount)
+                elif prefix == "agent":
+                    agents[owner][metric] += amount
+                elif prefix == "mode":
+                    modes[owner][metric] += amount
+                else:
+                    ads[owner][metric] += amount
+                    if metric == "clicks":
+                        day_clicks += amount
+        daily.append(
+            DayMetrics(
+                date=day,
+                received=_int(counters.get("received", 0)),
+                sent=_int(counters.get("sent", 0)),
+                delivered=_int(counters.get("delivered", 0)),
+                read=_int(counters.get("read", 0)),
+                replied=_int(counters.get("replied", 0)),
+                new_contacts=_int(counters.get("new_contacts", 0)),
+                clicks=_int(day_clicks),
+                orders=_int(counters.get("orders", 0)),
+                revenue=_money(counters.get("revenue", 0)),
+            )
+        )
+
+    def percentiles(source: Mapping[int, int]) -> Percentiles:
+        return Percentiles(
+            median=percentile(source, 0.5),
+            p90=percentile(source, 0.9),
+            count=sum(c for c in source.values() if c > 0),
+        )
+
+    sent = totals["sent"]
+    return Metrics(
+        from_=query.start.isoformat(),
+        to=query.end.isoformat(),
+        granularity=query.granularity,
+        response_time_seconds=percentiles(histogram),
+        response_time_histogram=[
+            HistogramBucket(seconds=b, count=c) for b, c in sorted(histogram.items()) if c > 0
+        ],
+        new_contacts={d.date: d.new_contacts for d in daily},
+        delivery_rate=_rate(totals["delivered"], sent),
+        read_rate=_rate(totals["read"], sent),
+        reply_rate=_rate(totals["replied"], sent),
+        funnel=Funnel(
+            sent=_int(sent),
+            delivered=_int(totals["delivered"]),
+            read=_int(totals["read"]),
+            replied=_int(totals["replied"]),
+        ),
+        received=_int(totals["received"]),
+        failed=_int(totals["failed"]),
+        by_country={k: _int(v) for k, v in sorted(countries.items()) if _int(v)},
+        by_hour={k: _int(v) for k, v in sorted(hours.items())},
+        by_agent={
+            agent: AgentMetrics(
+                **{k: _int(v) for k, v in values.items() if k in AgentMetrics.model_fields},
+                response_time_seconds=percentiles(agent_histograms.get(agent, {})),
+            )
+            for agent, values in sorted(agents.items())
+        },
+        by_service_mode={
+            mode: ModeMetrics(**{k: _int(v) for k, v in values.items() if k in ModeMetrics.model_fields})
+            for mode, values in sorted(modes.items())
+        },
+        handoffs=_int(totals["handoffs"]),
+        ads={
+            source: AdMetrics(
+                clicks=_int(values["clicks"]),
+                conversations=_int(values["conversations"]),
+                orders=_int(values["orders"]),
+                revenue=_money(values["revenue"]),
+            )
+            for source, values in sorted(ads.items())
+        },
+        orders=_int(totals["orders"]),
+        revenue=_money(totals["revenue"]),
+        refunds=_money(totals["refunds"]),
+        daily=daily,
+    )

@@ -1,0 +1,285 @@
+"""What the aggregator knows about one contact, and the counters that knowledge implies.
+
+Counting event by event breaks on the two things a bus guarantees: repeats and disorder. A read can
+arrive before its sent, a reply before the message it answers, the same outbound message from the
+provider and again from the CRM. So the aggregator folds each event into the contact's state (an
+idempotent merge keyed by message id, earliest timestamp wins) and derives the counters the whole
+state implies, grouped by the fact they come from. The difference between the derived counters and
+those already counted is what gets added to the day items. A repeat derives the same counters, so it
+adds nothing; a late event moves a count to where it belongs.
+
+Facts older than the window before the contact's newest fact are dropped from the state with their
+counters left standing, which keeps the state item small.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from .histogram import bucket_of
+
+WINDOW_SECONDS = 30 * 86_400
+MAX_FACTS = 600
+ACTIVITY_COUNTERS = {"assigned": "assigned", "resolved": "resolved", "handoff": "handoffs"}
+
+type Contributions = dict[str, dict[str, float]]
+"""group -> {"<YYYY-MM-DD>|<counter>": amount}"""
+
+
+def day_of(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d")
+
+
+def hour_of(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H")
+
+
+def _earliest(known: int | None, seen: int | None) -> int | None:
+    if known is None:
+        return seen
+    if seen is None:
+        return known
+    return min(known, seen)
+
+
+class Inbound(BaseModel):
+    ts: int
+    country: str | None = None
+
+
+class Outbound(BaseModel):
+    sent: int | None = None
+    delivered: int | None = None
+    read: int | None = None
+    failed: int | None = None
+    agent: str | None = None
+    mode: str | None = None
+
+    @property
+    def reference(self) -> int | None:
+        """When the message went out: its sent time, else the earliest later stage seen."""
+        if self.sent is not None:
+            return self.sent
+        stages = [t for t in (self.delivered, self.read, self.failed) if t is not None]
+        return min(stages) if stages else None
+
+
+class Click(BaseModel):
+    ts: int
+    source_id: str
+
+
+class Activity(BaseModel):
+    """chat.assigned, chat.resolved, agent.handoff."""
+
+    kind: str
+    ts: int
+    agent: str | None = None
+    mode: str | None = None
+
+
+class ContactState(BaseModel):
+    contact: str
+    version: int = 0
+    created: int | None = None
+    inbound: dict[str, Inbound] = Field(default_factory=dict)
+    outbound: dict[str, Outbound] = Field(default_factory=dict)
+    clicks: dict[str, Click] = Field(default_factory=dict)
+    # Kept for good, unlike clicks: a contact's first click on an ad starts the conversation from it.
+    first_clicks: dict[str, int] = Field(default_factory=dict)
+    activities: dict[str, Activity] = Field(default_factory=dict)
+    counted: Contributions = Field(default_factory=dict)
+
+    # -- merging facts (idempotent: the same fact twice leaves the state as it was) -------------
+
+    def note_contact_created(self, ts: int) -> None:
+        self.created = _earliest(self.created, ts)
+
+    def note_inbound(self, message_id: str, ts: int, country: str | None) -> None:
+        known = self.inbound.get(message_id)
+        if known is None:
+            self.inbound[message_id] = Inbound(ts=ts, country=country)
+        else:
+            known.ts = min(known.ts, ts)
+            known.country = known.country or country
+
+    def note_outbound(
+        self,
+        message_id: str,
+        stage: str,
+        ts: int,
+        *,
+        agent: str | None = None,
+        mode: str | None = None,
+    ) -> None:
+        entry = self.outbound.setdefault(message_id, Outbound())
+        if stage in ("sent", "delivered", "read", "failed"):
+            setattr(entry, stage, _earliest(getattr(entry, stage), ts))
+        entry.agent = entry.agent or agent
+        entry.mode = entry.mode or mode
+
+    def note_click(self, message_id: str, ts: int, source_id: str) -> None:
+        known = self.clicks.get(message_id)
+        if known is None or ts < known.ts:
+            self.clicks[message_id] = Click(ts=ts, source_id=source_id)
+        self.first_clicks[source_id] = min(self.first_clicks.get(source_id, ts), ts)
+
+    def note_activity(self, event_id: str, activity: Activity) -> None:
+        self.activities.setdefault(event_id, activity)
+
+    # -- deriving counters ----------------------------------------------------------------------
+
+    def _mode_at(self, ts: int) -> str | None:
+        """The service mode the latest handoff up to ts put the contact in."""
+        handoffs = [a for a in self.activities.values() if a.kind == "handoff" and a.ts <= ts and a.mode]
+        return max(handoffs, key=lambda a: a.ts).mode if handoffs else None
+
+    def _outbound_mode(self, entry: Outbound, ts: int) -> str:
+        if entry.mode:
+            return entry.mode
+        if entry.agent:
+            return "agent"
+        return self._mode_at(ts) or "unknown"
+
+    def derive(self) -> Contributions:
+        out: Contributions = defaultdict(dict)
+
+        def add(group: str, ts: int, counter: str, amount: float = 1) -> None:
+            key = f"{day_of(ts)}|{counter}"
+            out[group][key] = out[group].get(key, 0) + amount
+
+        if self.created is not None:
+            add("contact", self.created, "new_contacts")
+
+        for message_id, inbound in self.inbound.items():
+            group = f"in:{message_id}"
+            add(group, inbound.ts, "received")
+            add(group, inbound.ts, f"hour#{hour_of(inbound.ts)}")
+            if inbound.country:
+                add(group, inbound.ts, f"country#{inbound.country}")
+
+        inbound_times = sorted(i.ts for i in self.inbound.values())
+        for message_id, entry in self.outbound.items():
+            reference = entry.reference
+            if reference is None:
+                continue
+            group = f"out:{message_id}"
+            # Every stage is counted on the day the message went out, so rates over a range compare
+            # like with like; a read implies a delivery and a delivery implies a send.
+            add(group, reference, "sent")
+            if entry.delivered is not None or entry.read is not None:
+                add(group, reference, "delivered")
+            if entry.read is not None:
+                add(group, reference, "read")
+            if entry.failed is not None and entry.delivered is None and entry.read is None:
+                add(group, reference, "failed")
+            if any(t > reference for t in inbound_times):
+                add(group, reference, "replied")
+            if entry.agent:
+                add(group, reference, f"agent#{entry.agent}#sent")
+            add(group, reference, f"mode#{self._outbound_mode(entry, reference)}#sent")
+
+        self._derive_response_times(add)
+
+        for message_id, click in self.clicks.items():
+            add(f"click:{message_id}", click.ts, f"ad#{click.source_id}#clicks")
+        # A conversation from an ad is a contact's first click on that ad.
+        for source_id, ts in self.first_clicks.items():
+            add(f"adconv:{source_id}", ts, f"ad#{source_id}#conversations")
+
+        for event_id, activity in self.activities.items():
+            group = f"act:{event_id}"
+            counter = ACTIVITY_COUNTERS.get(activity.kind, activity.kind)
+            add(group, activity.ts, counter)
+            if activity.agent:
+                add(group, activity.ts, f"agent#{activity.agent}#{counter}")
+            if activity.kind == "resolved":
+                mode = activity.mode or ("agent" if activity.agent else self._mode_at(activity.ts))
+                add(group, activity.ts, f"mode#{mode or 'unknown'}#resolved")
+        return {group: dict(counters) for group, counters in out.items()}
+
+    def _derive_response_times(self, add: _Adder) -> None:
+        """The first business reply after the contact's earliest unanswered message."""
+        timeline: list[tuple[int, int, str]] = [(i.ts, 0, "") for i in self.inbound.values()]
+        timeline += [(o.sent, 1, mid) for mid, o in self.outbound.items() if o.sent is not None]
+        waiting_since: int | None = None
+        for ts, kind, message_id in sorted(timeline):
+            if kind == 0:
+                if waiting_since is None:
+                    waiting_since = ts
+                continue
+            if waiting_since is None:
+                continue
+            bucket = bucket_of(ts - waiting_since)
+            group = f"out:{message_id}"
+            add(group, ts, "responses")
+            add(group, ts, f"rt#{bucket}")
+            agent = self.outbound[message_id].agent
+            if agent:
+                add(group, ts, f"agent#{agent}#responses")
+                add(group, ts, f"agentrt#{agent}#{bucket}")
+            waiting_since = None
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def settle(self) -> dict[str, float]:
+        """Derive the counters, record them as counted, and return what changed: {"day|counter": delta}.
+
+        Then forget facts older than the window (their counters stay counted)."""
+        derived = self.derive()
+        deltas: dict[str, float] = defaultdict(float)
+        for group in set(derived) | set(self.counted):
+            before, after = self.counted.get(group, {}), derived.get(group, {})
+            for key in set(before) | set(after):
+                change = after.get(key, 0) - before.get(key, 0)
+                if change:
+                    deltas[key] += change
+        self.counted = derived
+        self._forget_old()
+        return {key: value for key, value in deltas.items() if value}
+
+    def _forget_old(self) -> None:
+        facts = self._fact_times()
+        if not facts:
+            return
+        newest = max(ts for _, ts in facts)
+        cutoff = newest - WINDOW_SECONDS
+        old = {group for group, ts in facts if ts < cutoff}
+        if len(facts) - len(old) > MAX_FACTS:
+            recent = sorted((ts, group) for group, ts in facts if group not in old)
+            old |= {group for _, group in recent[: len(recent) - MAX_FACTS]}
+        for group in old:
+            kind, _, key = group.partition(":")
+            if kind == "in":
+                self.inbound.pop(key, None)
+            elif kind == "out":
+                self.outbound.pop(key, None)
+            elif kind == "click":
+                self.clicks.pop(key, None)
+            else:
+                self.activities.pop(key, None)
+            self.counted.pop(group, None)
+
+    def _fact_times(self) -> list[tuple[str, int]]:
+        facts: list[tuple[str, int]] = [(f"in:{k}", v.ts) for k, v in self.inbound.items()]
+        facts += [(f"out:{k}", ref) for k, v in self.outbound.items() if (ref := v.reference) is not None]
+        facts += [(f"click:{k}", v.ts) for k, v in self.clicks.items()]
+        facts += [(f"act:{k}", v.ts) for k, v in self.activities.items()]
+        return facts
+
+
+class _Adder(Protocol):
+    def __call__(self, group: str, ts: int, counter: str, amount: float = 1) -> None: ...
+
+
+def merge_deltas(parts: Iterable[dict[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = defaultdict(float)
+    for part in parts:
+        for key, value in part.items():
+            total[key] += value
+    return {k: v for k, v in total.items() if v}

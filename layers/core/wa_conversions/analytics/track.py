@@ -1,0 +1,164 @@
+"""POST /v1/capture: the collectors' batch `track` format (seeds/003), checked item by item.
+
+Good items become lifecycle events on the bus (provider "capture"), so the aggregator counts them
+exactly like the ones capture derives from webhooks; a bad item gets its own error and does not stop
+the rest. An item's event id comes from its messageId when it has one, else from a hash of the item,
+so the same item sent twice is one event and is counted once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import UnprocessableError
+from ..models.events import EventContext, LifecycleEvent, event_id_for, iso_timestamp
+from ..phones import country_of
+from ..publishing.eventbridge import EventPublisher
+
+MAX_BATCH = 100
+PROVIDER = "capture"
+# Clocks drift; a timestamp further ahead than this is a client bug, not a fact.
+MAX_CLOCK_SKEW = timedelta(hours=1)
+
+# event -> properties it must carry
+TRACK_EVENTS: dict[str, tuple[str, ...]] = {
+    "message.received": ("messageId",),
+    "message.sent": ("messageId",),
+    "message.delivered": ("messageId",),
+    "message.read": ("messageId",),
+    "message.failed": ("messageId",),
+    "contact.created": (),
+    "chat.assigned": ("agentId",),
+    "chat.resolved": (),
+    "agent.handoff": ("toMode",),
+}
+MODE_PROPERTIES = ("serviceMode", "toMode", "fromMode")
+SERVICE_MODES = ("bot", "agent")
+
+
+class TrackContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    channel: Literal["whatsapp"]
+
+
+class TrackItem(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: Literal["track"] = "track"
+    event: str = Field(min_length=1, max_length=100)
+    user_id: str = Field(alias="userId", pattern=r"^\+?[1-9][0-9]{6,14}$")
+    timestamp: AwareDatetime
+    message_id: str | None = Field(default=None, alias="messageId", min_length=1, max_length=200)
+    context: TrackContext
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class ItemError(BaseModel):
+    index: int
+    error: str
+    field: str | None
+    message: str
+
+
+class TrackResult(BaseModel):
+    accepted: int
+    duplicates: int
+    errors: list[ItemError]
+
+
+def _item_error(index: int, message: str, field: str | None, code: str = "validation_error") -> ItemError:
+    return ItemError(index=index, error=code, field=field, message=message)
+
+
+def validate_item(index: int, raw: Any, now: datetime) -> TrackItem | ItemError:
+    if not isinstance(raw, dict):
+        return _item_error(index, "An item must be a JSON object", None)
+    try:
+        item = TrackItem.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        return _item_error(index, f"{field}: {first['msg']}" if field else first["msg"], field)
+    required = TRACK_EVENTS.get(item.event)
+    if required is None:
+        return _item_error(
+            index,
+            f"Unsupported event {item.event!r}; supported: {', '.join(TRACK_EVENTS)}",
+            "event",
+            code="unsupported_event",
+        )
+    for name in required:
+        value = item.properties.get(name)
+        if not isinstance(value, str) or not value:
+            return _item_error(index, f"{item.event} needs properties.{name}", f"properties.{name}")
+    for name in MODE_PROPERTIES:
+        mode = item.properties.get(name)
+        if mode is not None and mode not in SERVICE_MODES:
+            return _item_error(index, f"properties.{name} must be 'bot' or 'agent'", f"properties.{name}")
+    if item.timestamp > now + MAX_CLOCK_SKEW:
+        return _item_error(index, "timestamp is in the future", "timestamp")
+    return item
+
+
+def to_event(item: TrackItem, raw: dict[str, Any]) -> LifecycleEvent:
+    if item.message_id:
+        key = f"capture:{item.message_id}"
+    else:
+        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        key = f"capture-item:{hashlib.sha256(canonical.encode()).hexdigest()}"
+    digits = item.user_id.removeprefix("+")
+    properties = dict(item.properties)
+    properties["contactKey"] = digits
+    if item.event in ("message.received", "contact.created") and not properties.get("countryCode"):
+        properties["countryCode"] = country_of(digits)
+    return LifecycleEvent(
+        message_id=event_id_for(key, item.event),
+        event=item.event,
+        user_id=f"+{digits}",
+        timestamp=iso_timestamp(item.timestamp.timestamp()),
+        context=EventContext(provider=PROVIDER),
+        properties=properties,
+    )
+
+
+def batch_of(body: Any) -> list[Any]:
+    if not isinstance(body, dict) or "batch" not in body:
+        raise UnprocessableError("The body must be an object with a 'batch' list", field="batch")
+    batch = body["batch"]
+    if not isinstance(batch, list) or not batch:
+        raise UnprocessableError("batch must be a non-empty list", field="batch")
+    if len(batch) > MAX_BATCH:
+        raise UnprocessableError(f"batch holds {len(batch)} items; at most {MAX_BATCH}", field="batch")
+    return batch
+
+
+class TrackIntake:
+    def __init__(self, publisher: EventPublisher) -> None:
+        self._publisher = publisher
+
+    def accept(self, body: Any, now: datetime | None = None) -> TrackResult:
+        batch = batch_of(body)
+        moment = now or datetime.now(tz=UTC)
+        errors: list[ItemError] = []
+        events: dict[str, LifecycleEvent] = {}
+        duplicates = 0
+        for index, raw in enumerate(batch):
+            checked = validate_item(index, raw, moment)
+            if isinstance(checked, ItemError):
+                errors.append(checked)
+                continue
+            event = to_event(checked, raw)
+            if event.message_id in events:
+                duplicates += 1
+            events[event.message_id] = event
+        unique: Sequence[LifecycleEvent] = list(events.values())
+        if unique:
+            self._publisher.publish(unique)
+        return TrackResult(accepted=len(unique) + duplicates, duplicates=duplicates, errors=errors)
