@@ -36,6 +36,8 @@ from devstack.motoserver import MotoMode, MotoServer, start_moto
 from devstack.pollers import Activity, PollerConfig, QueuePoller
 from devstack.provision import Provisioner
 from devstack.runtime import FunctionWorker, Invocation, lambda_environment
+from devstack.standins import DEFAULT_URL as STANDINS_DEFAULT_URL
+from devstack.standins import StandIns
 
 log = logging.getLogger("devstack")
 
@@ -69,6 +71,7 @@ class LocalStack:
         moto: MotoMode = "thread",
         reload: bool = False,
         log_stream: TextIO | None = None,
+        standins_port: int | None = None,
     ) -> None:
         """
         Args:
@@ -81,6 +84,9 @@ class LocalStack:
                 (use that next to tests that use moto's in-process mock_aws).
             reload: restart a function's worker when a .py file of its code or layers changed.
             log_stream: where function output goes, prefixed with the function's name; stderr by default.
+            standins_port: port of the destinations' stand-ins (devstack.standins); None: 3001, or a
+                free port when `port` is 0. Parameters whose value starts with the stand-ins' default
+                URL (http://127.0.0.1:3001, as local.env writes them) are pointed at the real port.
         """
         self.template_path = Path(template).resolve()
         self.env_file = Path(env_file) if env_file is not None else None
@@ -92,6 +98,7 @@ class LocalStack:
         self.moto_mode: MotoMode = moto
         self.reload = reload
         self.log_stream = log_stream
+        self.standins = StandIns(host, standins_port if standins_port is not None else (3001 if port else 0))
 
         self.template: dict[str, Any] = {}
         self.env_values: dict[str, str] = {}
@@ -141,6 +148,7 @@ class LocalStack:
         began = time.monotonic()
         self.template = load_template(self.template_path)
         self.env_values = parse_env_file(self.env_file) if self.env_file is not None else {}
+        self.standins.start()
         self.parameters = resolve_parameters(self.template, self._overrides())
 
         self._moto = start_moto(self.moto_mode, self.host)
@@ -177,6 +185,7 @@ class LocalStack:
                 self._gateway = None
             self._stop_pollers()
             self._stop_workers()
+            self.standins.stop()
             if self._moto is not None:
                 self._moto.stop()
                 self._moto = None
@@ -209,6 +218,10 @@ class LocalStack:
             parameter = parameter_for_env_key(key, names)
             if parameter is not None:
                 overrides[parameter] = value
+        if self.standins.url != STANDINS_DEFAULT_URL:
+            for name, value in overrides.items():
+                if value.startswith(STANDINS_DEFAULT_URL):
+                    overrides[name] = self.standins.url + value[len(STANDINS_DEFAULT_URL) :]
         overrides.update(self.parameter_overrides)
         return overrides
 

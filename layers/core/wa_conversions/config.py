@@ -56,6 +56,61 @@ class DeliverySettings(Settings):
     http_timeout_seconds: float = Field(default=5.0, gt=0, alias="DELIVERY_HTTP_TIMEOUT_SECONDS")
 
 
+class WaxSettings(DeliverySettings):
+    base_url: str = Field(alias="WAX_BASE_URL")
+    metric_events_path: str = Field(default="/v1/metric-events", alias="WAX_METRIC_EVENTS_PATH")
+    # Wax documents the fields' meaning, not all their names (providers.md §4): each is configurable.
+    metric_field: str = Field(default="metric", alias="WAX_METRIC_FIELD")
+    phone_field: str = Field(default="phone_number", alias="WAX_PHONE_FIELD")
+    unique_id_field: str = Field(default="unique_id", alias="WAX_UNIQUE_ID_FIELD")
+    properties_field: str = Field(default="properties", alias="WAX_PROPERTIES_FIELD")
+    time_field: str = Field(default="", alias="WAX_TIME_FIELD")
+    # conversion kind=metric name pairs; a kind left out is not sent
+    metric_names: str = Field(
+        default="order=order,refund=refund,order_cancelled=order_cancelled", alias="WAX_METRIC_NAMES"
+    )
+
+
+class MetaCapiSettings(DeliverySettings):
+    graph_base_url: str = Field(default="https://graph.facebook.com", alias="META_GRAPH_BASE_URL")
+    api_version: str = Field(default="v23.0", alias="META_API_VERSION")
+    dataset_id: str = Field(alias="META_DATASET_ID")
+    waba_id: str = Field(default="", alias="META_WABA_ID")
+    test_event_code: str = Field(default="", alias="META_TEST_EVENT_CODE")
+    partner_agent: str = Field(default="", alias="META_PARTNER_AGENT")
+    max_batch: int = Field(default=1000, ge=1, le=1000, alias="META_MAX_BATCH")
+
+
+class CmConversionsSettings(DeliverySettings):
+    event_url: str = Field(default="https://gw.messaging.cm.com/v1.0/event", alias="CM_EVENT_URL")
+    business_number: str = Field(alias="CM_BUSINESS_NUMBER")
+
+
+class Dialog360Settings(DeliverySettings):
+    base_url: str = Field(default="https://api.signals.360dialog.io", alias="DIALOG360_BASE_URL")
+    client_id: str = Field(alias="DIALOG360_CLIENT_ID")
+    app_id: str = Field(default="", alias="DIALOG360_APP_ID")
+
+
+class DeliveryApiSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    # Empty when the destination is disabled in this deployment.
+    wax_queue_url: str = Field(default="", alias="WAX_QUEUE_URL")
+    meta_queue_url: str = Field(default="", alias="META_QUEUE_URL")
+    cm_queue_url: str = Field(default="", alias="CM_QUEUE_URL")
+    dialog360_queue_url: str = Field(default="", alias="DIALOG360_QUEUE_URL")
+    click_window_days: int = Field(default=7, ge=1, le=90, alias="CLICK_WINDOW_DAYS")
+
+    def queue_urls(self) -> dict[str, str]:
+        urls = {
+            "wax": self.wax_queue_url,
+            "meta": self.meta_queue_url,
+            "cm": self.cm_queue_url,
+            "dialog360": self.dialog360_queue_url,
+        }
+        return {name: url for name, url in urls.items() if url}
+
+
 # --- CM.com channel settings -------------------------------------------------------------------
 
 

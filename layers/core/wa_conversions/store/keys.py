@@ -7,9 +7,20 @@
 | message          | MSG#<wamid>       | MESSAGE               | CONTACT#<key>    | MSG#<ts>#<wamid> |
 | referral (click) | CONTACT#<key>     | REFERRAL#<ts>#<wamid> | CLID#<ctwa_clid> | REFERRAL#<ts>    |
 | automatic event  | AUTOEVENT#<id>    | EVENT#<event name>    | CLID#<ctwa_clid> | AUTOEVENT#<ts>   |
+| delivery         | DELIVERY#<id>     | DELIVERY              | DELIVERIES#<status> | <ts>#<id>     |
+| delivery ref     | DELIVERYREF#<destination>#<key> | REF     |                  |                  |
 
 <key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id.
 Timestamps in sort keys are zero-padded epoch seconds, so they sort as numbers.
+
+Delivery (wa_conversions.delivery.log): one item per (destination, event id); <id> is
+delivery_id_for(destination, event id), a uuid5, so the same event to the same destination is always
+the same item. Attributes: destination, event_id, event_name, kind, conversion_id, order_id, status
+(pending | delivered | failed | skipped), reason, attempts, last_status_code, last_error, delivered_at,
+lease_until (the claim that enforces at most once), message (the queued body, for replays), queue,
+response. gsi1 lists deliveries by status, newest first (<ts> = last update). A delivery reference
+keeps a value a destination handed back for later events, e.g. 360dialog's external_event_id per
+conversion.
 """
 
 from __future__ import annotations
@@ -52,3 +63,22 @@ def click_pk(ctwa_clid: str) -> str:
 
 def automatic_event_pk(event_id: str) -> str:
     return f"AUTOEVENT#{event_id}"
+
+DELIVERY = "DELIVERY"
+REFERENCE = "REF"
+
+
+def delivery_pk(delivery_id: str) -> str:
+    return f"DELIVERY#{delivery_id}"
+
+
+def delivery_status_pk(status: str) -> str:
+    return f"DELIVERIES#{status}"
+
+
+def delivery_status_sk(epoch_seconds: int, delivery_id: str) -> str:
+    return f"{ts(epoch_seconds)}#{delivery_id}"
+
+
+def delivery_reference_pk(destination: str, key: str) -> str:
+    return f"DELIVERYREF#{destination}#{key}"

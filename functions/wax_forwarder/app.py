@@ -1,0 +1,20 @@
+"""SQS consumer: forwards conversions to Wax as metric events.
+
+Each conversion reaches the destination at most once and none is lost (wa_conversions.delivery).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Imported on first use: the runner pulls in httpx and boto3.
+    from wa_conversions.forwarding.factories import wax_runner
+
+    return wax_runner().handle(event)

@@ -1,0 +1,277 @@
+"""The delivery log: one item per (destination, event id) in the single table, recording every
+attempt, and the claim that keeps an event from being sent twice to a destination that accepted it.
+
+Keys are in store/keys.py ("delivery" and "delivery reference").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from ..store import keys
+from ..store.dynamo import UpdateBuilder, from_item, serialize
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_DELIVERY_NAMESPACE = uuid.UUID("2b7e1f0c-6a43-4d59-a1a8-4cf0f9d3c5e7")
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+def delivery_id_for(destination: str, event_id: str) -> str:
+    """Stable: the same event to the same destination is always the same delivery."""
+    return str(uuid.uuid5(_DELIVERY_NAMESPACE, f"{destination}|{event_id}"))
+
+
+class ClaimResult(StrEnum):
+    CLAIMED = "claimed"
+    ALREADY_DELIVERED = "already_delivered"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    result: ClaimResult
+    delivery_id: str
+    attempts: int = 0
+    retry_in: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFacts:
+    """What an operator filters and reads a delivery by."""
+
+    destination: str
+    event_id: str
+    event_name: str | None = None
+    kind: str | None = None
+    conversion_id: str | None = None
+    order_id: str | None = None
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "destination": self.destination,
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "kind": self.kind,
+            "conversion_id": self.conversion_id,
+            "order_id": self.order_id,
+        }
+
+
+class DeliveryLog:
+    def __init__(self, client: DynamoDBClient, table_name: str, clock: Any = time.time) -> None:
+        self._client = client
+        self._table = table_name
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _key(self, delivery_id: str) -> dict[str, Any]:
+        return {"pk": serialize(keys.delivery_pk(delivery_id)), "sk": serialize(keys.DELIVERY)}
+
+    def _base(
+        self, facts: DeliveryFacts, delivery_id: str, status: DeliveryStatus, now: int
+    ) -> UpdateBuilder:
+        update = UpdateBuilder().set("item_type", "delivery").set("delivery_id", delivery_id)
+        for name, value in facts.attributes().items():
+            update.set(name, value)
+        return (
+            update.set("status", status.value)
+            .set("updated_at", now)
+            .set_if_absent("created_at", now)
+            .set("gsi1pk", keys.delivery_status_pk(status.value))
+            .set("gsi1sk", keys.delivery_status_sk(now, delivery_id))
+        )
+
+    def claim(self, facts: DeliveryFacts, *, message: str, queue: str, lease_seconds: int) -> Claim:
+        """Take the right to send this event now, unless it was delivered or someone else holds it.
+
+        The lease covers a crash between sending and recording: once it runs out, another attempt
+        may send again, and the destinations' own dedupe (unique_id, event_id) absorbs the repeat.
+        """
+        now = self._now()
+        delivery_id = delivery_id_for(facts.destination, facts.event_id)
+        update = (
+            self._base(facts, delivery_id, DeliveryStatus.PENDING, now)
+            .set("lease_until", now + lease_seconds)
+            .set("message", message)
+            .set("queue", queue)
+        )
+        attempts = update.name_token("attempts")
+        zero, one = update.value_token(0), update.value_token(1)
+        status = update.name_token("status")
+        lease = update.name_token("lease_until")
+        delivered = update.value_token(DeliveryStatus.DELIVERED.value)
+        pending = update.value_token(DeliveryStatus.PENDING.value)
+        now_token = update.value_token(now)
+        kwargs = update.kwargs()
+        kwargs["UpdateExpression"] += f", {attempts} = if_not_exists({attempts}, {zero}) + {one}"
+        condition = (
+            f"attribute_not_exists(pk) OR ({status} <> {delivered} AND "
+            f"({status} <> {pending} OR attribute_not_exists({lease}) OR {lease} < {now_token}))"
+        )
+        try:
+            result = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(delivery_id),
+                ConditionExpression=condition,
+                ReturnValues="ALL_NEW",
+                **kwargs,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            current = self.get(delivery_id) or {}
+            if current.get("status") == DeliveryStatus.DELIVERED.value:
+                return Claim(ClaimResult.ALREADY_DELIVERED, delivery_id, int(current.get("attempts", 0)))
+            retry_in = max(1, int(current.get("lease_until", now)) - now)
+            return Claim(ClaimResult.BUSY, delivery_id, int(current.get("attempts", 0)), retry_in)
+        stored = from_item(result["Attributes"])
+        return Claim(ClaimResult.CLAIMED, delivery_id, int(stored.get("attempts", 1)))
+
+    def _finish(
+        self,
+        delivery_id: str,
+        facts: DeliveryFacts,
+        status: DeliveryStatus,
+        extra: dict[str, Any],
+        *,
+        unless_delivered: bool = False,
+    ) -> None:
+        now = self._now()
+        update = self._base(facts, delivery_id, status, now).set("lease_until", 0)
+        for name, value in extra.items():
+            update.set(name, value)
+        kwargs: dict[str, Any] = update.kwargs()
+        if unless_delivered:
+            status_name = update.name_token("status")
+            delivered = update.value_token(DeliveryStatus.DELIVERED.value)
+            kwargs = update.kwargs()
+            kwargs["ConditionExpression"] = f"attribute_not_exists(pk) OR {status_name} <> {delivered}"
+        # when delivered already, a skip decided later changes nothing
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+
+    def mark_delivered(
+        self, delivery_id: str, facts: DeliveryFacts, status_code: int | None, response: Any = None
+    ) -> None:
+        extra: dict[str, Any] = {"delivered_at": self._now(), "last_status_code": status_code}
+        if isinstance(response, dict) and response:
+            extra["response"] = response
+        self._finish(delivery_id, facts, DeliveryStatus.DELIVERED, extra)
+
+    def mark_retrying(
+        self, delivery_id: str, facts: DeliveryFacts, status_code: int | None, error: str, delay: int
+    ) -> None:
+        self._finish(
+            delivery_id,
+            facts,
+            DeliveryStatus.PENDING,
+            {
+                "last_status_code": status_code,
+                "last_error": error,
+                "retry_delay_seconds": delay,
+                "next_attempt_at": self._now() + delay,
+            },
+        )
+
+    def mark_failed(
+        self, delivery_id: str, facts: DeliveryFacts, status_code: int | None, error: str
+    ) -> None:
+        self._finish(
+            delivery_id,
+            facts,
+            DeliveryStatus.FAILED,
+            {"last_status_code": status_code, "last_error": error, "reason": error},
+        )
+
+    def mark_skipped(self, facts: DeliveryFacts, reason: str, *, message: str, queue: str) -> str:
+        delivery_id = delivery_id_for(facts.destination, facts.event_id)
+        self._finish(
+            delivery_id,
+            facts,
+            DeliveryStatus.SKIPPED,
+            {"reason": reason, "message": message, "queue": queue},
+            unless_delivered=True,
+        )
+        return delivery_id
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def get(self, delivery_id: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._table, Key=self._key(delivery_id)).get("Item")
+        return from_item(item) if item else None
+
+    def get_for(self, destination: str, event_id: str) -> dict[str, Any] | None:
+        return self.get(delivery_id_for(destination, event_id))
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        destination: str | None = None,
+        order_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Newest first. One query per status partition; the other filters narrow each page."""
+        statuses = [status] if status else [s.value for s in DeliveryStatus]
+        found: list[dict[str, Any]] = []
+        for one in statuses:
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": keys.GSI1,
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": serialize(keys.delivery_status_pk(one))},
+                "ScanIndexForward": False,
+            }
+            filters = []
+            if destination:
+                filters.append("destination = :destination")
+                query["ExpressionAttributeValues"][":destination"] = serialize(destination)
+            if order_id:
+                filters.append("order_id = :order_id")
+                query["ExpressionAttributeValues"][":order_id"] = serialize(order_id)
+            if filters:
+                query["FilterExpression"] = " AND ".join(filters)
+            for page in self._client.get_paginator("query").paginate(**query):
+                found.extend(from_item(item) for item in page.get("Items", []))
+                if len(found) >= limit * len(statuses):
+                    break
+        found.sort(key=lambda item: (item.get("updated_at", 0), item.get("delivery_id", "")), reverse=True)
+        return found[:limit]
+
+    # -- references a destination hands back (360dialog's external_event_id) ---------------------
+
+    def remember_reference(self, destination: str, key: str, value: str) -> None:
+        """First writer wins: the chain's head stays the first event the destination accepted."""
+        update = UpdateBuilder().set("item_type", "delivery_reference").set_if_absent("value", value)
+        self._client.update_item(
+            TableName=self._table,
+            Key=_reference_key(destination, key),
+            **update.kwargs(),
+        )
+
+    def reference(self, destination: str, key: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=_reference_key(destination, key),
+        ).get("Item")
+        if not item:
+            return None
+        value = from_item(item).get("value")
+        return str(value) if value else None
+
+
+def _reference_key(destination: str, key: str) -> dict[str, Any]:
+    return {"pk": serialize(keys.delivery_reference_pk(destination, key)), "sk": serialize(keys.REFERENCE)}

@@ -1,0 +1,94 @@
+"""What a destination's answer means for the delivery: delivered, retry later, or never."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+MAX_ERROR_LENGTH = 500
+
+
+class OutcomeKind(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: OutcomeKind
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    # The destination's JSON answer on success, for destinations that return ids to keep.
+    body: Any = field(default=None, compare=False)
+
+    @classmethod
+    def delivered(cls, status_code: int | None = None, body: Any = None) -> Outcome:
+        return cls(OutcomeKind.DELIVERED, status_code, body=body)
+
+    @classmethod
+    def retry(cls, error: str, status_code: int | None = None, retry_after: float | None = None) -> Outcome:
+        return cls(OutcomeKind.RETRY, status_code, error[:MAX_ERROR_LENGTH], retry_after)
+
+    @classmethod
+    def permanent(cls, error: str, status_code: int | None = None) -> Outcome:
+        return cls(OutcomeKind.PERMANENT, status_code, error[:MAX_ERROR_LENGTH])
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def response_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+
+
+def error_text(response: httpx.Response) -> str:
+    """A short reason from the answer: destinations put it in various places, so keep the body."""
+    text = response.text.strip().replace("\n", " ")
+    return f"HTTP {response.status_code}: {text}"[:MAX_ERROR_LENGTH]
+
+
+def classify_response(response: httpx.Response, *, conflict_is_delivered: bool = False) -> Outcome:
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome.delivered(status, response_json(response))
+    if status == 409 and conflict_is_delivered:
+        # The destination already holds this event (Wax: same unique_id): that is what we wanted.
+        return Outcome.delivered(status)
+    if status == 429 or status >= 500 or status == 408:
+        return Outcome.retry(
+            error_text(response), status, parse_retry_after(response.headers.get("retry-after"))
+        )
+    return Outcome.permanent(error_text(response), status)
+
+
+def classify_exception(error: Exception) -> Outcome:
+    """Timeouts and connection failures: the request may or may not have arrived, so retry; the
+    destinations' own dedupe keys (unique_id, event_id) make a repeat harmless."""
+    return Outcome.retry(f"{type(error).__name__}: {error}")

@@ -1,0 +1,93 @@
+"""Each forwarding function's runner, built once per execution environment on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .. import aws
+from ..config import (
+    CmConversionsSettings,
+    DeliverySettings,
+    Dialog360Settings,
+    MetaCapiSettings,
+    WaxSettings,
+    load_settings,
+)
+from ..deadletter import DeadLetterQueue
+from ..delivery import http
+from ..delivery.log import DeliveryLog
+from ..delivery.retry import RetryPolicy
+from ..delivery.runner import DeliveryRunner, Destination
+from ..secret_store import get_secret
+from .cm import CmConversionsDestination
+from .dialog360 import Dialog360Destination
+from .meta_capi import MetaCapiDestination
+from .wax import WaxDestination
+
+
+def _log(settings: DeliverySettings) -> DeliveryLog:
+    return DeliveryLog(aws.dynamodb(), settings.table_name)
+
+
+def _runner(destination: Destination, settings: DeliverySettings) -> DeliveryRunner:
+    sqs = aws.sqs()
+    return DeliveryRunner(
+        destination,
+        _log(settings),
+        sqs,
+        settings.delivery_queue_url,
+        DeadLetterQueue(sqs, settings.delivery_dlq_url, f"{destination.name}_forwarder"),
+        RetryPolicy(base_seconds=settings.retry_base_seconds, max_attempts=settings.max_attempts),
+    )
+
+
+@cache
+def wax_runner() -> DeliveryRunner:
+    s = load_settings(WaxSettings)
+    destination = WaxDestination(
+        s,
+        lambda: http.client_for("wax", s.base_url, s.http_timeout_seconds),
+        lambda: get_secret(s, "WAX_API_TOKEN"),
+    )
+    return _runner(destination, s)
+
+
+@cache
+def meta_runner() -> DeliveryRunner:
+    s = load_settings(MetaCapiSettings)
+    destination = MetaCapiDestination(
+        s,
+        lambda: http.client_for("meta", s.graph_base_url, s.http_timeout_seconds),
+        lambda: get_secret(s, "META_ACCESS_TOKEN"),
+    )
+    return _runner(destination, s)
+
+
+@cache
+def cm_runner() -> DeliveryRunner:
+    s = load_settings(CmConversionsSettings)
+    destination = CmConversionsDestination(
+        s,
+        lambda: http.client_for("cm", "", s.http_timeout_seconds),
+        lambda: get_secret(s, "CM_PRODUCT_TOKEN"),
+    )
+    return _runner(destination, s)
+
+
+@cache
+def dialog360_runner() -> DeliveryRunner:
+    s = load_settings(Dialog360Settings)
+    destination = Dialog360Destination(
+        s,
+        lambda: http.client_for("dialog360", s.base_url, s.http_timeout_seconds),
+        lambda: get_secret(s, "DIALOG360_API_KEY"),
+        _log(s),
+    )
+    return _runner(destination, s)
+
+
+def reset() -> None:
+    """Forget every runner and client: tests that change settings call this."""
+    for factory in (wax_runner, meta_runner, cm_runner, dialog360_runner):
+        factory.cache_clear()
+    http.close_all()

@@ -1,0 +1,50 @@
+"""Event names for Meta's Conversions API for Business Messaging and CM.com's Meta Conversions."""
+
+from __future__ import annotations
+
+# CM.com's list (seeds/001), which includes Meta's five verified names (providers.md §3.3).
+META_EVENT_NAMES = frozenset(
+    {
+        "Purchase",
+        "LeadSubmitted",
+        "InitiateCheckout",
+        "AddToCart",
+        "ViewContent",
+        "OrderCreated",
+        "OrderShipped",
+        "OrderDelivered",
+        "OrderCanceled",
+        "OrderReturned",
+        "CartAbandoned",
+        "QualifiedLead",
+        "RatingProvided",
+        "ReviewProvided",
+    }
+)
+# CM.com: "For Purchase, OrderCreated and OrderShipped ... mandatory to add the currency and the value".
+VALUE_REQUIRED = frozenset({"Purchase", "OrderCreated", "OrderShipped"})
+
+# Which Meta event a conversion kind becomes. order_paid is left out: the order's Purchase already
+# counted; a refund has no event in the list.
+KIND_TO_META_EVENT = {"order": "Purchase", "order_cancelled": "OrderCanceled"}
+
+CLICK_WINDOW_SECONDS = 7 * 24 * 3600
+
+
+def meta_event_name(kind: str, event_name: str | None) -> str | None:
+    if kind == "external":
+        return event_name if event_name in META_EVENT_NAMES else None
+    return KIND_TO_META_EVENT.get(kind)
+
+
+def click_window_problem(
+    ctwa_clid: str | None, clicked_at: int | None, event_time: int, window: int = CLICK_WINDOW_SECONDS
+) -> str | None:
+    """Why a conversion cannot be credited to its ad click at Meta, or None when it can."""
+    if not ctwa_clid:
+        return "no ctwa_clid: the conversion is not attributed to a Click-to-WhatsApp ad"
+    if clicked_at is None:
+        return "the ad click's time is unknown"
+    if event_time - clicked_at > window:
+        return f"the ad click is more than {window // 86400} days before the conversion"
+    return None

@@ -1,0 +1,100 @@
+"""Wax metric events (providers.md §4): POST /v1/metric-events with a Bearer token.
+
+Wax documents what the fields mean but not all their names, so path and field names come from
+settings, with the documented or inferred names as defaults. `unique_id` is the conversion event's
+stable id: a repeat gets 409 Conflict, which means Wax already has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import WaxSettings
+from ..delivery import http
+from ..delivery.outcome import Outcome
+from ..delivery.runner import Job
+from ..models.events import iso_timestamp
+from .base import ConversionDestination
+from .conversion import ConversionEvent
+
+
+def parse_metric_names(text: str) -> dict[str, str]:
+    """ "order=order,refund=refund" -> {"order": "order", "refund": "refund"}; an empty name drops
+    the kind."""
+    names: dict[str, str] = {}
+    for pair in text.split(","):
+        kind, _, metric = pair.partition("=")
+        if kind.strip() and metric.strip():
+            names[kind.strip()] = metric.strip()
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class WaxRequest:
+    body: dict[str, Any]
+
+
+def flow_properties(event: ConversionEvent) -> dict[str, Any]:
+    """Every property becomes a flow variable in Wax ({{order_total}}), so keep them flat and
+    readable: names joined into one string, amounts as numbers."""
+    p = event.properties
+    names = event.product_names()
+    properties: dict[str, Any] = {
+        "order_id": p.order_id,
+        "order_name": p.order_name,
+        "order_total": p.value,
+        "currency": p.currency,
+        "product_names": ", ".join(names) if names else None,
+        "item_count": event.item_count() if p.line_items else None,
+        "shop": p.shop,
+        "conversion_id": p.conversion_id,
+        "event": event.name,
+        "kind": p.kind,
+        "occurred_at": iso_timestamp(event.event_time),
+        "attributed": p.attribution.status == "attributed",
+        "ad_source_id": p.source_id,
+    }
+    if p.kind == "refund":
+        properties["refund_amount"] = p.value
+    if p.action:
+        properties["action"] = p.action
+    return {key: value for key, value in properties.items() if value is not None}
+
+
+class WaxDestination(ConversionDestination):
+    name = "wax"
+
+    def __init__(self, settings: WaxSettings, client_factory: Any, secret: Any) -> None:
+        super().__init__(client_factory, secret)
+        self.settings = settings
+        self.metric_names = parse_metric_names(settings.metric_names)
+
+    def request_for(self, event: ConversionEvent) -> WaxRequest | str:
+        p = event.properties
+        metric = self.metric_names.get(p.kind)
+        if metric is None:
+            return f"no Wax metric is configured for {p.kind!r} events (WaxMetricNames)"
+        if not p.phone:
+            return "no phone number: Wax identifies contacts by phone"
+        s = self.settings
+        body: dict[str, Any] = {
+            s.metric_field: metric,
+            s.phone_field: p.phone,
+            s.unique_id_field: p.event_id,
+            s.properties_field: flow_properties(event),
+        }
+        if s.time_field:
+            body[s.time_field] = iso_timestamp(event.event_time)
+        return WaxRequest(body)
+
+    def send_one(self, job: Job) -> Outcome:
+        request: WaxRequest = job.planned.request
+        return http.send(
+            self.client,
+            "POST",
+            self.settings.metric_events_path,
+            json=request.body,
+            headers={"Authorization": f"Bearer {self._secret()}"},
+            conflict_is_delivered=True,
+        )
