@@ -294,3 +294,53 @@ def test_an_event_that_is_not_a_bus_event_fails_its_record_only(harness: Analyti
     response = harness.invoke("analytics_aggregator", sqs_event([good, "{oops"]))
     assert len(response["batchItemFailures"]) == 1
     assert metrics_of(harness)["new_contacts"][history.D1] == 1
+
+
+class TestReport:
+    def test_the_page_renders_in_chromium_with_its_four_charts(
+        self, harness: AnalyticsHarness, tmp_path: Any
+    ) -> None:
+        from html.parser import HTMLParser
+
+        from tests.support import chromium
+        from wa_conversions.analytics.report import write_report
+
+        for step in history.HISTORY:
+            harness.deliver(step)
+        harness.drain()
+        page = write_report(metrics_of(harness), tmp_path / "index.html")
+        html = page.read_text()
+        assert "<script" not in html and "<link" not in html and "src=" not in html  # self-contained
+
+        class Bars(HTMLParser):
+            def __init__(self) -> None:
+                super().__init__()
+                self.figure: str | None = None
+                self.bars: dict[str, list[dict[str, str | None]]] = {}
+
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                found = dict(attrs)
+                if tag == "figure":
+                    self.figure = found.get("id")
+                    self.bars.setdefault(self.figure or "", [])
+                elif tag == "rect" and found.get("class") == "bar" and self.figure:
+                    self.bars[self.figure].append(found)
+
+        parsed = Bars()
+        parsed.feed(chromium.dump_dom(page))
+        bars = parsed.bars
+        funnel = {b["data-label"]: float(b["data-value"] or 0) for b in bars["chart-funnel"]}
+        assert funnel == {"Sent": 6, "Delivered": 5, "Read": 3, "Replied": 4}
+        assert [(b["data-label"], b["data-series"]) for b in bars["chart-daily-volume"]] == [
+            ("06-18", "received"),
+            ("06-18", "sent"),
+            ("06-19", "received"),
+            ("06-19", "sent"),
+        ]
+        assert [b["data-label"] for b in bars["chart-response-time"]] == ["40s", "1m", "2m", "10m", "25m"]
+        assert [(b["data-label"], float(b["data-value"] or 0)) for b in bars["chart-revenue-by-ad"]] == [
+            (history.S2, 70.0),
+            (history.S1, 49.9),
+        ]
+        shot = chromium.screenshot(page, tmp_path / "report.png")
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
