@@ -19,7 +19,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help setup dev demo test lint typecheck validate unit integration e2e bench build deploy \
-	layer-requirements clean
+	layer-requirements redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -77,6 +77,10 @@ build: $(SAM_VENV)/.installed layer-requirements  ## sam build (no container nee
 
 deploy: build  ## sam deploy --guided
 	$(SAM) deploy --guided
+
+redrive: $(VENV)/.installed  ## move a DLQ back to its queue: make redrive QUEUE=WaxQueue [ENDPOINT=<aws= URL of make dev>]
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue logical id> [ENDPOINT=http://127.0.0.1:<port>]"; exit 1; }
+	$(PY) -m devstack redrive $(QUEUE) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
 layer-requirements: $(VENV)/.installed  ## regenerate layers/core/requirements.txt from pyproject.toml
 	$(PY) -m devstack layer-requirements > layers/core/requirements.txt

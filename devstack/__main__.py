@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devstack import demo, layer_requirements, serve
+from devstack import demo, layer_requirements, redrive, serve
 
-COMMANDS = (serve, demo, layer_requirements)
+COMMANDS = (serve, demo, layer_requirements, redrive)
 
 
 def build_parser() -> argparse.ArgumentParser:
