@@ -148,6 +148,9 @@ def sample_events() -> Iterator[tuple[str, dict[str, Any]]]:
             path_parameters={"message_id": encoded},
         ),
     )
+    from devstack.shopify_samples import shopify_sample_events
+
+    yield from shopify_sample_events(env)
 
 
 def write_sample_events() -> list[Path]:

@@ -41,6 +41,30 @@ class OperatorSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
 
 
+# --- attribution settings ---------------------------------------------------------------------
+
+
+class ShopifyWebhookSettings(Settings):
+    orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL")
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
+    # The one-shop form; more shops go in the shopify-webhook-secrets SecureString (docs/shopify.md).
+    shop_domain: str = Field(default="", alias="SHOPIFY_SHOP_DOMAIN")
+    # Shopify retries for 4 hours; an event id seen within this many seconds is a duplicate.
+    event_marker_ttl_seconds: int = Field(
+        default=3 * 24 * 3600, ge=4 * 3600, alias="EVENT_MARKER_TTL_SECONDS"
+    )
+
+
+class AttributionSettings(Settings):
+    table_name: str = Field(alias="TABLE_NAME")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    click_window_days: int = Field(default=7, ge=1, le=90, alias="CLICK_WINDOW_DAYS")
+    conversation_window_days: int = Field(default=7, ge=1, le=90, alias="CONVERSATION_WINDOW_DAYS")
+    # ISO 3166 alpha-2 region for national numbers whose address names no country; empty for none.
+    default_country: str = Field(default="", pattern=r"^([A-Za-z]{2})?$", alias="DEFAULT_COUNTRY")
+    dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
+
+
 # --- delivery settings (issue #4's wa_conversions.delivery) -----------------------------------
 
 

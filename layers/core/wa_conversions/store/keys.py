@@ -9,6 +9,9 @@
 | automatic event  | AUTOEVENT#<id>    | EVENT#<event name>    | CLID#<ctwa_clid> | AUTOEVENT#<ts>   |
 | delivery         | DELIVERY#<id>     | DELIVERY              | DELIVERIES#<status> | <ts>#<id>     |
 | delivery ref     | DELIVERYREF#<destination>#<key> | REF     |                  |                  |
+| order            | ORDER#<shop>#<id> | ORDER                 | ORDERID#<id>     | SHOP#<shop>#ORDER |
+| order follow-up  | ORDER#<shop>#<id> | FOLLOWUP#<kind>#<fid> | ORDERID#<id>     | SHOP#<shop>#FOLLOWUP#... |
+| off-thread event | EXTERNAL#<id>     | EXTERNAL              |                  |                  |
 
 <key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id.
 Timestamps in sort keys are zero-padded epoch seconds, so they sort as numbers.
@@ -21,6 +24,9 @@ lease_until (the claim that enforces at most once), message (the queued body, fo
 response. gsi1 lists deliveries by status, newest first (<ts> = last update). A delivery reference
 keeps a value a destination handed back for later events, e.g. 360dialog's external_event_id per
 conversion.
+Orders (attribution): <shop> is the *.myshopify.com domain, <id> Shopify's order id; a follow-up's
+<kind> is order_paid, order_cancelled or refund and <fid> the order id or the refund id. gsi1 finds an
+order's shop from its id alone. Off-thread events are keyed by the external_event_id we issue.
 """
 
 from __future__ import annotations
@@ -63,6 +69,34 @@ def click_pk(ctwa_clid: str) -> str:
 
 def automatic_event_pk(event_id: str) -> str:
     return f"AUTOEVENT#{event_id}"
+
+
+# -- attribution -------------------------------------------------------------------------------
+
+ORDER = "ORDER"
+FOLLOW_UP_PREFIX = "FOLLOWUP#"
+EXTERNAL_EVENT = "EXTERNAL"
+
+
+def order_pk(shop: str, order_id: str) -> str:
+    return f"ORDER#{shop}#{order_id}"
+
+
+def order_id_pk(order_id: str) -> str:
+    return f"ORDERID#{order_id}"
+
+
+def order_shop_sk(shop: str, sk: str) -> str:
+    return f"SHOP#{shop}#{sk}"
+
+
+def follow_up_sk(kind: str, follow_up_id: str) -> str:
+    return f"{FOLLOW_UP_PREFIX}{kind}#{follow_up_id}"
+
+
+def external_event_pk(external_event_id: str) -> str:
+    return f"EXTERNAL#{external_event_id}"
+
 
 DELIVERY = "DELIVERY"
 REFERENCE = "REF"

@@ -1,0 +1,54 @@
+"""Attribution API for operators (X-Api-Key): off-thread conversions in, attributed orders and
+off-thread events out."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from wa_conversions.attribution.external import ExternalEventRequest
+from wa_conversions.attribution.views import external_event_view, order_view
+from wa_conversions.attribution.wiring import external_service, repository
+from wa_conversions.http_api import json_body, operator_resolver
+
+logger = Logger()
+app = operator_resolver()
+
+
+@app.post("/external-events")
+def create_external_event() -> Response[Any]:
+    request = ExternalEventRequest.from_body(json_body(app))
+    item = external_service().create(request)
+    view = external_event_view(item)
+    logger.info(
+        "Off-thread event recorded",
+        extra={"external_event_id": view.external_event_id, "status": view.attribution.status},
+    )
+    return Response(
+        status_code=201,
+        content_type=content_types.APPLICATION_JSON,
+        body={
+            "external_event_id": view.external_event_id,
+            "attribution": view.attribution.model_dump(),
+        },
+    )
+
+
+@app.get("/external-events/<external_event_id>")
+def get_external_event(external_event_id: str) -> dict[str, Any]:
+    return external_event_view(external_service().get(unquote(external_event_id))).model_dump()
+
+
+@app.get("/orders/<order_id>")
+def get_order(order_id: str) -> dict[str, Any]:
+    shop = app.current_event.get_query_string_value("shop")
+    return order_view(repository(), unquote(order_id), shop or None).model_dump()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result: dict[str, Any] = app.resolve(event, context)
+    return result

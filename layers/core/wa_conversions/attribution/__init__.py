@@ -1,0 +1,2 @@
+"""Attribution: Shopify orders and off-thread conversions matched to the WhatsApp contact and to the
+Click-to-WhatsApp ad click that started the conversation."""

@@ -1,0 +1,122 @@
+"""The conversion events of docs/events.md, built once from what is stored.
+
+An item's event is built when the item is created and kept with it (`event_detail`), so a retried
+delivery publishes the very same event (same messageId, same properties), never a recomputed one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..models.events import LifecycleEvent
+from .domain import Attribution, AttributionStatus, LineItem, Money
+
+CONVERSION_ATTRIBUTED = "conversion.attributed"
+CONVERSION_UNATTRIBUTED = "conversion.unattributed"
+ORDER_PAID = "order.paid"
+ORDER_CANCELLED = "order.cancelled"
+REFUND_CREATED = "refund.created"
+
+KIND_ORDER = "order"
+KIND_ORDER_PAID = "order_paid"
+KIND_ORDER_CANCELLED = "order_cancelled"
+KIND_REFUND = "refund"
+KIND_EXTERNAL = "external"
+
+FOLLOW_UP_EVENTS = {
+    KIND_ORDER_PAID: ORDER_PAID,
+    KIND_ORDER_CANCELLED: ORDER_CANCELLED,
+    KIND_REFUND: REFUND_CREATED,
+}
+
+
+def shopify_conversion_id(shop: str, order_id: str) -> str:
+    return f"shopify:{shop}:{order_id}"
+
+
+def external_conversion_id(external_event_id: str) -> str:
+    return f"external:{external_event_id}"
+
+
+def conversion_event_name(attribution: Attribution) -> str:
+    """A conversion matched to a WhatsApp contact is attributed, with or without an ad click (the
+    attribution status says which); one matched to nobody is unattributed."""
+    if attribution.status is AttributionStatus.UNATTRIBUTED:
+        return CONVERSION_UNATTRIBUTED
+    return CONVERSION_ATTRIBUTED
+
+
+def money_number(amount: Decimal | None) -> float | int | None:
+    if amount is None:
+        return None
+    return int(amount) if amount == amount.to_integral_value() and "." not in str(amount) else float(amount)
+
+
+def line_item_properties(items: tuple[LineItem, ...] | list[LineItem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": item.id,
+            "productId": item.product_id,
+            "variantId": item.variant_id,
+            "sku": item.sku,
+            "title": item.title,
+            "quantity": item.quantity,
+            "price": money_number(item.price),
+        }
+        for item in items
+    ]
+
+
+def attribution_properties(attribution: Attribution | None) -> dict[str, Any]:
+    if attribution is None:
+        return {
+            "contactKey": None,
+            "ctwaClid": None,
+            "sourceId": None,
+            "clickedAt": None,
+            "attribution": None,
+        }
+    from ..models.events import iso_timestamp
+
+    return {
+        "contactKey": attribution.contact_key,
+        "ctwaClid": attribution.ctwa_clid,
+        "sourceId": attribution.source_id,
+        "clickedAt": iso_timestamp(attribution.clicked_at) if attribution.clicked_at is not None else None,
+        "attribution": {
+            "status": attribution.status.value,
+            "model": attribution.model,
+            "reason": attribution.reason.value if attribution.reason else None,
+        },
+    }
+
+
+def build_event(
+    *,
+    event_name: str,
+    conversion_id: str,
+    kind: str,
+    event_id: str,
+    provider: str,
+    at: int,
+    phone: str | None,
+    properties: dict[str, Any],
+) -> LifecycleEvent:
+    return LifecycleEvent.build(
+        update_key=event_id,
+        event=event_name,
+        user_id=f"+{phone}" if phone else None,
+        epoch_seconds=at,
+        provider=provider,
+        properties={"conversionId": conversion_id, "eventId": event_id, "kind": kind, **properties},
+    )
+
+
+def value_properties(value: Money | None, presentment: Money | None) -> dict[str, Any]:
+    return {
+        "value": money_number(value.amount) if value else None,
+        "currency": value.currency if value else None,
+        "presentmentValue": money_number(presentment.amount) if presentment else None,
+        "presentmentCurrency": presentment.currency if presentment else None,
+    }

@@ -1,0 +1,179 @@
+"""Acknowledging a Shopify webhook: verify, dedupe, hand off durably, then answer.
+
+Shopify gives up after 5 seconds and retries 8 times over 4 hours, so nothing slow happens here: the
+verified body goes to the orders queue and the processor does the rest. Only json and the standard
+library are used, to keep this function's cold start small.
+
+Dedupe is on X-Shopify-Event-Id, in an order that never loses an order: look for the event's marker,
+queue the delivery, and only then write the marker. A crash between the two lets Shopify's retry
+through to the queue again, and the processor, idempotent on (shop, order id, kind), makes nothing
+twice of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import BadRequestError, HandoffError, UnauthorizedError
+from ..signatures import verify_shopify_signature
+from .delivery import encode_delivery
+from .domain import HANDLED_TOPICS
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+SHOP_HEADER = "x-shopify-shop-domain"
+SIGNATURE_HEADER = "x-shopify-hmac-sha256"
+TOPIC_HEADER = "x-shopify-topic"
+EVENT_ID_HEADER = "x-shopify-event-id"
+WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
+TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
+API_VERSION_HEADER = "x-shopify-api-version"
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # accepted, duplicate, ignored
+    topic: str
+    shop: str
+    event_id: str | None
+
+
+class EventMarkers:
+    """Which Shopify events were handed off already, in the idempotency table (Powertools' schema:
+    id, expiration)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, ttl_seconds: int) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl = ttl_seconds
+
+    @staticmethod
+    def _id(shop: str, event_id: str) -> str:
+        return f"shopify-event#{shop}#{event_id}"
+
+    def seen(self, shop: str, event_id: str) -> bool:
+        item = self._client.get_item(
+            TableName=self._table, Key={"id": {"S": self._id(shop, event_id)}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return False
+        return int(item["expiration"]["N"]) > int(time.time())
+
+    def mark(self, shop: str, event_id: str) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "id": {"S": self._id(shop, event_id)},
+                "expiration": {"N": str(int(time.time()) + self._ttl)},
+                "status": {"S": "COMPLETED"},
+            },
+        )
+
+
+class OrdersQueue:
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def send(self, body: str) -> None:
+        try:
+            self._client.send_message(QueueUrl=self._url, MessageBody=body)
+        except Exception as error:  # any transport or service error: Shopify must retry
+            raise HandoffError(f"Could not queue the webhook: {type(error).__name__}") from error
+
+
+def accept_webhook(
+    body: bytes,
+    headers: dict[str, str],
+    secret_for: Callable[[str], str | None],
+    markers: Callable[[], EventMarkers],
+    queue: Callable[[], OrdersQueue],
+) -> Outcome:
+    """`headers` have lower-cased names. Raises UnauthorizedError, BadRequestError or HandoffError."""
+    shop = headers.get(SHOP_HEADER, "").strip().lower()
+    signature = headers.get(SIGNATURE_HEADER)
+    if not shop:
+        raise UnauthorizedError("Missing X-Shopify-Shop-Domain header")
+    if not signature:
+        raise UnauthorizedError("Missing X-Shopify-Hmac-Sha256 header")
+    secret = secret_for(shop)
+    # An unknown shop and a wrong signature get the same answer: nothing to learn from probing.
+    if not secret or not verify_shopify_signature(body, signature, secret):
+        raise UnauthorizedError("X-Shopify-Hmac-Sha256 does not match the body for this shop")
+    try:
+        text = body.decode("utf-8")
+        document = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequestError(f"Body is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise BadRequestError("Body is not a JSON object")
+    topic = headers.get(TOPIC_HEADER, "").strip()
+    event_id = delivery_key(headers, body)
+    if topic not in HANDLED_TOPICS:
+        return Outcome(status="ignored", topic=topic, shop=shop, event_id=event_id)
+    marker_store = markers()
+    if marker_store.seen(shop, event_id):
+        return Outcome(status="duplicate", topic=topic, shop=shop, event_id=event_id)
+    message = encode_delivery(
+        topic=topic,
+        shop=shop,
+        event_id=event_id,
+        webhook_id=headers.get(WEBHOOK_ID_HEADER),
+        triggered_at=headers.get(TRIGGERED_AT_HEADER),
+        api_version=headers.get(API_VERSION_HEADER),
+        body=text,
+    )
+    if len(message.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        # Queue a trimmed body: only the fields attribution reads, so a huge order still counts.
+        message = encode_delivery(
+            topic=topic,
+            shop=shop,
+            event_id=event_id,
+            webhook_id=headers.get(WEBHOOK_ID_HEADER),
+            triggered_at=headers.get(TRIGGERED_AT_HEADER),
+            api_version=headers.get(API_VERSION_HEADER),
+            body=json.dumps(_trimmed(document), separators=(",", ":"), ensure_ascii=False),
+        )
+    queue().send(message)
+    marker_store.mark(shop, event_id)
+    return Outcome(status="accepted", topic=topic, shop=shop, event_id=event_id)
+
+
+def delivery_key(headers: dict[str, str], body: bytes) -> str:
+    """X-Shopify-Event-Id names the event across retries; without it, the body itself does."""
+    event_id = headers.get(EVENT_ID_HEADER, "").strip()
+    if event_id:
+        return event_id
+    return "sha256:" + hashlib.sha256(headers.get(TOPIC_HEADER, "").encode() + b"\n" + body).hexdigest()
+
+
+_KEPT_FIELDS = (
+    "id", "order_id", "name", "order_number", "email", "contact_email", "phone", "currency",
+    "presentment_currency", "total_price", "total_price_set", "financial_status", "created_at",
+    "processed_at", "updated_at", "cancelled_at", "cancel_reason", "test", "customer",
+    "billing_address", "shipping_address", "transactions",
+)  # fmt: skip
+_KEPT_LINE_ITEM_FIELDS = ("id", "product_id", "variant_id", "sku", "title", "quantity", "price")
+
+
+def _trimmed(document: dict[str, object]) -> dict[str, object]:
+    kept: dict[str, object] = {k: document[k] for k in _KEPT_FIELDS if k in document}
+    customer = kept.get("customer")
+    if isinstance(customer, dict):
+        kept["customer"] = {
+            k: customer.get(k) for k in ("id", "email", "phone", "default_address") if k in customer
+        }
+    items = document.get("line_items")
+    if isinstance(items, list):
+        kept["line_items"] = [
+            {k: item.get(k) for k in _KEPT_LINE_ITEM_FIELDS} for item in items[:200] if isinstance(item, dict)
+        ]
+    return kept

@@ -1,0 +1,319 @@
+"""Applying Shopify order webhooks: attribute each order once, attach its follow-ups, announce both.
+
+Idempotent on (shop, order id, kind): the order's attribution is created with a conditional write the
+first time an orders/create or orders/paid names it, and each follow-up (paid, cancelled, a refund)
+likewise; a redelivery finds what is stored and only re-publishes an event that never went out.
+Shopify does not keep order: a refund or cancellation may arrive before its order, and is then recorded
+with orderKnown false.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..models.events import LifecycleEvent
+from ..providers import shopify
+from ..publishing.eventbridge import EventPublisher
+from ..store.attribution import AttributionRepository
+from . import conversions as cv
+from .delivery import ShopifyDelivery
+from .domain import Attribution, LineItem, Money, OrderFacts, OrderTopic, RefundFacts
+from .engine import Windows, attribute
+from .phones import resolve
+
+PROVIDER = "shopify"
+
+
+class PermanentFailure(Exception):
+    """The delivery can never be applied; it goes to the DLQ with this reason instead of retrying."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    topic: str
+    order_id: str | None
+    outcome: str  # created, attached, refreshed, ignored
+    events: int
+
+
+class OrdersService:
+    def __init__(
+        self,
+        repository: AttributionRepository,
+        publisher: EventPublisher,
+        *,
+        windows: Windows,
+        default_country: str | None,
+    ) -> None:
+        self._repository = repository
+        self._publisher = publisher
+        self._windows = windows
+        self._default_country = default_country or None
+
+    def apply(self, delivery: ShopifyDelivery) -> Applied:
+        topic = delivery.topic
+        try:
+            if topic == OrderTopic.REFUNDS_CREATE:
+                return self._refund(delivery, shopify.refund_facts(shopify.parse_refund(delivery.body)))
+            if topic in {t.value for t in OrderTopic}:
+                return self._order(delivery, shopify.order_facts(shopify.parse_order(delivery.body)))
+        except ValidationError as error:
+            summary = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()[:3]
+            )
+            raise PermanentFailure(f"Not a valid Shopify {topic} payload: {summary}") from error
+        return Applied(topic=topic, order_id=None, outcome="ignored", events=0)
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def _order(self, delivery: ShopifyDelivery, facts: OrderFacts) -> Applied:
+        shop, topic = delivery.shop, delivery.topic
+        order = self._repository.get_order(shop, facts.order_id)
+        outcome = "attached"
+        events = 0
+        if order is None and topic in (OrderTopic.ORDERS_CREATE, OrderTopic.ORDERS_PAID):
+            order = self._repository.create_order(shop, facts.order_id, self._order_item(delivery, facts))
+            outcome = "created"
+        if order is not None:
+            events += self._publish_pending(order)
+            self._repository.refresh_order(
+                shop,
+                facts.order_id,
+                {
+                    "financial_status": facts.financial_status,
+                    "cancelled_at": facts.cancelled_at,
+                    "cancel_reason": facts.cancel_reason,
+                },
+                facts.updated_at or _epoch(delivery.triggered_at) or 0,
+            )
+        if topic == OrderTopic.ORDERS_PAID:
+            events += self._follow_up(
+                delivery,
+                facts.order_id,
+                cv.KIND_ORDER_PAID,
+                facts.order_id,
+                order,
+                facts.value,
+                facts.presentment_value,
+                _event_time(delivery, facts.updated_at),
+            )
+        elif topic == OrderTopic.ORDERS_CANCELLED:
+            events += self._follow_up(
+                delivery,
+                facts.order_id,
+                cv.KIND_ORDER_CANCELLED,
+                facts.order_id,
+                order,
+                facts.value,
+                facts.presentment_value,
+                facts.cancelled_at or _event_time(delivery, facts.updated_at),
+            )
+        elif order is None:
+            outcome = "ignored"  # orders/updated before its order: the create will follow
+        return Applied(topic=topic, order_id=facts.order_id, outcome=outcome, events=events)
+
+    def _order_item(self, delivery: ShopifyDelivery, facts: OrderFacts) -> dict[str, Any]:
+        phones = resolve(facts.phones, self._default_country)
+        placed_at = facts.placed_at or _event_time(delivery, facts.updated_at)
+        attribution = attribute(phones, placed_at, self._repository, self._windows)
+        conversion_id = cv.shopify_conversion_id(delivery.shop, facts.order_id)
+        event_id = f"{conversion_id}:{cv.KIND_ORDER}"
+        event = cv.build_event(
+            event_name=cv.conversion_event_name(attribution),
+            conversion_id=conversion_id,
+            kind=cv.KIND_ORDER,
+            event_id=event_id,
+            provider=PROVIDER,
+            at=placed_at,
+            phone=phones.e164,
+            properties={
+                "shop": delivery.shop,
+                "orderId": facts.order_id,
+                "orderName": facts.name,
+                **cv.value_properties(facts.value, facts.presentment_value),
+                "lineItems": cv.line_item_properties(facts.line_items),
+                "email": facts.email,
+                "phone": phones.e164,
+                **cv.attribution_properties(attribution),
+                "test": facts.test,
+            },
+        )
+        return {
+            "shop": delivery.shop,
+            "order_id": facts.order_id,
+            "order_name": facts.name,
+            "conversion_id": conversion_id,
+            "event_id": event_id,
+            "placed_at": placed_at,
+            "value": _amount(facts.value),
+            "currency": facts.value.currency if facts.value else None,
+            "presentment_value": _amount(facts.presentment_value),
+            "presentment_currency": facts.presentment_value.currency if facts.presentment_value else None,
+            "line_items": [_line_item(item) for item in facts.line_items],
+            "email": facts.email,
+            "phone": phones.e164,
+            "test": facts.test,
+            "attribution": {k: v for k, v in attribution.as_record().items() if v is not None},
+            "first_topic": delivery.topic,
+            "first_delivery": delivery.event_id,
+            "recorded_at": int(time.time()),
+            "event_name": event.event,
+            "event_detail": event.detail_json(),
+        }
+
+    # -- follow-ups ------------------------------------------------------------------------------
+
+    def _refund(self, delivery: ShopifyDelivery, refund: RefundFacts) -> Applied:
+        order = self._repository.get_order(delivery.shop, refund.order_id)
+        if order is not None:
+            self._publish_pending(order)
+        at = refund.created_at or _event_time(delivery, None)
+        events = self._follow_up(
+            delivery,
+            refund.order_id,
+            cv.KIND_REFUND,
+            refund.refund_id,
+            order,
+            refund.value,
+            refund.presentment_value,
+            at,
+            extra={"refundId": refund.refund_id},
+        )
+        return Applied(topic=delivery.topic, order_id=refund.order_id, outcome="attached", events=events)
+
+    def _follow_up(
+        self,
+        delivery: ShopifyDelivery,
+        order_id: str,
+        kind: str,
+        follow_up_id: str,
+        order: dict[str, Any] | None,
+        value: Money | None,
+        presentment: Money | None,
+        at: int,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
+        conversion_id = cv.shopify_conversion_id(delivery.shop, order_id)
+        # Several refunds per order: each is an event of its own.
+        event_id = (
+            f"{conversion_id}:{kind}" if kind != cv.KIND_REFUND else f"{conversion_id}:{kind}:{follow_up_id}"
+        )
+        attribution = Attribution.from_record(order["attribution"]) if order else None
+        phone = order.get("phone") if order else None
+        event = cv.build_event(
+            event_name=cv.FOLLOW_UP_EVENTS[kind],
+            conversion_id=conversion_id,
+            kind=kind,
+            event_id=event_id,
+            provider=PROVIDER,
+            at=at,
+            phone=phone,
+            properties={
+                "shop": delivery.shop,
+                "orderId": order_id,
+                "orderName": order.get("order_name") if order else None,
+                **cv.value_properties(value, presentment),
+                "lineItems": cv.line_item_properties(_stored_line_items(order)),
+                "email": order.get("email") if order else None,
+                "phone": phone,
+                **cv.attribution_properties(attribution),
+                "test": bool(order.get("test")) if order else False,
+                "orderKnown": order is not None,
+                **(extra or {}),
+            },
+        )
+        item = self._repository.create_follow_up(
+            delivery.shop,
+            order_id,
+            kind,
+            follow_up_id,
+            {
+                "shop": delivery.shop,
+                "order_id": order_id,
+                "kind": kind,
+                "follow_up_id": follow_up_id,
+                "event_id": event_id,
+                "at": at,
+                "value": _amount(value),
+                "currency": value.currency if value else None,
+                "presentment_value": _amount(presentment),
+                "presentment_currency": presentment.currency if presentment else None,
+                "order_known": order is not None,
+                "delivery": delivery.event_id,
+                "recorded_at": int(time.time()),
+                "event_name": event.event,
+                "event_detail": event.detail_json(),
+            },
+        )
+        return self._publish_pending(item)
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    def _publish_pending(self, item: dict[str, Any]) -> int:
+        return publish_pending(self._repository, self._publisher, item)
+
+
+def publish_pending(
+    repository: AttributionRepository, publisher: EventPublisher, item: dict[str, Any]
+) -> int:
+    """Publish an item's stored event unless it already went out; then remember that it did."""
+    if item.get("published") or not item.get("event_detail"):
+        return 0
+    publisher.publish([LifecycleEvent.model_validate_json(str(item["event_detail"]))])
+    repository.mark_published(str(item["pk"]), str(item["sk"]))
+    return 1
+
+
+def _stored_line_items(order: dict[str, Any] | None) -> list[LineItem]:
+    return [
+        LineItem(
+            id=i.get("id"),
+            product_id=i.get("product_id"),
+            variant_id=i.get("variant_id"),
+            sku=i.get("sku"),
+            title=i.get("title"),
+            quantity=int(i.get("quantity") or 0),
+            price=_decimal(i.get("price")),
+        )
+        for i in (order or {}).get("line_items") or []
+    ]
+
+
+def _line_item(item: LineItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "product_id": item.product_id,
+        "variant_id": item.variant_id,
+        "sku": item.sku,
+        "title": item.title,
+        "quantity": item.quantity,
+        "price": str(item.price) if item.price is not None else None,
+    }
+
+
+def _amount(money: Money | None) -> str | None:
+    return str(money.amount) if money else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return Decimal(str(value)) if value is not None else None
+
+
+def _epoch(iso: str | None) -> int | None:
+    if not iso:
+        return None
+    try:
+        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
+
+
+def _event_time(delivery: ShopifyDelivery, fallback: int | None) -> int:
+    """When a follow-up happened: Shopify's trigger time, else the payload's, else now."""
+    return _epoch(delivery.triggered_at) or fallback or int(time.time())

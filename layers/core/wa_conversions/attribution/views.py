@@ -1,0 +1,178 @@
+"""What the attribution API answers: explicit views of stored orders and off-thread events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..errors import BadRequestError, NotFoundError
+from ..models.events import iso_timestamp
+from ..store.attribution import AttributionRepository
+
+
+class AttributionView(BaseModel):
+    status: str
+    model: str
+    reason: str | None
+    contact_key: str | None
+    ctwa_clid: str | None
+    source_id: str | None
+    clicked_at: str | None
+
+
+class MoneyView(BaseModel):
+    amount: str
+    currency: str
+
+
+class LineItemView(BaseModel):
+    id: str | None
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    title: str | None
+    quantity: int
+    price: str | None
+
+
+class FollowUpView(BaseModel):
+    kind: str
+    id: str
+    event_id: str
+    at: str | None
+    value: MoneyView | None
+    presentment_value: MoneyView | None
+    order_known: bool
+    published: bool
+
+
+class OrderView(BaseModel):
+    shop: str
+    order_id: str
+    known: bool
+    order_name: str | None = None
+    conversion_id: str
+    event_id: str | None = None
+    event: str | None = None
+    placed_at: str | None = None
+    value: MoneyView | None = None
+    presentment_value: MoneyView | None = None
+    line_items: list[LineItemView] = []
+    test: bool = False
+    financial_status: str | None = None
+    cancelled_at: str | None = None
+    attribution: AttributionView | None = None
+    published: bool = False
+    follow_ups: list[FollowUpView]
+
+
+class ExternalEventView(BaseModel):
+    external_event_id: str
+    conversion_id: str
+    event_id: str
+    event: str
+    lead_phone: str
+    action: str
+    meta_event_name: str
+    revenue: MoneyView
+    app_id: str | None
+    previous_external_event_id: str | None
+    occurred_at: str
+    attribution: AttributionView
+
+
+def attribution_view(record: dict[str, Any]) -> AttributionView:
+    clicked = record.get("clicked_at")
+    return AttributionView(
+        status=str(record["status"]),
+        model=str(record.get("model") or "last_touch"),
+        reason=record.get("reason"),
+        contact_key=record.get("contact_key"),
+        ctwa_clid=record.get("ctwa_clid"),
+        source_id=record.get("source_id"),
+        clicked_at=iso_timestamp(int(clicked)) if clicked is not None else None,
+    )
+
+
+def _money(amount: Any, currency: Any) -> MoneyView | None:
+    if amount is None or not currency:
+        return None
+    return MoneyView(amount=str(amount), currency=str(currency))
+
+
+def _time(value: Any) -> str | None:
+    return iso_timestamp(int(value)) if value is not None else None
+
+
+def order_view(repository: AttributionRepository, order_id: str, shop: str | None) -> OrderView:
+    order_id = order_id.strip()
+    if shop is None:
+        shops = repository.shops_with_order(order_id)
+        if not shops:
+            raise NotFoundError(f"No order {order_id}")
+        if len(shops) > 1:
+            raise BadRequestError(
+                f"Order {order_id} exists in several shops ({', '.join(shops)}): pass ?shop=", field="shop"
+            )
+        shop = shops[0]
+    items = repository.order_items(shop.strip().lower(), order_id)
+    if not items:
+        raise NotFoundError(f"No order {order_id} in {shop}")
+    order = next((i for i in items if i.get("item_type") == "order"), None)
+    follow_ups = sorted(
+        (i for i in items if i.get("item_type") == "order_follow_up"), key=lambda i: int(i.get("at") or 0)
+    )
+    base: dict[str, Any] = {
+        "shop": str(items[0]["shop"]),
+        "order_id": order_id,
+        "conversion_id": f"shopify:{items[0]['shop']}:{order_id}",
+        "known": order is not None,
+        "follow_ups": [
+            FollowUpView(
+                kind=str(f["kind"]),
+                id=str(f["follow_up_id"]),
+                event_id=str(f["event_id"]),
+                at=_time(f.get("at")),
+                value=_money(f.get("value"), f.get("currency")),
+                presentment_value=_money(f.get("presentment_value"), f.get("presentment_currency")),
+                order_known=bool(f.get("order_known")),
+                published=bool(f.get("published")),
+            )
+            for f in follow_ups
+        ],
+    }
+    if order is None:
+        return OrderView(**base)
+    return OrderView(
+        **base,
+        order_name=order.get("order_name"),
+        event_id=order.get("event_id"),
+        event=order.get("event_name"),
+        placed_at=_time(order.get("placed_at")),
+        value=_money(order.get("value"), order.get("currency")),
+        presentment_value=_money(order.get("presentment_value"), order.get("presentment_currency")),
+        line_items=[LineItemView(**item) for item in order.get("line_items") or []],
+        test=bool(order.get("test")),
+        financial_status=order.get("financial_status"),
+        cancelled_at=_time(order.get("cancelled_at")),
+        attribution=attribution_view(order["attribution"]),
+        published=bool(order.get("published")),
+    )
+
+
+def external_event_view(item: dict[str, Any]) -> ExternalEventView:
+    return ExternalEventView(
+        external_event_id=str(item["external_event_id"]),
+        conversion_id=str(item["conversion_id"]),
+        event_id=str(item["event_id"]),
+        event=str(item["event_name"]),
+        lead_phone=str(item["lead_phone"]),
+        action=str(item["action"]),
+        meta_event_name=str(item["meta_event_name"]),
+        revenue=MoneyView(amount=str(item["value"]), currency=str(item["currency"])),
+        app_id=item.get("app_id"),
+        previous_external_event_id=item.get("previous_external_event_id"),
+        occurred_at=iso_timestamp(int(item["occurred_at"])),
+        attribution=attribution_view(item["attribution"]),
+    )

@@ -1,0 +1,73 @@
+"""Services built once per execution environment from the settings; tests reset them with
+cache_clear() or build their own with fakes."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..deadletter import DeadLetterQueue
+    from ..publishing.eventbridge import EventBridgePublisher
+    from ..store.attribution import AttributionRepository
+    from .external import ExternalEventsService
+    from .orders import OrdersService
+
+
+@cache
+def repository() -> AttributionRepository:
+    from .. import aws
+    from ..config import AttributionSettings, load_settings
+    from ..store.attribution import AttributionRepository
+
+    return AttributionRepository(aws.dynamodb(), load_settings(AttributionSettings).table_name)
+
+
+def _publisher() -> EventBridgePublisher:
+    from .. import aws
+    from ..config import AttributionSettings, load_settings
+    from ..publishing.eventbridge import EventBridgePublisher
+
+    return EventBridgePublisher(aws.events(), load_settings(AttributionSettings).event_bus_name)
+
+
+@cache
+def orders_service() -> OrdersService:
+    from ..config import AttributionSettings, load_settings
+    from .engine import Windows
+    from .orders import OrdersService
+
+    settings = load_settings(AttributionSettings)
+    return OrdersService(
+        repository(),
+        _publisher(),
+        windows=Windows.of_days(settings.click_window_days, settings.conversation_window_days),
+        default_country=settings.default_country,
+    )
+
+
+@cache
+def external_service() -> ExternalEventsService:
+    from ..config import AttributionSettings, load_settings
+    from .external import ExternalEventsService
+
+    settings = load_settings(AttributionSettings)
+    return ExternalEventsService(repository(), _publisher(), default_country=settings.default_country)
+
+
+@cache
+def orders_dead_letters() -> DeadLetterQueue | None:
+    from .. import aws
+    from ..config import AttributionSettings, load_settings
+    from ..deadletter import DeadLetterQueue
+
+    url = load_settings(AttributionSettings).dead_letter_queue_url
+    return DeadLetterQueue(aws.sqs(), url, "orders_processor") if url else None
+
+
+def reset() -> None:
+    from . import shops
+
+    for factory in (repository, orders_service, external_service, orders_dead_letters):
+        factory.cache_clear()
+    shops.clear_cache()

@@ -1,0 +1,208 @@
+"""Storage of attributed conversions: Shopify orders with their follow-ups, and off-thread events.
+
+Each conversion item keeps the event it announces on the bus (`event_detail`) and whether it went out
+(`published`). Items are created with conditional puts (first writer wins), so a redelivered webhook
+finds the stored decision instead of making a new one, and re-publishes the same event (same
+messageId) only if the first attempt never got as far as marking it published.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import keys
+from .dynamo import from_item, serialize, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_GET_LIMIT = 100
+
+
+class AttributionRepository:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # -- contacts, as capture stored them ----------------------------------------------------------
+
+    def find_contact(self, contact_keys: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+        """The first of `contact_keys` (in the given order) that names a stored contact."""
+        wanted = list(dict.fromkeys(contact_keys))[:BATCH_GET_LIMIT]
+        if not wanted:
+            return None
+        found: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {
+            self._table: {
+                "Keys": [{"pk": serialize(keys.contact_pk(k)), "sk": serialize(keys.PROFILE)} for k in wanted]
+            }
+        }
+        for _ in range(8):
+            response = self._client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(self._table, []):
+                item = from_item(raw)
+                found[str(item["pk"]).removeprefix("CONTACT#")] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError("DynamoDB kept contact reads unprocessed; the record will be retried")
+        for key in wanted:
+            if key in found:
+                return key, found[key]
+        return None
+
+    def referrals(self, contact_key: str) -> list[dict[str, Any]]:
+        """The contact's ad clicks, newest first."""
+        return self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": serialize(keys.contact_pk(contact_key)),
+                ":prefix": serialize(keys.REFERRAL_PREFIX),
+            },
+            ScanIndexForward=False,
+        )
+
+    def inbound_between(self, contact_key: str, start: int, end: int) -> bool:
+        """Whether the contact sent any message in [start, end] (epoch seconds)."""
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            IndexName=keys.GSI1,
+            KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :start AND :end",
+            FilterExpression="direction = :inbound",
+            ExpressionAttributeValues={
+                ":pk": serialize(keys.contact_pk(contact_key)),
+                ":start": serialize(f"{keys.MESSAGE_PREFIX}{keys.ts(max(start, 0))}"),
+                ":end": serialize(f"{keys.MESSAGE_PREFIX}{keys.ts(end)}#\uffff"),
+                ":inbound": serialize("inbound"),
+            },
+            ProjectionExpression="pk",
+        ):
+            if page.get("Items"):
+                return True
+        return False
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def get_order(self, shop: str, order_id: str) -> dict[str, Any] | None:
+        return self._get(keys.order_pk(shop, order_id), keys.ORDER)
+
+    def create_order(self, shop: str, order_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Store the order's attribution unless it exists; returns the stored one either way."""
+        item = {
+            **attributes,
+            "pk": keys.order_pk(shop, order_id),
+            "sk": keys.ORDER,
+            "gsi1pk": keys.order_id_pk(order_id),
+            "gsi1sk": keys.order_shop_sk(shop, keys.ORDER),
+            "item_type": "order",
+            "published": False,
+        }
+        return self._create(item)
+
+    def create_follow_up(
+        self, shop: str, order_id: str, kind: str, follow_up_id: str, attributes: dict[str, Any]
+    ) -> dict[str, Any]:
+        sk = keys.follow_up_sk(kind, follow_up_id)
+        item = {
+            **attributes,
+            "pk": keys.order_pk(shop, order_id),
+            "sk": sk,
+            "gsi1pk": keys.order_id_pk(order_id),
+            "gsi1sk": keys.order_shop_sk(shop, sk),
+            "item_type": "order_follow_up",
+            "published": False,
+        }
+        return self._create(item)
+
+    def refresh_order(self, shop: str, order_id: str, snapshot: dict[str, Any], updated_at: int) -> None:
+        """Keep the order's latest status; an older (retried, stale) payload changes nothing."""
+        values = {k: v for k, v in snapshot.items() if v is not None}
+        if not values:
+            return
+        names = {f"#s{i}": k for i, k in enumerate(values)}
+        tokens = {f":s{i}": serialize(v) for i, v in enumerate(values.values())}
+        sets = ", ".join(f"#s{i} = :s{i}" for i in range(len(values)))
+        # an older (retried, stale) payload fails the condition and changes nothing
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.order_pk(shop, order_id), keys.ORDER),
+                UpdateExpression=f"SET {sets}, #u = :u",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#u) OR #u <= :u)",
+                ExpressionAttributeNames={**names, "#u": "status_updated_at"},
+                ExpressionAttributeValues={**tokens, ":u": serialize(updated_at)},
+            )
+
+    def order_items(self, shop: str, order_id: str) -> list[dict[str, Any]]:
+        return self._query_all(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": serialize(keys.order_pk(shop, order_id))},
+        )
+
+    def shops_with_order(self, order_id: str) -> list[str]:
+        items = self._query_all(
+            IndexName=keys.GSI1,
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": serialize(keys.order_id_pk(order_id))},
+            ProjectionExpression="shop",
+        )
+        return sorted({str(item["shop"]) for item in items if item.get("shop")})
+
+    # -- off-thread events -----------------------------------------------------------------------
+
+    def create_external_event(self, external_event_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        item = {
+            **attributes,
+            "pk": keys.external_event_pk(external_event_id),
+            "sk": keys.EXTERNAL_EVENT,
+            "item_type": "external_event",
+            "published": False,
+        }
+        return self._create(item)
+
+    def get_external_event(self, external_event_id: str) -> dict[str, Any] | None:
+        return self._get(keys.external_event_pk(external_event_id), keys.EXTERNAL_EVENT)
+
+    # -- publishing state ------------------------------------------------------------------------
+
+    def mark_published(self, pk: str, sk: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(pk, sk),
+            UpdateExpression="SET published = :true",
+            ExpressionAttributeValues={":true": serialize(True)},
+        )
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _create(self, item: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            stored = self._get(str(item["pk"]), str(item["sk"]))
+            if stored is None:  # deleted in between: let the record be retried
+                raise
+            return stored
+        return from_item(to_item(item))
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._table, Key=self._key(pk, sk), ConsistentRead=True).get(
+            "Item"
+        )
+        return from_item(item) if item else None
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self._client.get_paginator("query").paginate(TableName=self._table, **kwargs):
+            items.extend(from_item(item) for item in page.get("Items", []))
+        return items
+
+    @staticmethod
+    def _key(pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": serialize(pk), "sk": serialize(sk)}
