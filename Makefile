@@ -18,7 +18,7 @@ SAM_VERSION := 1.170.0
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev demo test lint typecheck validate unit integration e2e bench build deploy \
+.PHONY: help setup dev demo report chromium test lint typecheck validate unit integration e2e bench build deploy \
 	layer-requirements redrive clean
 
 help:  ## list the targets
@@ -59,13 +59,13 @@ validate: $(SAM_VENV)/.installed  ## sam validate --lint
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit -q
 
-integration: $(VENV)/.installed
+integration: $(VENV)/.installed chromium
 	$(PY) -m pytest tests/integration -q
 
 e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e -q
 
-test: lint typecheck validate  ## everything CI runs: lint, types, template, unit, integration and end-to-end tests
+test: lint typecheck validate chromium  ## everything CI runs: lint, types, template, unit, integration and end-to-end tests
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed  ## benchmark the webhook hot path and cold imports (not a test)
@@ -84,6 +84,14 @@ redrive: $(VENV)/.installed  ## move a DLQ back to its queue: make redrive QUEUE
 
 layer-requirements: $(VENV)/.installed  ## regenerate layers/core/requirements.txt from pyproject.toml
 	$(PY) -m devstack layer-requirements > layers/core/requirements.txt
+
+# The report test renders the page in headless Chromium (Debian's package).
+chromium:  ## install headless Chromium for the report test when it is missing (apt-get, as root)
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+REPORT_API_URL ?= http://127.0.0.1:3000
+report: $(VENV)/.installed  ## write report/index.html from GET /metrics of a running stack (make dev); METRICS=file.json to use a saved answer
+	$(PY) -m wa_conversions.analytics.report $(if $(METRICS),--metrics $(METRICS),--api-url $(REPORT_API_URL) --api-key $$(grep ^API_KEY= local.env | cut -d= -f2)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) --out report/index.html
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache report
