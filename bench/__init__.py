@@ -1,0 +1,1 @@
+"""Benchmark of the webhook hot path and of handler cold starts (`make bench`); not a test."""

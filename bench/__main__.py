@@ -1,0 +1,261 @@
+"""`python -m bench`: per-webhook CPU of the hot path against its floor and pywa, and cold imports of
+every handler against `import boto3`. Prints figures; never fails on a target."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+
+from . import cold_import, contenders, payloads, profiling
+from .timing import Timing, busy_note, load_average, measure_together
+
+PARSE_TARGET = 2.0  # hot path / floor on the batched webhook
+ACK_IMPORT_TARGET = 1.2  # *_webhook handlers: they answer Meta, so their cold start is on its clock
+OTHER_IMPORT_TARGET = 1.6
+ACK_SUFFIX = "_webhook"
+
+FLOOR, OURS, ACK, PYWA = "floor", "ours (hot path)", "ack path", "pywa"
+
+
+@dataclass
+class PayloadResult:
+    webhook: payloads.Webhook
+    timings: dict[str, Timing]
+    pywa_error: str | None
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 2)
+
+
+def _x(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
+def _verdict(ratio: float | None, target: float) -> str:
+    if ratio is None:
+        return "n/a"
+    return "ok" if ratio <= target else "MISSED"
+
+
+def _us(timing: Timing | None) -> str:
+    if timing is None:
+        return "n/a"
+    return f"{timing.best_us:,.1f} [{timing.median_us:,.1f}]"
+
+
+def run_hot_path(budget_s: float, repeats: int) -> list[PayloadResult]:
+    reader = contenders.PywaReader()
+    results: list[PayloadResult] = []
+    for webhook in (payloads.batched(), payloads.referral_sample(), payloads.referral_sample_with_user_id()):
+        calls = {
+            FLOOR: contenders.floor(webhook),
+            OURS: contenders.hot_path(webhook),
+            ACK: contenders.ack_path(webhook),
+            PYWA: reader.contender(webhook),
+        }
+        pywa_error = None
+        try:
+            contenders.check_updates(webhook, calls[PYWA](), PYWA)
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            pywa_error = f"{type(error).__name__}: {error}"
+            del calls[PYWA]
+        contenders.check_updates(webhook, calls[OURS](), OURS)
+        contenders.check_parts(webhook, calls[ACK]())
+        timings = measure_together(calls, budget_s=budget_s, repeats=repeats)
+        results.append(PayloadResult(webhook, timings, pywa_error))
+    return results
+
+
+def print_hot_path(results: list[PayloadResult], stages: dict[str, Timing]) -> None:
+    first = next(iter(results[0].timings.values()))
+    print(
+        f"Per-webhook CPU, µs: min of {first.repeats} repeats [median], gc on."
+        " ours = verify_meta_signature + parse_webhook + normalize;"
+    )
+    print("  ack = WebhookSignature.from_headers + check_signature + read_webhook + split_for_queue;")
+    print("  floor = hmac.new(...).hexdigest() + hmac.compare_digest + json.loads;")
+    print("  pywa = webhook_updates_validator + RawUpdate + Message/MessageStatus.from_update per update.")
+    header = (
+        f"{'payload':<27}{'bytes':>7}{'upd':>5}  {FLOOR:>17}  {OURS:>19}  {ACK:>17}  {PYWA:>19}"
+        f"  {'ours/floor':>10}  {'ack/floor':>9}  {'ours/pywa':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        t, webhook = result.timings, result.webhook
+        pywa = t.get(PYWA)
+        print(
+            f"{webhook.name:<27}{len(webhook.body):>7,}{webhook.updates:>5}  {_us(t[FLOOR]):>17}"
+            f"  {_us(t[OURS]):>19}  {_us(t[ACK]):>17}  {_us(pywa):>19}"
+            f"  {_x(_ratio(t[OURS].best_us, t[FLOOR].best_us)):>10}"
+            f"  {_x(_ratio(t[ACK].best_us, t[FLOOR].best_us)):>9}"
+            f"  {_x(_ratio(t[OURS].best_us, pywa.best_us if pywa else None)):>9}"
+        )
+    for result in results:
+        if result.pywa_error:
+            print(f"  pywa n/a on '{result.webhook.name}': from_update raised {result.pywa_error}")
+    batch = results[0]
+    print(f"\nHot path by stage, {batch.webhook.name} (µs, min [median]):")
+    for name, timing in stages.items():
+        share = timing.best_us / batch.timings[OURS].best_us
+        print(f"  {name:<26}{_us(timing):>19}  {share:>4.0%} of the hot path")
+    per_update = batch.timings[OURS].best_us / batch.webhook.updates
+    floor_per_update = batch.timings[FLOOR].best_us / batch.webhook.updates
+    print(f"  per update: ours {per_update:.2f} µs, floor {floor_per_update:.2f} µs")
+
+
+def print_profile(webhook: payloads.Webhook, normalize_us: float, top: int = 10) -> None:
+    hot_path = contenders.hot_path(webhook)
+    lines, total = profiling.profile(hot_path, iterations=200)
+    print(
+        f"\ncProfile of the hot path, {webhook.name}, per webhook (profiled total {total:,.0f} µs;"
+        " small Python calls look dearer than they are)."
+    )
+    print(f"  {'own µs':>8} {'share':>6} {'calls':>6}  function, most own time first")
+    for line in lines[:top]:
+        print(f"  {line.own_us:>8,.1f} {line.own_us / total:>6.1%} {line.calls:>6}  {line.function}")
+    print(f"  {'incl. µs':>8} {'share':>6} {'calls':>6}  wa_conversions functions, callees included")
+    ours = sorted((line for line in lines if line.ours), key=lambda line: line.total_us, reverse=True)
+    for line in ours[:top]:
+        print(f"  {line.total_us:>8,.1f} {line.total_us / total:>6.1%} {line.calls:>6}  {line.function}")
+
+    produced = hot_path()
+    assert isinstance(produced, list)
+    costs = [*profiling.construction_costs(produced), *profiling.helper_costs(lines)]
+    print(
+        f"\nInside normalize ({normalize_us:,.0f} µs unprofiled), timed directly: calls per webhook"
+        " x µs per call [the same object as a plain slotted dataclass]"
+    )
+    for cost in costs:
+        plain = f"  [{cost.plain_us:.2f} µs plain]" if cost.plain_us is not None else ""
+        print(
+            f"  {cost.what:<36}{cost.calls:>5} x {cost.unit_us:>5.2f} µs = {cost.total_us:>6,.0f} µs"
+            f"  {cost.total_us / normalize_us:>4.0%}{plain}"
+        )
+    explained = sum(cost.total_us for cost in costs)
+    print(
+        f"  {'accounted for':<36}{'':>17}{explained:>6,.0f} µs  {explained / normalize_us:>4.0%};"
+        " the rest is the normaliser's own attribute reads, f-strings and generators."
+    )
+
+
+def import_target(function: str) -> float:
+    return ACK_IMPORT_TARGET if function.endswith(ACK_SUFFIX) else OTHER_IMPORT_TARGET
+
+
+def print_cold_imports(targets: list[cold_import.Target], runs: int) -> dict[str, float | None]:
+    """Prints the table; returns each handler's import time over boto3's (None if it failed)."""
+    by_label = {target.label: target for target in targets}
+    boto3, bare = by_label[cold_import.BOTO3], by_label[cold_import.BARE]
+    baseline = boto3.import_ms if boto3.error is None else None
+    print(
+        f"\nCold import, ms: clock inside a fresh interpreter around the import, median of {runs} runs"
+        " after one warm-up [min]; process = whole child wall time."
+    )
+    header = f"{'module':<26}{'import ms':>17}{'process ms':>12}{'vs boto3':>10}{'target':>9}  verdict"
+    print(header)
+    print("-" * len(header))
+    ratios: dict[str, float | None] = {}
+    for target in targets:
+        handler = target.module == "app"
+        if target.error is not None:
+            print(f"{target.label:<26}  failed: {target.error}")
+            if handler:
+                ratios[target.label] = None
+            continue
+        if target.module is None:
+            print(f"{target.label:<26}{'-':>17}{target.wall_ms:>12.1f}")
+            continue
+        ratio = _ratio(target.import_ms, baseline)
+        import_ms = f"{target.import_ms:.1f} [{target.best_import_ms:.1f}]"
+        row = f"{target.label:<26}{import_ms:>17}{target.wall_ms:>12.1f}{_x(ratio):>10}"
+        if handler:
+            limit = import_target(target.label)
+            ratios[target.label] = ratio
+            row += f"{f'<= {limit:.1f}x':>9}  {_verdict(ratio, limit)}"
+        else:
+            row += f"{'baseline':>9}"
+        print(row)
+    if bare.error is None and boto3.error is None:
+        print(
+            f"  Interpreter start-up alone takes {bare.wall_ms:.1f} ms of every process; boto3's import"
+            f" {boto3.import_ms:.1f} ms comes on top."
+        )
+    print(
+        f"  Targets: handlers that acknowledge webhooks (*{ACK_SUFFIX}) within {ACK_IMPORT_TARGET}x"
+        f" import boto3, every other handler within {OTHER_IMPORT_TARGET}x."
+    )
+    return ratios
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=7, help="cold-import runs per module (default 7)")
+    parser.add_argument(
+        "--import-budget",
+        type=float,
+        default=30.0,
+        help="seconds for the cold-import runs; fewer runs (at least 3) when --runs would take longer",
+    )
+    parser.add_argument("--repeats", type=int, default=7, help="timeit repeats per contender (default 7)")
+    parser.add_argument("--budget", type=float, default=0.4, help="seconds of timing per contender")
+    parser.add_argument("--profile", action="store_true", help="profile the hot path even if on target")
+    args = parser.parse_args(argv)
+
+    started, load_before = time.perf_counter(), load_average()
+    print(
+        f"wa-conversions bench: Python {platform.python_version()} ({platform.machine()}),"
+        f" pydantic {_version('pydantic')}, pywa {_version('pywa')}, boto3 {_version('boto3')},"
+        f" aws-lambda-powertools {_version('aws-lambda-powertools')}\n"
+    )
+    results = run_hot_path(args.budget, args.repeats)
+    batch = results[0]
+    stages = measure_together(
+        contenders.hot_path_stages(batch.webhook), budget_s=args.budget, repeats=args.repeats
+    )
+    print_hot_path(results, stages)
+
+    parse_vs_floor = _ratio(batch.timings[OURS].best_us, batch.timings[FLOOR].best_us)
+    pywa = batch.timings.get(PYWA)
+    parse_vs_pywa = _ratio(batch.timings[OURS].best_us, pywa.best_us if pywa else None)
+    print(
+        f"\nTarget: hot path within {PARSE_TARGET:.1f}x the floor on the batched webhook:"
+        f" {_x(parse_vs_floor)} {_verdict(parse_vs_floor, PARSE_TARGET)}."
+        f" Against pywa: {_x(parse_vs_pywa)} (below 1 means ours is faster)."
+    )
+    if args.profile or parse_vs_floor is None or parse_vs_floor > PARSE_TARGET:
+        print_profile(batch.webhook, stages[contenders.NORMALIZE_STAGE].best_us)
+
+    targets, runs = cold_import.measure(cold_import.discover_functions(), args.runs, args.import_budget)
+    imports = print_cold_imports(targets, runs)
+    print(f"\n(run took {time.perf_counter() - started:.0f} s)")
+    loads = [load for load in (load_before, load_average()) if load is not None]
+    if note := busy_note(max(loads, default=None)):
+        print(note)
+    # The last line, alone and whole, for whatever reads the figures by machine.
+    summary = {
+        "parse_vs_floor": parse_vs_floor,
+        "parse_vs_pywa": parse_vs_pywa,
+        "cold_import_vs_boto3": imports,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
