@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from ..errors import BadRequestError, HandoffError, UnauthorizedError
 from ..signatures import verify_shopify_signature
-from .delivery import encode_delivery
 from .domain import HANDLED_TOPICS
 
 if TYPE_CHECKING:
@@ -177,3 +176,28 @@ def _trimmed(document: dict[str, object]) -> dict[str, object]:
             {k: item.get(k) for k in _KEPT_LINE_ITEM_FIELDS} for item in items[:200] if isinstance(item, dict)
         ]
     return kept
+
+
+def encode_delivery(
+    *,
+    topic: str,
+    shop: str,
+    event_id: str,
+    webhook_id: str | None,
+    triggered_at: str | None,
+    api_version: str | None,
+    body: str,
+) -> str:
+    return json.dumps(
+        {
+            "topic": topic,
+            "shop": shop,
+            "event_id": event_id,
+            "webhook_id": webhook_id,
+            "triggered_at": triggered_at,
+            "api_version": api_version,
+            "body": body,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
