@@ -233,10 +233,12 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
                 response_time_seconds=percentiles(agent_histograms.get(agent, {})),
             )
             for agent, values in sorted(agents.items())
+            if _nonzero(values)
         },
         by_service_mode={
             mode: ModeMetrics(**{k: _int(v) for k, v in values.items() if k in ModeMetrics.model_fields})
             for mode, values in sorted(modes.items())
+            if _nonzero(values)
         },
         handoffs=_int(totals["handoffs"]),
         ads={
@@ -247,9 +249,17 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
                 revenue=_money(values["revenue"]),
             )
             for source, values in sorted(ads.items())
+            if _nonzero(values)
         },
         orders=_int(totals["orders"]),
         revenue=_money(totals["revenue"]),
         refunds=_money(totals["refunds"]),
         daily=daily,
     )
+
+
+def _nonzero(values: Mapping[str, float]) -> bool:
+    """Counters are moved between groups as late events reclassify a fact (a message first seen with no
+    service mode, then attributed to an agent), so a group can be left holding only zeros: it is not
+    part of the answer, whatever order the events came in."""
+    return any(_int(v) for v in values.values())
