@@ -25,8 +25,9 @@ def _runner() -> Any:
     settings = load_settings(CmEventsSettings)
     destination = CmEventsDestination(
         business_number=settings.business_number,
+        event_url=settings.event_url,
         client_factory=lambda: http.client_for(
-            "cm_events", settings.events_base_url, settings.http_timeout_seconds
+            "cm_events", settings.event_url, settings.http_timeout_seconds
         ),
         product_token=lambda: get_secret(settings, "CM_PRODUCT_TOKEN"),
         channel=CmChannelRepository(aws.dynamodb(), settings.table_name),

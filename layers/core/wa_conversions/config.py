@@ -141,7 +141,8 @@ class DeliveryApiSettings(Settings):
 class CmEventsSettings(DeliverySettings):
     """CmEventsFunction: MarkAsRead / Block / UnBlock to CM.com's events endpoint."""
 
-    events_base_url: str = Field(default="https://gw.messaging.cm.com", alias="CM_EVENTS_BASE_URL")
+    # The same endpoint CM.com's Meta Conversions go to (CmEventUrl), one setting for both.
+    event_url: str = Field(default="https://gw.messaging.cm.com/v1.0/event", alias="CM_EVENT_URL")
     # The business's WhatsApp number, E.164 digits; CM.com's events name it as the sender.
     business_number: str = Field(default="", alias="CM_BUSINESS_NUMBER")
 

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from ..store.cm_channel import CmChannelRepository
 
-EVENT_PATH = "/v1.0/event"
 PRODUCT_TOKEN_HEADER = "X-CM-PRODUCTTOKEN"  # noqa: S105 - a header name, not a secret
 
 
@@ -28,6 +27,7 @@ class CmEventsDestination:
     def __init__(
         self,
         business_number: str,
+        event_url: str,
         client_factory: Callable[[], httpx.Client],
         product_token: Callable[[], str],
         channel: CmChannelRepository,
@@ -35,6 +35,7 @@ class CmEventsDestination:
     ) -> None:
         # Client and token are lazy: a batch where everything is skipped builds neither.
         self._business_number = business_number
+        self._event_url = event_url
         self._client_factory = client_factory
         self._product_token = product_token
         self._channel = channel
@@ -60,7 +61,7 @@ class CmEventsDestination:
         for job in jobs:
             command: EventCommand = job.planned.request
             body = command.request_body(self._business_number)
-            outcomes.append(http.send(client, "POST", EVENT_PATH, json=body, headers=headers))
+            outcomes.append(http.send(client, "POST", self._event_url, json=body, headers=headers))
         return outcomes
 
     def on_delivered(self, job: Job, outcome: Outcome) -> None:
