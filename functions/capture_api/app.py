@@ -26,7 +26,7 @@ def _intake() -> TrackIntake:
     return TrackIntake(EventBridgePublisher(aws.events(), load_settings(TrackApiSettings).event_bus_name))
 
 
-@app.post("/capture")
+@app.post("/v1/capture")
 def capture() -> Response[Any]:
     try:
         result = _intake().accept(json_body(app))

@@ -72,7 +72,7 @@ def test_metrics_over_http_count_each_fact_once(api: httpx.Client, stack: LocalS
         "properties": {"messageId": OUT, "agentId": "agent_e2e", "templateId": "welcome_v2"},
     }
     bad = {**crm_sent, "event": "message.sent", "properties": {"agentId": "agent_e2e"}}
-    response = api.post("/capture", json={"batch": [crm_sent, bad]}, headers=key)
+    response = api.post("/v1/capture", json={"batch": [crm_sent, bad]}, headers=key)
     assert response.status_code == 207, response.text
     assert response.json()["accepted"] == 1
     assert response.json()["errors"] == [
@@ -83,7 +83,7 @@ def test_metrics_over_http_count_each_fact_once(api: httpx.Client, stack: LocalS
             "message": "message.sent needs properties.messageId",
         }
     ]
-    assert api.post("/capture", json={"batch": [crm_sent]}, headers=key).status_code == 200
+    assert api.post("/v1/capture", json={"batch": [crm_sent]}, headers=key).status_code == 200
 
     # An attributed order, as attribution publishes it.
     order = {

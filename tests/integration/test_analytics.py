@@ -50,7 +50,7 @@ class AnalyticsHarness:
         if api_key is not None:
             headers["X-Api-Key"] = api_key or self.api_key
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        response = self.invoke("capture_api", proxy_event("POST", "/capture", body=raw, headers=headers))
+        response = self.invoke("capture_api", proxy_event("POST", "/v1/capture", body=raw, headers=headers))
         response["json"] = json.loads(response["body"])
         return response
 
