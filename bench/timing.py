@@ -58,6 +58,6 @@ def busy_note(load: float | None) -> str | None:
     if load is None or load < max(1.5, cpus - 0.5):
         return None
     return (
-        f"Note: the machine is busy (1-minute load {load:.1f} on {cpus} CPUs); figures run high and"
-        " noisy, medians most. Compare the [min] columns, or rerun when it is quiet."
+        f"Note: the machine was busy (1-minute load {load:.1f} on {cpus} CPUs, this run included): figures"
+        " may run high and noisy, medians most. If medians sit far above the [min] figures, rerun."
     )
