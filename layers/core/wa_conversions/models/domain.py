@@ -1,15 +1,14 @@
 """The domain: what a webhook means once the provider's format is gone.
 
 Meta's and CM.com's parsers both produce these updates, so storage, events and analytics see one
-shape whatever the channel. They are plain frozen dataclasses: built per update on the hot path, where
-validation has already happened at the boundary.
+shape whatever the channel. They are NamedTuples: immutable, and built per update on the hot path
+(where validation has already happened at the boundary) at a third of a frozen dataclass's cost.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class _TolerantEnum(StrEnum):
@@ -82,8 +81,7 @@ class Channel(StrEnum):
     CM = "cm"
 
 
-@dataclass(frozen=True, slots=True)
-class ContactRef:
+class ContactRef(NamedTuple):
     """Who a message is from or to. WhatsApp usernames mean either identifier may be missing."""
 
     phone: str | None = None  # E.164 digits, no "+"
@@ -108,8 +106,7 @@ class ContactRef:
         return self.user_id
 
 
-@dataclass(frozen=True, slots=True)
-class AdReferral:
+class AdReferral(NamedTuple):
     """The Click-to-WhatsApp ad click that started a conversation."""
 
     ctwa_clid: str | None
@@ -121,23 +118,20 @@ class AdReferral:
     media_type: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorDetail:
+class ErrorDetail(NamedTuple):
     code: int | None
     title: str | None
     message: str | None
     details: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class BusinessAccount:
+class BusinessAccount(NamedTuple):
     waba_id: str | None
     phone_number_id: str | None
     display_phone_number: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
+class InboundMessage(NamedTuple):
     idempotency_key: str
     channel: Channel
     message_id: str
@@ -152,8 +146,7 @@ class InboundMessage:
     text_length: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StatusUpdate:
+class StatusUpdate(NamedTuple):
     idempotency_key: str
     channel: Channel
     message_id: str
@@ -167,8 +160,7 @@ class StatusUpdate:
     pricing_category: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AutomaticEvent:
+class AutomaticEvent(NamedTuple):
     """A conversion Meta detected in the chat itself (Purchase, LeadSubmitted)."""
 
     idempotency_key: str
@@ -177,7 +169,7 @@ class AutomaticEvent:
     timestamp: int
     ctwa_clid: str | None
     account: BusinessAccount
-    custom_data: dict[str, Any] = field(default_factory=dict)
+    custom_data: dict[str, Any]
 
 
 Update = InboundMessage | StatusUpdate | AutomaticEvent

@@ -31,7 +31,6 @@ from ..capture.cm_ingest import webhook_kind
 from ..models import cm_webhook as wire
 from ..models import meta_webhook as meta_wire
 from ..models.domain import (
-    AdReferral,
     BusinessAccount,
     Channel,
     ContactRef,
@@ -42,6 +41,7 @@ from ..models.domain import (
     StatusUpdate,
     Update,
 )
+from . import meta
 
 WHATSAPP_CHANNEL = "whatsapp"
 DERIVED_ID_PREFIX = "cm:"
@@ -102,9 +102,9 @@ def _inbound(message: wire.InboundMessage) -> InboundMessage:
     original = _meta_message(
         message.raw_payload, international_digits(message.from_.number), _epoch(message.time_utc)
     )
-    message_id = original.id if original else _derived_id(message)
+    message_id = original["id"] if original else _derived_id(message)
     message_type, raw_type = _type_of(message.message, original)
-    referral = original.referral if original else None
+    referral = original.get("referral") if original else None
     text = message.message.text
     return InboundMessage(
         idempotency_key=f"msg:{message_id}",
@@ -113,7 +113,7 @@ def _inbound(message: wire.InboundMessage) -> InboundMessage:
         contact=ContactRef(
             phone=international_digits(message.from_.number),
             name=message.from_.name or None,
-            user_id=original.from_user_id if original else None,
+            user_id=original.get("from_user_id") if original else None,
         ),
         account=BusinessAccount(
             waba_id=None,
@@ -122,8 +122,8 @@ def _inbound(message: wire.InboundMessage) -> InboundMessage:
         ),
         type=message_type,
         raw_type=raw_type,
-        timestamp=original.timestamp if original else _epoch(message.time_utc),
-        referral=_referral(referral) if referral else None,
+        timestamp=original["timestamp"] if original else _epoch(message.time_utc),
+        referral=meta.ad_referral(referral) if referral else None,
         # Only Meta's own message can tell of an ad click; CM's format has no place for it.
         referral_known=original is not None,
         text_length=len(text) if text else None,
@@ -144,9 +144,10 @@ def _derived_id(message: wire.InboundMessage) -> str:
     return DERIVED_ID_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
 
-def _type_of(content: wire.Content, original: meta_wire.Message | None) -> tuple[MessageType, str]:
+def _type_of(content: wire.Content, original: meta_wire.MessageDoc | None) -> tuple[MessageType, str]:
     if original is not None:
-        return MessageType(original.type), original.type
+        raw_type = original.get("type", "unknown")
+        return MessageType(raw_type), raw_type
     if content.media is not None:
         mime = (content.media.mime_type or "").lower()
         if mime == "image/webp":
@@ -170,7 +171,7 @@ def _type_of(content: wire.Content, original: meta_wire.Message | None) -> tuple
     return MessageType.UNKNOWN, "unknown"
 
 
-def _meta_message(raw: Any, sender: str | None, received_at: int) -> meta_wire.Message | None:
+def _meta_message(raw: Any, sender: str | None, received_at: int) -> meta_wire.MessageDoc | None:
     """Meta's message inside CM's raw payload, whether it is the whole webhook, one change's value
     or the bare message, as an object or as a JSON string. Anything else: None."""
     if isinstance(raw, str):
@@ -200,25 +201,13 @@ def _meta_message(raw: Any, sender: str | None, received_at: int) -> meta_wire.M
             # A raw payload trimmed of Meta's time still names the message: CM's time stands in.
             candidate = {**candidate, "timestamp": received_at}
         try:
-            messages.append(meta_wire.Message.model_validate(candidate))
+            messages.append(meta_wire.MESSAGE_DOCUMENT.validate_python(candidate))
         except ValidationError:
             continue
     for found in messages:
-        if sender is None or international_digits(found.from_) in (None, sender):
+        if sender is None or international_digits(found.get("from")) in (None, sender):
             return found
     return None
-
-
-def _referral(referral: meta_wire.Referral) -> AdReferral:
-    return AdReferral(
-        ctwa_clid=referral.ctwa_clid,
-        source_id=referral.source_id,
-        source_type=referral.source_type,
-        source_url=referral.source_url,
-        headline=referral.headline,
-        body=referral.body,
-        media_type=referral.media_type,
-    )
 
 
 # -- status reports --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ one POST, and reading only the first silently drops the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ..models import meta_webhook as wire
 from ..models.domain import (
@@ -27,137 +27,155 @@ from ..phones import wa_digits
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
 
 
-def parse_webhook(raw: bytes | str) -> wire.WebhookPayload:
+def parse_webhook(raw: bytes | str) -> wire.WebhookDocument:
     """Validate the webhook body. Raises pydantic.ValidationError for anything that is not one."""
-    return wire.WebhookPayload.model_validate_json(raw)
+    return wire.WEBHOOK_DOCUMENT.validate_json(raw)
 
 
-def normalize(payload: wire.WebhookPayload) -> list[Update]:
+def normalize(payload: wire.WebhookDocument) -> list[Update]:
     return list(iter_updates(payload))
 
 
-def iter_updates(payload: wire.WebhookPayload) -> Iterator[Update]:
-    for entry in payload.entry:
-        for change in entry.changes:
-            value = change.value
-            metadata = value.metadata
+# The constructors below take their fields by position, in the order models/domain.py declares them:
+# a NamedTuple built from keywords costs twice as much, and this runs once or twice per update.
+def iter_updates(payload: wire.WebhookDocument) -> Iterator[Update]:
+    for entry in payload["entry"]:
+        for change in entry.get("changes", ()):
+            value = change.get("value") or {}
+            metadata = value.get("metadata")
             account = BusinessAccount(
-                waba_id=entry.id,
-                phone_number_id=metadata.phone_number_id if metadata else None,
-                display_phone_number=metadata.display_phone_number if metadata else None,
+                entry["id"],
+                metadata.get("phone_number_id") if metadata else None,
+                metadata.get("display_phone_number") if metadata else None,
             )
-            contacts = _ContactIndex(value.contacts)
-            for message in value.messages:
+            contacts = _ContactIndex(value.get("contacts", ()))
+            for message in value.get("messages", ()):
                 yield _inbound(message, contacts, account)
-            for status in value.statuses:
+            for status in value.get("statuses", ()):
                 yield _status(status, contacts, account)
-            for event in value.automatic_events:
+            for event in value.get("automatic_events", ()):
                 yield _automatic_event(event, account)
 
 
-class _ContactIndex:
-    """Finds the contacts[] entry that belongs to a message or status.
+# Enum(value) goes through EnumType.__call__ and costs ten dict lookups; these are the lookups.
+_MESSAGE_TYPES: dict[str, MessageType] = {member.value: member for member in MessageType}
+_MESSAGE_STATUSES: dict[str, MessageStatus] = {member.value: member for member in MessageStatus}
 
-    Meta lists the contacts of a change separately from its messages. Matching is by phone, then by
-    user id, and a lone contact belongs to every update of its change.
+
+class _ContactIndex:
+    """Finds the contact that a message or status belongs to.
+
+    Meta lists the contacts of a change separately from its updates. Matching is by phone, then by
+    user id, and a lone contact belongs to every update of its change. Each contact's ContactRef is
+    built once, however many updates of the change name it.
     """
 
     __slots__ = ("_by_key", "_only")
 
-    def __init__(self, contacts: list[wire.Contact]) -> None:
-        self._by_key: dict[str, wire.Contact] = {}
+    def __init__(self, contacts: Sequence[wire.ContactDoc]) -> None:
+        self._by_key: dict[str, ContactRef] = {}
+        only = None
         for contact in contacts:
-            if phone := wa_digits(contact.wa_id):
-                self._by_key[phone] = contact
-            if contact.user_id:
-                self._by_key[contact.user_id] = contact
-        self._only = contacts[0] if len(contacts) == 1 else None
-
-    def find(self, phone: str | None, user_id: str | None) -> wire.Contact | None:
-        if phone and (found := self._by_key.get(phone)):
-            return found
-        if user_id and (found := self._by_key.get(user_id)):
-            return found
-        return self._only
+            profile = contact.get("profile")
+            only = ContactRef(
+                wa_digits(contact.get("wa_id")),  # phone
+                contact.get("user_id"),
+                contact.get("parent_user_id"),
+                profile.get("name") if profile else None,
+                profile.get("username") if profile else None,
+            )
+            if only.phone:
+                self._by_key[only.phone] = only
+            if only.user_id:
+                self._by_key[only.user_id] = only
+        self._only = only if len(contacts) == 1 else None
 
     def ref(self, phone: str | None, user_id: str | None) -> ContactRef | None:
-        contact = self.find(phone, user_id)
-        if contact is None:
+        found = (phone and self._by_key.get(phone)) or (user_id and self._by_key.get(user_id)) or self._only
+        if found is None:
             if phone is None and user_id is None:
                 return None
             return ContactRef(phone=phone, user_id=user_id)
-        profile = contact.profile
-        return ContactRef(
-            phone=phone or wa_digits(contact.wa_id),
-            user_id=user_id or contact.user_id,
-            parent_user_id=contact.parent_user_id,
-            name=profile.name if profile else None,
-            username=profile.username if profile else None,
-        )
+        if (phone is None or phone == found.phone) and (user_id is None or user_id == found.user_id):
+            return found
+        # The update names the contact differently from contacts[]: its own identifiers win.
+        return found._replace(phone=phone or found.phone, user_id=user_id or found.user_id)
 
 
-def _inbound(message: wire.Message, contacts: _ContactIndex, account: BusinessAccount) -> InboundMessage:
-    contact = contacts.ref(wa_digits(message.from_), message.from_user_id) or ContactRef()
-    referral = message.referral
+def _inbound(message: wire.MessageDoc, contacts: _ContactIndex, account: BusinessAccount) -> InboundMessage:
+    contact = contacts.ref(wa_digits(message.get("from")), message.get("from_user_id")) or ContactRef()
+    referral = message.get("referral")
+    text = message.get("text")
+    body = text.get("body") if text else None
+    raw_type = message.get("type", "unknown")
     return InboundMessage(
-        idempotency_key=f"msg:{message.id}",
-        channel=Channel.META,
-        message_id=message.id,
-        contact=contact,
-        account=account,
-        type=MessageType(message.type),
-        raw_type=message.type,
-        timestamp=message.timestamp,
-        referral=_referral(referral) if referral else None,
-        text_length=len(message.text.body) if message.text and message.text.body else None,
+        f"msg:{message['id']}",  # idempotency_key
+        Channel.META,
+        message["id"],
+        contact,
+        account,
+        _MESSAGE_TYPES.get(raw_type, MessageType.UNKNOWN),
+        raw_type,
+        message["timestamp"],
+        # An empty referral object is still an ad click whose details Meta left out.
+        ad_referral(referral) if referral is not None else None,
+        True,  # referral_known: Meta always tells
+        len(body) if body else None,  # text_length
     )
 
 
-def _referral(referral: wire.Referral) -> AdReferral:
+def ad_referral(referral: wire.ReferralDoc) -> AdReferral:
     return AdReferral(
-        ctwa_clid=referral.ctwa_clid,
-        source_id=referral.source_id,
-        source_type=referral.source_type,
-        source_url=referral.source_url,
-        headline=referral.headline,
-        body=referral.body,
-        media_type=referral.media_type,
+        ctwa_clid=referral.get("ctwa_clid"),
+        source_id=referral.get("source_id"),
+        source_type=referral.get("source_type"),
+        source_url=referral.get("source_url"),
+        headline=referral.get("headline"),
+        body=referral.get("body"),
+        media_type=referral.get("media_type"),
     )
 
 
-def _status(status: wire.Status, contacts: _ContactIndex, account: BusinessAccount) -> StatusUpdate:
+def _status(status: wire.StatusDoc, contacts: _ContactIndex, account: BusinessAccount) -> StatusUpdate:
     # A group send reports the group id as recipient: it is not a contact.
-    recipient = None if status.recipient_type == "group" else wa_digits(status.recipient_id)
+    group = status.get("recipient_type") == "group"
+    recipient = None if group else wa_digits(status.get("recipient_id"))
+    raw_status = status.get("status", "unknown")
+    conversation = status.get("conversation")
+    pricing = status.get("pricing")
+    errors = status.get("errors")
     return StatusUpdate(
-        idempotency_key=f"status:{status.id}:{status.status}",
-        channel=Channel.META,
-        message_id=status.id,
-        status=MessageStatus(status.status),
-        raw_status=status.status,
-        timestamp=status.timestamp,
-        contact=contacts.ref(recipient, status.recipient_user_id),
-        account=account,
-        errors=tuple(
-            ErrorDetail(
-                code=error.code,
-                title=error.title,
-                message=error.message,
-                details=error.error_data.details if error.error_data else None,
-            )
-            for error in status.errors
-        ),
-        conversation_id=status.conversation.id if status.conversation else None,
-        pricing_category=status.pricing.category if status.pricing else None,
+        f"status:{status['id']}:{raw_status}",  # idempotency_key
+        Channel.META,
+        status["id"],
+        _MESSAGE_STATUSES.get(raw_status, MessageStatus.UNKNOWN),
+        raw_status,
+        status["timestamp"],
+        contacts.ref(recipient, status.get("recipient_user_id")),
+        account,
+        tuple(_error(error) for error in errors) if errors else (),
+        conversation.get("id") if conversation else None,
+        pricing.get("category") if pricing else None,
     )
 
 
-def _automatic_event(event: wire.AutomaticEvent, account: BusinessAccount) -> AutomaticEvent:
+def _error(error: wire.ErrorDoc) -> ErrorDetail:
+    error_data = error.get("error_data")
+    return ErrorDetail(
+        code=error.get("code"),
+        title=error.get("title"),
+        message=error.get("message"),
+        details=error_data.get("details") if error_data else None,
+    )
+
+
+def _automatic_event(event: wire.AutomaticEventDoc, account: BusinessAccount) -> AutomaticEvent:
     return AutomaticEvent(
-        idempotency_key=f"auto:{event.id}:{event.event_name}",
-        event_id=event.id,
-        event_name=event.event_name,
-        timestamp=event.timestamp,
-        ctwa_clid=event.ctwa_clid,
+        idempotency_key=f"auto:{event['id']}:{event['event_name']}",
+        event_id=event["id"],
+        event_name=event["event_name"],
+        timestamp=event["timestamp"],
+        ctwa_clid=event.get("ctwa_clid"),
         account=account,
-        custom_data=dict(event.custom_data or {}),
+        custom_data=dict(event.get("custom_data") or {}),
     )
