@@ -3,18 +3,21 @@ headline numbers and write the report to report/index.html."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import json
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from devstack.sample_events import whatsapp_post
 from devstack.stack import LocalStack
 from wa_conversions.analytics.metrics import MAX_RANGE_DAYS
 from wa_conversions.analytics.report import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "report" / "index.html"
+DEMO_CONTACT = "16505551234"  # the sample ad click's buyer, as the attribution step left it
 
 
 def _days_with_data(stack: LocalStack) -> list[str]:
@@ -59,7 +62,76 @@ def _print(metrics: dict[str, Any]) -> None:
         )
 
 
+def _converse(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
+    """An agent answers the demo's ad click through the CRM (POST /v1/capture) and the buyer replies
+    on WhatsApp, so the response time, the funnel and the agent figures have something to show."""
+    contact = api.get(f"/contacts/{DEMO_CONTACT}", headers={"X-Api-Key": env["API_KEY"]}).json()
+    clicked = datetime.fromisoformat(contact["referrals"][0]["received_at"].replace("Z", "+00:00"))
+
+    def track(event: str, seconds: int, **properties: Any) -> dict[str, Any]:
+        when = (
+            (clicked + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        )
+        return {
+            "type": "track",
+            "event": event,
+            "userId": f"+{DEMO_CONTACT}",
+            "timestamp": when,
+            "context": {"channel": "whatsapp", "library": {"name": "crm-demo", "version": "1.0.0"}},
+            "properties": properties,
+        }
+
+    reply_id = "wamid.DEMO-agent-reply-1"
+    batch = [
+        track("chat.assigned", 60, chatId="demo-chat", agentId="agent_ana"),
+        track(
+            "message.sent",
+            150,
+            messageId=reply_id,
+            chatId="demo-chat",
+            agentId="agent_ana",
+            contentType="text",
+        ),
+        track("message.delivered", 155, messageId=reply_id),
+        track("message.read", 200, messageId=reply_id),
+    ]
+    answer = api.post("/v1/capture", json={"batch": batch}, headers={"X-Api-Key": env["API_KEY"]})
+    print(f"  POST /v1/capture (agent_ana answers the ad click after 2.5 min)  -> {answer.status_code}")
+    buyer_reply = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": DEMO_CONTACT}],
+                            "messages": [
+                                {
+                                    "from": DEMO_CONTACT,
+                                    "id": "wamid.DEMO-buyer-reply-1",
+                                    "type": "text",
+                                    "timestamp": str(int(clicked.timestamp()) + 400),
+                                    "text": {"body": "Great, ordering now"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    body = json.dumps(buyer_reply).encode("utf-8")
+    event = whatsapp_post(body, env["WHATSAPP_APP_SECRET"])
+    answer = api.post("/webhooks/whatsapp", content=body, headers=event["headers"])
+    print(f"  POST /webhooks/whatsapp (the buyer replies)  -> {answer.status_code}")
+    stack.wait_until_idle()
+
+
 def run(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
+    _converse(stack, api, env)
     stack.wait_until_idle()
     days = _days_with_data(stack)
     params = {"granularity": "day"}

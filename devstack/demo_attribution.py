@@ -1,10 +1,12 @@
-"""The attribution step of `make demo`: the sample Click-to-WhatsApp message arrives, then the same
-buyer orders in the Shopify store a day later, the phone typed the way people type it, and the order
-comes out attributed to the ad click."""
+"""The attribution step of `make demo`: the sample Click-to-WhatsApp message arrives (moved to
+yesterday, so that Meta's 7-day limit holds for the forwarding step), then the same buyer orders in
+the Shopify store a day later, the phone typed the way people type it, and the order comes out
+attributed to the ad click."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -17,8 +19,12 @@ DAY = 86_400
 
 
 def run(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
-    referral = (PAYLOADS / "meta_docs_text_message_ctwa_referral.json").read_bytes()
-    message = json.loads(referral)["entry"][0]["changes"][0]["value"]["messages"][0]
+    document = json.loads((PAYLOADS / "meta_docs_text_message_ctwa_referral.json").read_bytes())
+    message = document["entry"][0]["changes"][0]["value"]["messages"][0]
+    # The same ad clicked again yesterday: a new message, as Meta would send it.
+    message["timestamp"] = str(int(time.time()) - DAY)
+    message["id"] = message["id"].replace("wamid.", "wamid.DEMO")
+    referral = json.dumps(document).encode("utf-8")
     event = whatsapp_post(referral, env["WHATSAPP_APP_SECRET"])
     answer = api.post("/webhooks/whatsapp", content=referral, headers=event["headers"])
     print(f"POST /webhooks/whatsapp (ad click from +{message['from']})  -> {answer.status_code}")
