@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
+from wa_conversions.forwarding.names import META_EVENT_NAMES
+
 DEFAULT_PORT: Final = 3001
 DEFAULT_URL: Final = f"http://127.0.0.1:{DEFAULT_PORT}"
 DESTINATIONS: Final = ("wax", "meta", "cm", "dialog360")
@@ -43,24 +45,6 @@ PARAMETER_PATHS: Final = {
     "CmEventUrl": "/cm/v1.0/event",
     "Dialog360BaseUrl": "/360dialog",
 }
-META_EVENT_NAMES: Final = frozenset(
-    [
-        "Purchase",
-        "LeadSubmitted",
-        "InitiateCheckout",
-        "AddToCart",
-        "ViewContent",
-        "OrderCreated",
-        "OrderShipped",
-        "OrderDelivered",
-        "OrderCanceled",
-        "OrderReturned",
-        "CartAbandoned",
-        "QualifiedLead",
-        "RatingProvided",
-        "ReviewProvided",
-    ]
-)
 CM_CHANNEL_EVENTS: Final = frozenset({"MarkAsRead", "Block", "UnBlock"})
 _HASH = re.compile(r"^[a-f0-9]{64}$")
 _CM_NUMBER = re.compile(r"^00\d{6,15}$")
