@@ -38,9 +38,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning("CM webhook rejected", extra={"reason": error.message})
         return error_response(error)
     except ApiError as error:
+        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
         logger.warning("CM webhook rejected", extra={"reason": error.message})
         return error_response(error)
     except HandoffError:
+        metrics.add_metric(name="WebhookHandoffFailures", unit=MetricUnit.Count, value=1)
         logger.exception("CM webhook verified but not queued; CM will retry")
         return response(
             500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}

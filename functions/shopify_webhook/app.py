@@ -50,9 +50,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         return error_response(error)
     except ApiError as error:
+        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
         logger.warning("Shopify webhook rejected", extra={"reason": error.message})
         return error_response(error)
     except HandoffError:
+        metrics.add_metric(name="WebhookHandoffFailures", unit=MetricUnit.Count, value=1)
         logger.exception("Shopify webhook verified but not queued; Shopify will retry")
         return response(
             500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}

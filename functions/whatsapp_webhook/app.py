@@ -38,6 +38,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         if request.method == "GET":
             challenge = ingest.answer_handshake(request.query, get_secret(settings, "WHATSAPP_VERIFY_TOKEN"))
+            metrics.add_metric(name="VerificationHandshakes", unit=MetricUnit.Count, value=1)
             return response(200, challenge, content_type="text/plain")
         parts = ingest.accept_webhook(
             request.body, ingest.WebhookSignature.from_headers(request.headers), _secret_of, _queue
@@ -47,9 +48,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning("Webhook rejected", extra={"reason": error.message})
         return error_response(error)
     except ApiError as error:
+        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
         logger.warning("Webhook rejected", extra={"reason": error.message})
         return error_response(error)
     except HandoffError:
+        metrics.add_metric(name="WebhookHandoffFailures", unit=MetricUnit.Count, value=1)
         logger.exception("Webhook verified but not queued; Meta will retry")
         return response(
             500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}
