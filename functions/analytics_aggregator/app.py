@@ -47,6 +47,8 @@ def record_handler(record: SQSRecord) -> None:
         # Raising leaves it to the queue's redrive policy: after a few tries it waits in the DLQ.
         raise ValueError(f"Not a bus event: {type(error).__name__}") from error
     result = _aggregator().apply(event)
+    # Events_counted / _duplicate / _ignored: a steady stream of duplicates means redeliveries.
+    metrics.add_metric(name=f"Events_{result.outcome}", unit=MetricUnit.Count, value=1)
     if result.outcome == "counted" and result.event == "message.failed":
         metrics.add_metric(name="MessageDeliveryFailures", unit=MetricUnit.Count, value=1)
     logger.debug("Event aggregated", extra={"event": result.event, "outcome": result.outcome})
