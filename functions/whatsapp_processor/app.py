@@ -26,7 +26,9 @@ def record_handler(record: SQSRecord) -> None:
             raise
         # The provider goes with the body, so that a redrive from the DLQ is read in the right format.
         pipeline.dead_letters.park(
-            record.body, str(failure), attributes={"provider": provider_name} if provider_name else None
+            failure.body or record.body,
+            str(failure),
+            attributes={"provider": provider_name} if provider_name else None,
         )
         logger.warning("Webhook parked in the DLQ", extra={"reason": str(failure)})
         return

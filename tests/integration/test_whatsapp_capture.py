@@ -422,6 +422,29 @@ class TestUnknownContent:
         assert properties["customData"] == {"currency": "USD", "value": 25000}
         assert properties["ctwaClid"].startswith("Afc3nYt4")
 
+    def test_one_broken_update_does_not_hold_back_the_rest_of_the_batch(
+        self, harness: CaptureHarness
+    ) -> None:
+        broken = {"from": "4915112345678", "type": "text", "timestamp": "not a time", "id": "wamid.BAD"}
+        document = wh.webhook(
+            {
+                "contacts": [wh.contact("4915112345678")],
+                "messages": [wh.text_message("wamid.GOOD1", "4915112345678", 1750000000), broken],
+                "statuses": [wh.status("wamid.GOOD2", "sent", 1750000001, "4915112345678")],
+            }
+        )
+        post_and_process(harness, document)
+        assert message(harness, "wamid.GOOD1")["direction"] == "inbound"
+        assert message(harness, "wamid.GOOD2")["status"] == "sent"
+        [parked] = boto3.client("sqs").receive_message(
+            QueueUrl=harness.dlq_url, MessageAttributeNames=["All"]
+        )["Messages"]
+        assert "messages[1].timestamp" in parked["MessageAttributes"]["reason"]["StringValue"]
+        value = json.loads(parked["Body"])["entry"][0]["changes"][0]["value"]
+        assert value["messages"] == [broken]
+        assert "statuses" not in value
+        assert value["contacts"] == [wh.contact("4915112345678")]  # what a redrive needs to read it
+
     def test_body_that_cannot_be_parsed_is_parked_in_the_dlq_with_its_reason(
         self, harness: CaptureHarness
     ) -> None:
@@ -430,7 +453,7 @@ class TestUnknownContent:
         parked = boto3.client("sqs").receive_message(QueueUrl=harness.dlq_url, MessageAttributeNames=["All"])[
             "Messages"
         ]
-        assert "Not a valid WhatsApp webhook" in parked[0]["MessageAttributes"]["reason"]["StringValue"]
+        assert "messages[0].id: Field required" in parked[0]["MessageAttributes"]["reason"]["StringValue"]
         assert json.loads(parked[0]["Body"]) == document
 
 

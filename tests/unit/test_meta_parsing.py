@@ -13,7 +13,7 @@ from wa_conversions.models.domain import (
     MessageType,
     StatusUpdate,
 )
-from wa_conversions.providers.meta import normalize, parse_webhook
+from wa_conversions.providers.meta import normalize, parse_webhook, salvage
 
 
 def updates_of(body: bytes):
@@ -157,3 +157,32 @@ def test_group_status_has_no_contact() -> None:
 def test_structurally_broken_webhooks_are_rejected(body: bytes) -> None:
     with pytest.raises(ValidationError):
         parse_webhook(body)
+
+
+def test_salvage_keeps_the_updates_that_validate_on_their_own() -> None:
+    document = wh.webhook(
+        {
+            "contacts": [wh.contact("1")],
+            "messages": [wh.text_message("ok", "1", 1), {"id": "no-time", "from": "1"}],
+            "statuses": [{"status": "sent"}],
+        }
+    )
+    salvaged = salvage(wh.encode(document))
+    assert salvaged is not None
+    assert [u.idempotency_key for u in normalize(salvaged.valid)] == ["msg:ok"]
+    rejected = salvaged.rejected["entry"][0]["changes"][0]["value"]
+    assert rejected["messages"] == [{"id": "no-time", "from": "1"}]
+    assert rejected["statuses"] == [{"status": "sent"}]
+    assert salvaged.reasons == ("messages[1].timestamp: Field required", "statuses[0].id: Field required")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{nope",
+        b'{"object": "whatsapp_business_account", "entry": [1]}',
+        wh.encode(wh.webhook({"contacts": "not a list", "messages": [wh.text_message("m", "1", 1)]})),
+    ],
+)
+def test_salvage_gives_up_when_what_surrounds_the_updates_is_broken(body: bytes) -> None:
+    assert salvage(body) is None

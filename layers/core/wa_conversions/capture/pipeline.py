@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 
@@ -13,7 +14,12 @@ from .service import BatchResult, CaptureService
 
 
 class PermanentFailure(Exception):
-    """The message can never be processed; it goes to the DLQ with this reason instead of retrying."""
+    """The message can never be processed; it goes to the DLQ with this reason instead of retrying.
+    `body` is what to park when only part of the message failed; by default, the whole message."""
+
+    def __init__(self, reason: str, *, body: str | None = None) -> None:
+        super().__init__(reason)
+        self.body = body
 
 
 @dataclass
@@ -25,7 +31,17 @@ class CapturePipeline:
         try:
             updates = meta.normalize(meta.parse_webhook(body))
         except ValidationError as error:
-            raise PermanentFailure(f"Not a valid WhatsApp webhook: {validation_summary(error)}") from error
+            salvaged = meta.salvage(body)
+            if salvaged is None:
+                raise PermanentFailure(
+                    f"Not a valid WhatsApp webhook: {validation_summary(error)}"
+                ) from error
+            # The good updates are applied now; only the broken ones wait in the DLQ.
+            self.service.apply_batch(meta.normalize(salvaged.valid))
+            raise PermanentFailure(
+                f"Updates not valid, the others were applied: {'; '.join(salvaged.reasons[:3])}",
+                body=json.dumps(salvaged.rejected, separators=(",", ":"), ensure_ascii=False),
+            ) from error
         return self.service.apply_batch(updates)
 
     def process_cm_webhook(self, body: str) -> BatchResult:

@@ -6,7 +6,12 @@ one POST, and reading only the first silently drops the rest.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from ..models import meta_webhook as wire
 from ..models.domain import (
@@ -30,6 +35,69 @@ WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
 def parse_webhook(raw: bytes | str) -> wire.WebhookDocument:
     """Validate the webhook body. Raises pydantic.ValidationError for anything that is not one."""
     return wire.WEBHOOK_DOCUMENT.validate_json(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Salvaged:
+    """A webhook that did not validate as a whole, cut in two: the updates that validate on their
+    own, and a webhook of the same format holding the rest, with why."""
+
+    valid: wire.WebhookDocument
+    rejected: dict[str, Any]
+    reasons: tuple[str, ...]
+
+
+_UPDATE_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    "messages": TypeAdapter(wire.MessageDoc),
+    "statuses": TypeAdapter(wire.StatusDoc),
+    "automatic_events": TypeAdapter(wire.AutomaticEventDoc),
+}
+
+
+def salvage(raw: bytes | str) -> Salvaged | None:
+    """Meta batches up to 1000 updates: one malformed update must not hold the others back. Each
+    update is checked on its own; None when what surrounds the updates is itself broken."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("entry"), list):
+        return None
+    good_entries: list[Any] = []
+    bad_entries: list[Any] = []
+    reasons: list[str] = []
+    for entry in document["entry"]:
+        if not isinstance(entry, dict):
+            return None
+        good_changes, bad_changes = [], []
+        for change in entry.get("changes") or []:
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict):
+                return None
+            shared = {k: v for k, v in value.items() if k not in _UPDATE_ADAPTERS}
+            good, bad = dict(shared), dict(shared)
+            for name, adapter in _UPDATE_ADAPTERS.items():
+                for index, update in enumerate(value.get(name) or []):
+                    try:
+                        adapter.validate_python(update)
+                    except ValidationError as error:
+                        bad.setdefault(name, []).append(update)
+                        first = error.errors()[0]
+                        where = ".".join(str(part) for part in first["loc"])
+                        reasons.append(f"{name}[{index}]{'.' + where if where else ''}: {first['msg']}")
+                    else:
+                        good.setdefault(name, []).append(update)
+            good_changes.append({**change, "value": good})
+            if any(name in bad for name in _UPDATE_ADAPTERS):
+                bad_changes.append({**change, "value": bad})
+        good_entries.append({**entry, "changes": good_changes})
+        if bad_changes:
+            bad_entries.append({**entry, "changes": bad_changes})
+    try:
+        valid = wire.WEBHOOK_DOCUMENT.validate_python({**document, "entry": good_entries})
+    except ValidationError:
+        return None  # the envelope, a contact or the metadata is broken: nothing can be trusted
+    return Salvaged(valid=valid, rejected={**document, "entry": bad_entries}, reasons=tuple(reasons))
 
 
 def normalize(payload: wire.WebhookDocument) -> list[Update]:
