@@ -44,7 +44,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             request.body, ingest.WebhookSignature.from_headers(request.headers), _secret_of, _queue
         )
     except (UnauthorizedError, ForbiddenError) as error:
-        metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
+        # A wrong verify token on the handshake is not a signature failure: keep the alarm meaningful.
+        failure = "WebhookSignatureFailures" if request.method == "POST" else "VerificationFailures"
+        metrics.add_metric(name=failure, unit=MetricUnit.Count, value=1)
         logger.warning("Webhook rejected", extra={"reason": error.message})
         return error_response(error)
     except ApiError as error:
