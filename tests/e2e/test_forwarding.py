@@ -226,6 +226,39 @@ def test_a_follow_up_at_360dialog_carries_the_orders_external_event_id(
     assert chained["previous_external_event_id"]
 
 
+def test_a_follow_up_that_comes_before_its_order_waits_to_be_chained(
+    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+) -> None:
+    order = conversion()
+    conversion_id = order["properties"]["conversionId"]
+    paid = conversion("order.paid", conversionId=conversion_id, orderId=order["properties"]["orderId"])
+    paid["properties"]["eventId"] = f"{conversion_id}:order_paid"
+    publish(stack, aws, paid)
+    time.sleep(0.5)  # the follow-up is tried, finds no order yet, and is put back with backoff
+    publish(stack, aws, order)
+    stack.wait_until_idle(timeout=60)
+
+    first, follow_up = received(standins, "dialog360")
+    assert first["body"]["external_event"]["action"] == "Purchased an item"
+    assert follow_up["body"]["external_event"]["action"] == "Paid an order"
+    assert follow_up["body"]["external_event"]["previous_external_event_id"]
+    log = [
+        d for d in deliveries(api, order_id=order["properties"]["orderId"]) if d["destination"] == "dialog360"
+    ]
+    assert sorted(d["status"] for d in log) == ["delivered", "delivered"]
+
+
+def test_a_follow_up_of_an_order_never_seen_is_not_held_back(
+    stack: LocalStack, aws: AwsHelpers, standins: httpx.Client
+) -> None:
+    refund = conversion("refund.created", value=5.0, orderKnown=False)
+    refund["properties"]["eventId"] = refund["properties"]["conversionId"] + ":refund:9"
+    publish(stack, aws, refund)
+    stack.wait_until_idle()
+    [sent] = received(standins, "dialog360")
+    assert "previous_external_event_id" not in sent["body"]["external_event"]
+
+
 def test_wax_409_counts_as_delivered(
     stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:

@@ -62,6 +62,8 @@ class ConversionProperties(BaseModel):
     action: str | None = None
     event_name: str | None = Field(default=None, alias="eventName")
     previous_external_event_id: str | None = Field(default=None, alias="previousExternalEventId")
+    # Follow-ups: false for a refund or cancellation of an order never seen (docs/events.md).
+    order_known: bool = Field(default=True, alias="orderKnown")
     # POST /conversions only
     content_ids: list[str] = Field(default_factory=list, alias="contentIds")
     external_id: str | None = Field(default=None, alias="externalId")

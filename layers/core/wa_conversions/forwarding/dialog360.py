@@ -26,6 +26,9 @@ ACTIONS = {
     "refund": "Refunded an order",
 }
 CHAIN_HEADS = frozenset({"order", "external"})
+# A follow-up that comes before its order's external_event_id waits this many attempts (with the
+# delivery backoff) for the order to be delivered, rather than going out unchained.
+CHAIN_WAIT_ATTEMPTS = 4
 WITH_REVENUE = frozenset({"order", "external", "refund"})
 
 
@@ -34,6 +37,7 @@ class Dialog360Request:
     conversion_id: str
     kind: str
     event: dict[str, Any]
+    order_known: bool = True
 
 
 class Dialog360Destination(ConversionDestination):
@@ -60,7 +64,9 @@ class Dialog360Destination(ConversionDestination):
             external["app_id"] = self.settings.app_id
         if p.previous_external_event_id:
             external["previous_external_event_id"] = p.previous_external_event_id
-        return Dialog360Request(conversion_id=p.conversion_id, kind=p.kind, event=external)
+        return Dialog360Request(
+            conversion_id=p.conversion_id, kind=p.kind, event=external, order_known=p.order_known
+        )
 
     def send_one(self, job: Job) -> Outcome:
         request: Dialog360Request = job.planned.request
@@ -70,9 +76,21 @@ class Dialog360Destination(ConversionDestination):
             previous = self.log.reference(self.name, request.conversion_id)
             if previous:
                 external["previous_external_event_id"] = previous
+            elif job.attempt <= CHAIN_WAIT_ATTEMPTS and self._order_still_coming(request):
+                return Outcome.retry(
+                    "waiting for the order's external_event_id to chain this follow-up to it"
+                )
         body = {"external_event": external, "api_key": self._secret()}
         path = f"/clients/{self.settings.client_id}/external-events"
         return http.send(self.client, "POST", path, json=body)
+
+    def _order_still_coming(self, request: Dialog360Request) -> bool:
+        """The order's own delivery is not settled yet: not seen here, or pending. One that was
+        skipped or failed will never return an id, and an order never seen will not come."""
+        if not request.order_known:
+            return False
+        head = self.log.get_for(self.name, f"{request.conversion_id}:order")
+        return head is None or head.get("status") == "pending"
 
     def on_delivered(self, job: Job, outcome: Outcome) -> None:
         request: Dialog360Request = job.planned.request
