@@ -8,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from wa_conversions.apigw import HttpRequest, error_response, response
+from wa_conversions.apigw import HttpRequest, refuse_webhook, response
 from wa_conversions.capture import cm_ingest
 from wa_conversions.capture.ingest import IngestQueue
 from wa_conversions.config import WebhookSettings, load_settings
-from wa_conversions.errors import ApiError, HandoffError, UnauthorizedError
+from wa_conversions.errors import ApiError, HandoffError
 from wa_conversions.secret_store import get_secret
 
 logger = Logger()
@@ -25,6 +25,10 @@ def _queue() -> IngestQueue:
     return IngestQueue(aws.sqs(), load_settings(WebhookSettings).ingest_queue_url)
 
 
+def _count(metric: str) -> None:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = HttpRequest.from_event(event)
@@ -33,20 +37,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         kind = cm_ingest.accept_webhook(
             request.body, request.query.get("token"), get_secret(settings, "CM_WEBHOOK_TOKEN"), _queue
         )
-    except UnauthorizedError as error:
-        metrics.add_metric(name="WebhookTokenFailures", unit=MetricUnit.Count, value=1)
-        logger.warning("CM webhook rejected", extra={"reason": error.message})
-        return error_response(error)
-    except ApiError as error:
-        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
-        logger.warning("CM webhook rejected", extra={"reason": error.message})
-        return error_response(error)
-    except HandoffError:
-        metrics.add_metric(name="WebhookHandoffFailures", unit=MetricUnit.Count, value=1)
-        logger.exception("CM webhook verified but not queued; CM will retry")
-        return response(
-            500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}
+    except (ApiError, HandoffError) as error:
+        return refuse_webhook(
+            error, source="CM", auth_metric="WebhookTokenFailures", count=_count, logger=logger
         )
-    metrics.add_metric(name="CmWebhooksAccepted", unit=MetricUnit.Count, value=1)
+    _count("CmWebhooksAccepted")
     logger.info("CM webhook queued", extra={"kind": kind, "bytes": len(request.body)})
     return response(200, {"status": "accepted"})

@@ -8,10 +8,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from wa_conversions.apigw import HttpRequest, error_response, response
+from wa_conversions.apigw import HttpRequest, refuse_webhook, response
 from wa_conversions.attribution import intake, shops
 from wa_conversions.config import ShopifyWebhookSettings, load_settings
-from wa_conversions.errors import ApiError, HandoffError, UnauthorizedError
+from wa_conversions.errors import ApiError, HandoffError
 
 logger = Logger()
 metrics = Metrics()
@@ -37,35 +37,26 @@ def _queue() -> intake.OrdersQueue:
     return intake.OrdersQueue(aws.sqs(), load_settings(ShopifyWebhookSettings).orders_queue_url)
 
 
+def _count(metric: str) -> None:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = HttpRequest.from_event(event)
     try:
         outcome = intake.accept_webhook(request.body, request.headers, _secret_for, _markers, _queue)
-    except UnauthorizedError as error:
-        metrics.add_metric(name="ShopifySignatureFailures", unit=MetricUnit.Count, value=1)
-        logger.warning(
-            "Shopify webhook rejected",
-            extra={"reason": error.message, "shop": request.headers.get(intake.SHOP_HEADER)},
-        )
-        return error_response(error)
-    except ApiError as error:
-        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
-        logger.warning("Shopify webhook rejected", extra={"reason": error.message})
-        return error_response(error)
-    except HandoffError:
-        metrics.add_metric(name="WebhookHandoffFailures", unit=MetricUnit.Count, value=1)
-        logger.exception("Shopify webhook verified but not queued; Shopify will retry")
-        return response(
-            500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}
+    except (ApiError, HandoffError) as error:
+        return refuse_webhook(
+            error, source="Shopify", auth_metric="ShopifySignatureFailures", count=_count, logger=logger
         )
     log_fields = {"topic": outcome.topic, "shop": outcome.shop, "event_id": outcome.event_id}
     if outcome.status == "ignored":
         logger.info("Shopify topic not handled; ignored", extra=log_fields)
     elif outcome.status == "duplicate":
-        metrics.add_metric(name="ShopifyDuplicates", unit=MetricUnit.Count, value=1)
+        _count("ShopifyDuplicates")
         logger.info("Shopify event already handed off", extra=log_fields)
     else:
-        metrics.add_metric(name="ShopifyWebhooksAccepted", unit=MetricUnit.Count, value=1)
+        _count("ShopifyWebhooksAccepted")
         logger.info("Shopify webhook queued", extra={**log_fields, "bytes": len(request.body)})
     return response(200, {"status": outcome.status})

@@ -8,10 +8,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from wa_conversions.apigw import HttpRequest, error_response, response
+from wa_conversions.apigw import HttpRequest, refuse_webhook, response
 from wa_conversions.capture import ingest
 from wa_conversions.config import WebhookSettings, load_settings
-from wa_conversions.errors import ApiError, ForbiddenError, HandoffError, UnauthorizedError
+from wa_conversions.errors import ApiError, HandoffError
 from wa_conversions.secret_store import get_optional_secret, get_secret
 
 logger = Logger()
@@ -31,6 +31,10 @@ def _secret_of(signer: str) -> str | None:
     return get_optional_secret(settings, "WHATSAPP_360DIALOG_SECRET")
 
 
+def _count(metric: str) -> None:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = HttpRequest.from_event(event)
@@ -38,27 +42,15 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         if request.method == "GET":
             challenge = ingest.answer_handshake(request.query, get_secret(settings, "WHATSAPP_VERIFY_TOKEN"))
-            metrics.add_metric(name="VerificationHandshakes", unit=MetricUnit.Count, value=1)
+            _count("VerificationHandshakes")
             return response(200, challenge, content_type="text/plain")
         parts = ingest.accept_webhook(
             request.body, ingest.WebhookSignature.from_headers(request.headers), _secret_of, _queue
         )
-    except (UnauthorizedError, ForbiddenError) as error:
+    except (ApiError, HandoffError) as error:
         # A wrong verify token on the handshake is not a signature failure: keep the alarm meaningful.
-        failure = "WebhookSignatureFailures" if request.method == "POST" else "VerificationFailures"
-        metrics.add_metric(name=failure, unit=MetricUnit.Count, value=1)
-        logger.warning("Webhook rejected", extra={"reason": error.message})
-        return error_response(error)
-    except ApiError as error:
-        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
-        logger.warning("Webhook rejected", extra={"reason": error.message})
-        return error_response(error)
-    except HandoffError:
-        metrics.add_metric(name="WebhookHandoffFailures", unit=MetricUnit.Count, value=1)
-        logger.exception("Webhook verified but not queued; Meta will retry")
-        return response(
-            500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}
-        )
-    metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
+        auth_metric = "WebhookSignatureFailures" if request.method == "POST" else "VerificationFailures"
+        return refuse_webhook(error, source="WhatsApp", auth_metric=auth_metric, count=_count, logger=logger)
+    _count("WebhooksAccepted")
     logger.info("Webhook queued", extra={"parts": parts, "bytes": len(request.body)})
     return response(200, {"status": "accepted"})

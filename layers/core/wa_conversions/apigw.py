@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from .errors import ApiError
+from .errors import ApiError, ForbiddenError, HandoffError, UnauthorizedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +42,31 @@ def response(status_code: int, body: Any, *, content_type: str = "application/js
 
 def error_response(error: ApiError) -> dict[str, Any]:
     return response(error.status_code, error.body())
+
+
+class WarningLogger(Protocol):
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def refuse_webhook(
+    error: ApiError | HandoffError,
+    *,
+    source: str,
+    auth_metric: str,
+    count: Callable[[str], None],
+    logger: WarningLogger,
+) -> dict[str, Any]:
+    """The answer to a webhook that was not accepted, counted and logged the same way for every
+    provider: a bad signature or token (`auth_metric`, which alarms watch), other bad input
+    (WebhooksRejected, 4xx), or a verified body that could not be queued (WebhookHandoffFailures,
+    500, so that the provider retries it)."""
+    if isinstance(error, HandoffError):
+        count("WebhookHandoffFailures")
+        logger.exception(f"{source} webhook verified but not queued; {source} will retry")
+        return response(
+            500, {"error": "handoff_failed", "message": "Could not queue the webhook, retry later"}
+        )
+    count(auth_metric if isinstance(error, UnauthorizedError | ForbiddenError) else "WebhooksRejected")
+    logger.warning(f"{source} webhook rejected", extra={"reason": error.message})
+    return error_response(error)
