@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from devstack.envfile import parse_env_file
 from wa_conversions.signatures import meta_signature
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,13 +19,8 @@ PAYLOADS = EVENTS / "payloads"
 
 
 def read_env(path: Path = ROOT / "local.env") -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
+    """local.env as the local stack reads it."""
+    return parse_env_file(path)
 
 
 def proxy_event(
