@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, unquote
 from devstack.cfn import ACCOUNT_ID
 from devstack.functions import ApiRoute
 from devstack.runtime import Invocation
+from wa_conversions.observability import mask_phone
 
 log = logging.getLogger("devstack")
 
@@ -27,6 +29,14 @@ _LITERAL: Final = 2
 _PARAMETER: Final = 1
 _GREEDY: Final = 0
 _UNKNOWN_ROUTE_MESSAGE: Final = "Missing Authentication Token"
+# A run of 7 to 15 digits (E.164's longest), bare, after "+" or after an encoded "+" ("%2B").
+_PHONE_LIKE: Final = re.compile(r"(?<!\d)(\+|%2[bB])?(\d{7,15})(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """The local stack's own log lines with every number that could be a phone masked, as the
+    functions mask theirs: a log cannot tell a contact's phone in /contacts/{id} from other digits."""
+    return _PHONE_LIKE.sub(lambda found: (found.group(1) or "") + (mask_phone(found.group(2)) or ""), text)
 
 
 def split_path(path: str) -> list[str]:
@@ -138,7 +148,9 @@ def build_event(
     route = match.route
     now = now or datetime.datetime.now(datetime.UTC)
     request_id = request_id or str(uuid.uuid4())
-    path = unquote(raw_path)
+    # A REST API hands path, pathParameters and requestContext.path over still percent-encoded, so
+    # an id's "%2F" stays inside its segment (https://github.com/aws/aws-sam-cli/issues/3524).
+    path = raw_path
     single_headers, multi_headers = _multi(headers)
     single_query, multi_query = _multi(parse_qsl(raw_query, keep_blank_values=True))
     try:
@@ -317,18 +329,28 @@ class ApiGateway:
             log.error(
                 "%s %s -> 502: %s failed: %s",
                 method,
-                raw_path,
+                mask_phones(raw_path),
                 match.route.function,
-                invocation.error_summary,
+                mask_phones(invocation.error_summary),
             )
             return gateway_error(502, "Internal server error", "InternalServerErrorException")
         try:
             response = proxy_response(invocation.result)
         except MalformedResponseError as error:
-            log.error("%s %s -> 502: malformed Lambda proxy response: %s", method, raw_path, error)
+            log.error(
+                "%s %s -> 502: malformed Lambda proxy response: %s",
+                method,
+                mask_phones(raw_path),
+                mask_phones(str(error)),
+            )
             return gateway_error(502, "Internal server error", "InternalServerErrorException")
         log.info(
-            "%s %s -> %d (%s, %.0f ms)", method, raw_path, response.status, match.route.function, elapsed_ms
+            "%s %s -> %d (%s, %.0f ms)",
+            method,
+            mask_phones(raw_path),
+            response.status,
+            match.route.function,
+            elapsed_ms,
         )
         return response
 
@@ -359,7 +381,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             response = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
         except Exception:
-            log.exception("%s %s: the local API gateway failed", self.command, self.path)
+            log.exception("%s %s: the local API gateway failed", self.command, mask_phones(self.path))
             response = gateway_error(500, "Internal server error", "InternalServerErrorException")
         self.send_response(response.status)
         for name, value in response.headers:
@@ -373,7 +395,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("api: " + format, *args)
+        # http.server's lines hold the request line, query string included.
+        log.debug("api: %s", mask_phones(format % args))
 
 
 def localize_urls(text: str, routes: Iterable[ApiRoute], region: str, api_url: str) -> str:

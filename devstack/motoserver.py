@@ -39,6 +39,11 @@ class ThreadMotoServer:
     def __init__(self, host: str) -> None:
         from moto.server import ThreadedMotoServer
 
+        from devstack import eventbridge, moto_fixes, moto_limits
+
+        moto_fixes.apply()
+        moto_limits.install()
+        eventbridge.install()
         _quiet_werkzeug()
         # verbose=False: moto would otherwise print to stdout, which carries the "ready" line.
         self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)

@@ -104,7 +104,9 @@ class Provisioner:
             "AWS::Events::EventBus": self._create_event_bus,
             "AWS::Events::Rule": self._create_rule,
             "AWS::SSM::Parameter": self._create_ssm_parameter,
+            "AWS::Logs::LogGroup": self._create_log_group,
         }
+        self._logs: Any = None
 
     # -- naming and lookup ------------------------------------------------------------------------
 
@@ -471,6 +473,20 @@ class Provisioner:
         self.queues_by_arn[arn] = url
         self.async_targets.append(AsyncTarget(function_logical_id, url, arn, source))
         return arn
+
+    def _create_log_group(self, logical_id: str, properties: dict[str, Any]) -> _Resource:
+        # Nothing writes to it locally; it exists so that its name and retention are the template's.
+        name = self._name(logical_id, properties, "LogGroupName", 512)
+        if self._logs is None:
+            self._logs = self._aws().client("logs")
+        self._logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in properties:
+            self._logs.put_retention_policy(
+                logGroupName=name, retentionInDays=_int(properties["RetentionInDays"])
+            )
+        pseudo = self.pseudo
+        arn = f"arn:{pseudo.partition}:logs:{pseudo.region}:{pseudo.account_id}:log-group:{name}:*"
+        return _Resource(name, {"Arn": arn})
 
     def _create_ssm_parameter(self, logical_id: str, properties: dict[str, Any]) -> _Resource:
         name = self._name(logical_id, properties, "Name", 2048)

@@ -1,9 +1,11 @@
 """`python -m devstack redrive QUEUE`: move the messages of QUEUE's dead-letter queue back to QUEUE.
 
 QUEUE is the template's logical id (WaxQueue, MetaCapiQueue, CmConversionsQueue, Dialog360Queue, ...)
-or a queue name or URL. Against the local stack pass --endpoint (the `aws=` URL `make dev` prints);
-without it, boto3's usual configuration applies (AWS_ENDPOINT_URL, or AWS itself). On AWS, SQS can
-also do it itself:
+or a queue name or URL. EventBusDLQ, which holds what EventBridge rules could not deliver, is given
+itself: each of its events goes back to the queue its TARGET_ARN attribute names, without
+EventBridge's error attributes. Against the local stack pass --endpoint (the `aws=` URL `make dev`
+prints); without it, boto3's usual configuration applies (AWS_ENDPOINT_URL, or AWS itself). On AWS,
+SQS can also do it itself:
 
     aws sqs start-message-move-task --source-arn <DLQ arn>   # back to the queue it came from
 
@@ -28,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("queue", help="logical id, name or URL of the source queue (not the DLQ)")
+    parser.add_argument(
+        "queue", help="logical id, name or URL of the source queue (not its DLQ), or EventBusDLQ"
+    )
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"), help="AWS endpoint URL")
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.set_defaults(run=run)
@@ -41,8 +45,9 @@ def find_queue_url(sqs: Any, queue: str) -> str:
     exact = [url for url in urls if url.rsplit("/", 1)[-1] == queue]
     if exact:
         return exact[0]
-    # The local stack names queues <stack>-<LogicalId>-<hash>; CloudFormation similarly.
-    matches = [url for url in urls if f"-{queue}-" in url.rsplit("/", 1)[-1]]
+    # The local stack names queues <stack>-<LogicalId>, CloudFormation <stack>-<LogicalId>-<hash>.
+    names = {url: url.rsplit("/", 1)[-1] for url in urls}
+    matches = [url for url, name in names.items() if f"-{queue}-" in name or name.endswith(f"-{queue}")]
     if len(matches) != 1:
         raise SystemExit(f"no single queue matches {queue!r}: {matches or urls}")
     return matches[0]
@@ -50,9 +55,10 @@ def find_queue_url(sqs: Any, queue: str) -> str:
 
 def redrive(sqs: Any, queue_url: str) -> int:
     """Moves every message now in the queue's DLQ back to it; returns how many moved."""
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    response = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    attributes = response.get("Attributes", {})  # absent when the queue has none of those asked for
     if "RedrivePolicy" not in attributes:
-        raise SystemExit(f"{queue_url} has no dead-letter queue (RedrivePolicy)")
+        return redrive_to_targets(sqs, queue_url)
     dlq_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
     dlq_url = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
     moved = 0
@@ -72,6 +78,32 @@ def redrive(sqs: Any, queue_url: str) -> int:
             if kept:
                 request["MessageAttributes"] = kept
             sqs.send_message(**request)
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+
+
+def redrive_to_targets(sqs: Any, dlq_url: str) -> int:
+    """Moves every event of an EventBridge DLQ to the queue its TARGET_ARN names; returns how many."""
+    moved = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            return moved
+        for position, message in enumerate(messages):
+            target = message.get("MessageAttributes", {}).get("TARGET_ARN", {}).get("StringValue", "")
+            if target.split(":")[2:3] != ["sqs"]:
+                for left in messages[position:]:  # visible again at once, untouched
+                    sqs.change_message_visibility(
+                        QueueUrl=dlq_url, ReceiptHandle=left["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                raise SystemExit(
+                    f"{dlq_url} has no dead-letter queue (RedrivePolicy) and a message of it names no "
+                    f"SQS target (TARGET_ARN {target!r}); {moved} moved before it"
+                )
+            target_url = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=target_url, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
 

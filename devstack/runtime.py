@@ -262,9 +262,12 @@ class FunctionWorker:
                 self._process = None
                 process = self._ensure_process()
                 process.send({"request_id": request_id, "event": event})
-            budget = self.spec.timeout_s + _REPLY_SLACK_S + (0.0 if process.initialised else INIT_ALLOWANCE_S)
+            # Lambda times the init phase (the first import) on its own, then the handler by Timeout.
+            init_budget = _REPLY_SLACK_S + (0.0 if process.initialised else INIT_ALLOWANCE_S)
             try:
-                reply = process.replies.get(timeout=budget)
+                reply = process.replies.get(timeout=init_budget + self.spec.timeout_s)
+                if reply is not None and reply.get("started"):
+                    reply = process.replies.get(timeout=self.spec.timeout_s + _REPLY_SLACK_S)
             except queue.Empty:
                 process.kill()
                 self._process = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import decimal
+import functools
 import importlib
 import json
 import logging
@@ -121,13 +122,17 @@ class Runtime:
         self.handler = handler
         return None
 
-    def invoke(self, request_id: str, event: Any) -> dict[str, Any]:
+    def invoke(
+        self, request_id: str, event: Any, started: Callable[[], None] = lambda: None
+    ) -> dict[str, Any]:
+        """`started` is called once the init phase is over and the handler's timeout begins."""
         if self.handler is None:
             init_error = self._load()
             if init_error is not None:
                 return {"request_id": request_id, "ok": False, "error": init_error}
         assert self.handler is not None
         self.request_filter.request_id = request_id
+        started()
         context = LambdaContext(request_id, time.time() * 1000 + self.timeout_ms, self.function_arn)
         try:
             result = self.handler(event, context)
@@ -143,17 +148,23 @@ class Runtime:
 
 
 def _serve(requests: BinaryIO, replies: BinaryIO, runtime: Runtime) -> None:
+    def write(reply: dict[str, Any]) -> None:
+        replies.write(json.dumps(reply).encode() + b"\n")
+        replies.flush()
+
     for line in requests:
         if not line.strip():
             continue
         request = json.loads(line)
-        reply = runtime.invoke(request["request_id"], request["event"])
+        request_id: str = request["request_id"]
+        # The parent times the handler from here, as Lambda does once the init phase is over.
+        started = functools.partial(write, {"request_id": request_id, "started": True})
+        reply = runtime.invoke(request_id, request["event"], started)
         sys.stdout.flush()
         sys.stderr.flush()
         # Tells the parent that the invocation's output has all been written to the log pipe.
-        os.write(2, f"{END_OF_OUTPUT}{request['request_id']}\n".encode())
-        replies.write(json.dumps(reply).encode() + b"\n")
-        replies.flush()
+        os.write(2, f"{END_OF_OUTPUT}{request_id}\n".encode())
+        write(reply)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import base64
 import datetime
+import logging
+from typing import Any
 
 import pytest
 
-from devstack.apigw import MalformedResponseError, RouteMatch, RouteTable, build_event, proxy_response
+from devstack.apigw import (
+    ApiGateway,
+    MalformedResponseError,
+    RouteMatch,
+    RouteTable,
+    build_event,
+    proxy_response,
+)
 from devstack.functions import ApiRoute
+from devstack.runtime import Invocation
 
 
 def route(path: str, method: str = "GET", function: str = "Fn") -> ApiRoute:
@@ -81,7 +91,11 @@ def test_proxy_event_shape() -> None:
         now=now,
     )
 
-    assert event["path"] == "/contacts/a/b"
+    assert event["path"] == "/contacts/a%2Fb"
+    assert event["pathParameters"] == {"id": "a%2Fb"}
+    assert event["resource"] == "/contacts/{id}"
+    assert event["requestContext"]["path"] == "/v1/contacts/a%2Fb"
+    assert event["requestContext"]["resourcePath"] == "/contacts/{id}"
     assert event["headers"] == {"Accept": "a", "X-Dup": "2"}
     assert event["multiValueHeaders"] == {"Accept": ["a"], "X-Dup": ["1", "2"]}
     assert event["queryStringParameters"] == {"x": "2", "y": ""}
@@ -119,3 +133,75 @@ def test_proxy_responses_map_to_http() -> None:
 def test_malformed_proxy_responses_are_refused(result: object) -> None:
     with pytest.raises(MalformedResponseError):
         proxy_response(result)
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "parameter"),
+    [
+        ("/contacts/a%2Fb%2Bc%3Dd%20e", "a%2Fb%2Bc%3Dd%20e"),
+        ("/contacts/a+b=c", "a+b=c"),
+        ("/contacts/%252F", "%252F"),
+    ],
+)
+def test_the_path_reaches_the_function_percent_encoded_as_a_rest_api_hands_it(
+    raw_path: str, parameter: str
+) -> None:
+    match = TABLE.match("GET", raw_path)
+    assert isinstance(match, RouteMatch)
+
+    event = build_event(
+        match,
+        method="GET",
+        raw_path=raw_path,
+        raw_query="",
+        headers=[],
+        body=b"",
+        source_ip="127.0.0.1",
+        region="us-east-1",
+    )
+
+    assert (event["path"], event["pathParameters"], event["requestContext"]["path"]) == (
+        raw_path,
+        {"id": parameter},
+        f"/v1{raw_path}",
+    )
+
+
+def gateway(result: Invocation) -> ApiGateway:
+    def invoke(function: str, event: Any) -> Invocation:
+        return result
+
+    return ApiGateway([route("/contacts/{id}", function="Contacts")], invoke, region="us-east-1")
+
+
+@pytest.mark.parametrize(
+    "target", ["/contacts/16505551234", "/contacts/+16505551234", "/contacts/%2B16505551234?x=1"]
+)
+def test_the_access_log_masks_ids_that_are_phone_numbers(
+    target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    answered = Invocation("Contacts", "rid", ok=True, result={"statusCode": 200, "body": "{}"})
+    failed = Invocation(
+        "Contacts", "rid", ok=False, error={"errorType": "KeyError", "errorMessage": "'16505551234'"}
+    )
+    caplog.set_level(logging.DEBUG, logger="devstack")
+
+    ok = gateway(answered).handle("GET", target, [], b"", "127.0.0.1")
+    broken = gateway(failed).handle("GET", target, [], b"", "127.0.0.1")
+
+    assert (ok.status, broken.status) == (200, 502)
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2
+    assert all("16*******34" in line for line in lines), lines
+    assert not any("6505551234" in line for line in lines), lines
+    assert "Contacts" in lines[0]
+    assert "KeyError" in lines[1]
+
+
+def test_the_access_log_keeps_ids_that_cannot_be_phone_numbers(caplog: pytest.LogCaptureFixture) -> None:
+    answered = Invocation("Contacts", "rid", ok=True, result={"statusCode": 404, "body": "{}"})
+    caplog.set_level(logging.INFO, logger="devstack")
+
+    gateway(answered).handle("GET", "/contacts/wamid.HBgL%2Fab%3D", [], b"", "127.0.0.1")
+
+    assert "/contacts/wamid.HBgL%2Fab%3D -> 404" in caplog.text
