@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -39,17 +38,17 @@ def _answer(result: ActionResult) -> Response[Any]:
 
 @app.post("/messages/<message_id>/read")
 def mark_read(message_id: str) -> Response[Any]:
-    return _answer(_actions().mark_read(unquote(message_id)))
+    return _answer(_actions().mark_read(message_id))
 
 
 @app.post("/contacts/<contact_id>/block")
 def block(contact_id: str) -> Response[Any]:
-    return _answer(_actions().block(unquote(contact_id)))
+    return _answer(_actions().block(contact_id))
 
 
 @app.post("/contacts/<contact_id>/unblock")
 def unblock(contact_id: str) -> Response[Any]:
-    return _answer(_actions().unblock(unquote(contact_id)))
+    return _answer(_actions().unblock(contact_id))
 
 
 @logger.inject_lambda_context

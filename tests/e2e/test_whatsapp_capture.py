@@ -105,3 +105,71 @@ def test_operator_api_needs_the_key(api: httpx.Client) -> None:
     response = api.get("/contacts/16505551234")
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
+
+
+def test_a_webhook_of_2_6_mb_is_acknowledged_and_every_message_is_readable(
+    operator: httpx.Client, stack: LocalStack
+) -> None:
+    # Its parts go to SQS in several calls, each under SQS's 1 MiB; the 1000-update form of the same
+    # webhook runs in the reliability suite (make reliability), where its minutes are affordable.
+    senders = [f"4477009{i:05d}" for i in range(20)]
+    document = wh.webhook(
+        {
+            "contacts": [wh.contact(sender, name=f"Bulk {i}") for i, sender in enumerate(senders)],
+            "messages": [
+                wh.text_message(f"wamid.E2E.BULK{i:04d}", senders[i % 20], 1760000000 + i, body="ü" * 12500)
+                for i in range(100)
+            ],
+        }
+    )
+    body = json.dumps(document, ensure_ascii=False).encode()
+    assert 2_500_000 < len(body) < 2_800_000
+    response = post_body(operator, stack, body)
+    assert response.status_code == 200, response.text
+    stack.wait_until_idle(timeout=300)
+    for i in range(100):
+        found = operator.get(f"/messages/wamid.E2E.BULK{i:04d}")
+        assert found.status_code == 200, (i, found.text)
+        assert found.json()["direction"] == "inbound"
+
+
+def test_calls_webhooks_store_nothing(operator: httpx.Client, stack: LocalStack) -> None:
+    for name in ("meta_docs_calls_status_ringing.json", "meta_docs_calls_connect.json"):
+        assert post_body(operator, stack, wh.sample(name)).status_code == 200
+    stack.wait_until_idle()
+    assert operator.get("/messages/wacid.ABGGFjFVU2AfAgo6V-Hc5eCgK5Gh").status_code == 404
+    assert operator.get("/contacts/16315553601").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"object": "whatsapp_business_account", "entry": [], "x": "\xed\xb3\xbf"}',
+    ],
+    ids=["nested-100000", "encoded-lone-surrogate"],
+)
+def test_signed_bodies_that_are_not_json_text_are_400_over_http(
+    api: httpx.Client, stack: LocalStack, body: bytes
+) -> None:
+    whatsapp = post_event(api, whatsapp_post(body, stack.env_values["WHATSAPP_APP_SECRET"], base64_body=True))
+    assert whatsapp.status_code == 400, whatsapp.text
+    assert whatsapp.json()["error"] == "bad_request"
+    cm = api.post("/webhooks/cm", params={"token": stack.env_values["CM_WEBHOOK_TOKEN"]}, content=body)
+    assert cm.status_code == 400, cm.text
+    assert cm.json()["error"] == "bad_request"
+
+
+def test_a_shopify_event_id_too_long_for_a_key_is_400_over_http(api: httpx.Client, stack: LocalStack) -> None:
+    from devstack.shopify_samples import shopify_post
+
+    event = shopify_post(
+        wh.sample("shopify_order_rest_fixture_shopify_python_api.json"),
+        stack.env_values["SHOPIFY_WEBHOOK_SECRET"],
+        shop=stack.env_values["SHOPIFY_SHOP_DOMAIN"],
+        topic="orders/create",
+        event_id="e" * 3000,
+    )
+    response = post_event(api, event)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "x-shopify-event-id"

@@ -5,20 +5,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import boto3
 import pytest
 
-from devstack.sample_events import whatsapp_post
+from devstack import moto_limits
+from devstack.sample_events import proxy_event, whatsapp_post
 from tests.integration.conftest import CaptureHarness
 from tests.support import webhooks as wh
+from tests.support.lambdas import FakeContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REFERRAL_WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUQ0N0VFMDA2MTQ0RkJFNkNDNAA="
 SENT_WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
+
+
+@pytest.fixture(autouse=True)
+def aws_limits() -> Iterator[None]:
+    # moto takes bodies AWS refuses (over SQS's limits in bytes, characters outside SQS's set).
+    with moto_limits.enforced():
+        yield
 
 
 def event_file(name: str) -> dict:
@@ -487,3 +499,322 @@ class TestOperatorApi:
         harness.drain()
         assert harness.invoke("operator_api", event_file("operator_get_contact.json"))["statusCode"] == 200
         assert harness.invoke("operator_api", event_file("operator_get_message.json"))["statusCode"] == 200
+
+
+def dead_letters(harness: CaptureHarness) -> list[dict]:
+    sqs = boto3.client("sqs")
+    found = []
+    while batch := sqs.receive_message(
+        QueueUrl=harness.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        found += batch
+    return found
+
+
+def queued(harness: CaptureHarness) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=harness.ingest_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+class TestBigWebhooks:
+    def test_a_webhook_over_1_mib_goes_to_sqs_in_batches_it_takes_and_is_fully_applied(
+        self, harness: CaptureHarness
+    ) -> None:
+        # Two-byte characters: SQS counts bytes, and the parts are over its 1 MiB per call together
+        # though they hold fewer than a million characters.
+        recipient = "4915112345678"
+        statuses = [
+            wh.status(
+                f"wamid.BIG{i:03d}",
+                "delivered",
+                1750000000 + i,
+                recipient,
+                biz_opaque_callback_data="é" * 10_000,
+            )
+            for i in range(60)
+        ]
+        body = json.dumps(wh.webhook({"statuses": statuses}), ensure_ascii=False).encode()
+        assert len(body) > 1_150_000 and len(body.decode()) < 1_048_576
+        response = harness.post(whatsapp_post(body, harness.env["WHATSAPP_APP_SECRET"]))
+        assert response["statusCode"] == 200, response
+        harness.drain()
+        assert queued(harness) == 0
+        assert dead_letters(harness) == []
+        for i in range(60):
+            assert message(harness, f"wamid.BIG{i:03d}")["status"] == "delivered"
+        assert contact(harness, recipient)["messages"] == {"inbound": 0, "outbound": 60}
+
+    def test_one_update_too_large_to_queue_is_413_and_nothing_is_queued(
+        self, harness: CaptureHarness
+    ) -> None:
+        document = wh.webhook({"messages": [wh.text_message("wamid.HUGE", "1", 1, body="x" * 300_000)]})
+        response = harness.post(whatsapp_post(wh.encode(document), harness.env["WHATSAPP_APP_SECRET"]))
+        assert response["statusCode"] == 413
+        assert get_json(response)["error"] == "payload_too_large"
+        assert queued(harness) == 0
+
+
+class TestCalls:
+    @pytest.mark.parametrize(
+        "sample",
+        [
+            "meta_docs_calls_connect.json",
+            "meta_docs_calls_status_ringing.json",
+            "meta_docs_calls_terminate.json",
+        ],
+    )
+    def test_calls_store_no_message_no_contact_and_announce_nothing(
+        self, harness: CaptureHarness, sample: str
+    ) -> None:
+        post_and_process(harness, wh.sample(sample))
+        missing = harness.api_get(
+            "/messages/wacid.ABGGFjFVU2AfAgo6V-Hc5eCgK5Gh",
+            "/messages/{message_id}",
+            {"message_id": "wacid.ABGGFjFVU2AfAgo6V-Hc5eCgK5Gh"},
+        )
+        assert missing["statusCode"] == 404
+        for phone in ("16315553601", "13175551399"):
+            found = harness.api_get(f"/contacts/{phone}", "/contacts/{id}", {"id": phone})
+            assert found["statusCode"] == 404
+        assert harness.bus_events() == []
+        assert dead_letters(harness) == []
+        assert queued(harness) == 0
+
+
+class TestBoundsAndBadBodies:
+    def test_ids_too_long_for_a_key_are_parked_with_the_reason_and_the_rest_is_applied(
+        self, harness: CaptureHarness
+    ) -> None:
+        sender = "4915112345678"
+        document = wh.webhook(
+            {
+                "contacts": [wh.contact(sender)],
+                "messages": [
+                    wh.text_message("wamid.KEEP1", sender, 1750000000),
+                    wh.text_message("wamid." + "A" * 3000, sender, 1750000001),
+                    wh.text_message("wamid.LONGFROM", "4" * 5000, 1750000002),
+                    wh.text_message(
+                        "wamid.LONGCLID", sender, 1750000003, referral={"ctwa_clid": "Aff" + "c" * 5000}
+                    ),
+                ],
+                "statuses": [wh.status("wamid.KEEP2", "sent", 1750000004, sender)],
+            }
+        )
+        post_and_process(harness, document)
+        assert queued(harness) == 0  # nothing waits for a retry
+        assert message(harness, "wamid.KEEP1")["direction"] == "inbound"
+        assert message(harness, "wamid.KEEP2")["status"] == "sent"
+        [parked] = dead_letters(harness)
+        reason = parked["MessageAttributes"]["reason"]["StringValue"]
+        assert "messages[1].id: String should have at most 200 characters" in reason
+        assert "messages[2].from" in reason and "messages[3].referral.ctwa_clid" in reason
+        value = json.loads(parked["Body"])["entry"][0]["changes"][0]["value"]
+        assert [m["id"][:15] for m in value["messages"]] == [
+            "wamid.AAAAAAAAA",
+            "wamid.LONGFROM",
+            "wamid.LONGCLID",
+        ]
+
+    def test_a_parked_part_holding_characters_sqs_refuses_is_kept_as_valid_sqs_text(
+        self, harness: CaptureHarness
+    ) -> None:
+        # Two escapes and one raw U+FFFF (valid UTF-8, valid JSON): SQS takes none of them as such.
+        text = "nul\\u0000 nonchars\\ufffe\uffff"
+        broken = wh.text_message("wamid.BROKEN", "4915112345678", 1750000000, body="x")
+        broken["timestamp"] = "not a time"
+        body = wh.encode(
+            wh.webhook(
+                {
+                    "contacts": [wh.contact("4915112345678")],
+                    "messages": [broken, wh.text_message("wamid.OK", "4915112345678", 1750000001)],
+                }
+            )
+        ).replace(b'"body": "x"', f'"body": "{text}"'.encode())
+        post_and_process(harness, body)
+        assert message(harness, "wamid.OK")["direction"] == "inbound"
+        [parked] = dead_letters(harness)
+        [kept] = json.loads(parked["Body"])["entry"][0]["changes"][0]["value"]["messages"]
+        assert kept["text"]["body"] == "nul\x00 nonchars\ufffe\uffff"
+        # A redrive sends the body back as it is: SQS must take it.
+        boto3.client("sqs").send_message(QueueUrl=harness.ingest_url, MessageBody=parked["Body"])
+
+    @pytest.mark.parametrize(
+        ("body", "fragment"),
+        [
+            (b"[" * 100_000 + b"]" * 100_000, "nested deeper"),
+            (b'{"object": "whatsapp_business_account", "entry": [' * 5_000 + b"]}" * 5_000, "nested deeper"),
+            (b'{"object": "whatsapp_business_account", "entry": [], "x": "\xed\xb3\xbf"}', "UTF-8"),
+            (b'{"object": "whatsapp_business_account", "entry": [], "x": "\\udcff"}', "surrogate"),
+            (b'{"object": "whatsapp_business_account", "entry": [], "x": ' + b"9" * 5000 + b"}", "digits"),
+        ],
+    )
+    def test_signed_bodies_that_are_not_json_text_are_400_and_nothing_is_queued(
+        self, harness: CaptureHarness, body: bytes, fragment: str
+    ) -> None:
+        response = harness.post(whatsapp_post(body, harness.env["WHATSAPP_APP_SECRET"], base64_body=True))
+        assert response["statusCode"] == 400, response
+        assert get_json(response)["error"] == "bad_request"
+        assert fragment in get_json(response)["message"]
+        assert queued(harness) == 0
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"from": {"number": "+31600000000"}, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            b'{"from": {"number": "+31600000000"}, "message": {"text": "\xed\xb3\xbf"}}',
+        ],
+    )
+    def test_cm_bodies_that_are_not_json_text_are_400_and_nothing_is_queued(
+        self, harness: CaptureHarness, body: bytes
+    ) -> None:
+        event = proxy_event(
+            "POST",
+            "/webhooks/cm",
+            body=body,
+            query={"token": harness.env["CM_WEBHOOK_TOKEN"]},
+            headers={"Content-Type": "application/json"},
+            base64_body=True,
+        )
+        response = harness.invoke("cm_webhook", event)
+        assert response["statusCode"] == 400, response
+        assert get_json(response)["error"] == "bad_request"
+        assert queued(harness) == 0
+
+    def test_a_failed_record_is_logged_once_with_why_and_without_its_text(
+        self, harness: CaptureHarness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from botocore.exceptions import ClientError
+
+        from wa_conversions.capture.service import CaptureService
+
+        def throttled(*args: object, **kwargs: object) -> None:
+            error = {"Code": "ProvisionedThroughputExceededException", "Message": "4915112345678 secret text"}
+            raise ClientError({"Error": error}, "BatchGetItem")
+
+        monkeypatch.setattr(CaptureService, "apply_batch", throttled)
+        document = wh.webhook(
+            {
+                "contacts": [wh.contact("4915112345678", name="Ana Example")],
+                "messages": [wh.text_message("wamid.LOG1", "4915112345678", 1750000000, body="secret text")],
+            }
+        )
+        harness.post(whatsapp_post(wh.encode(document), harness.env["WHATSAPP_APP_SECRET"]))
+        # The processor's own log output, whatever stream its handler was bound to.
+        processor = harness.handler("whatsapp_processor")
+        output = io.StringIO()
+        handler = logging.StreamHandler(output)
+        handler.setFormatter(processor.logger.registered_formatter)
+        std_logger = logging.getLogger(processor.logger.service)
+        std_logger.addHandler(handler)
+        try:
+            [response] = harness.drain()
+        finally:
+            std_logger.removeHandler(handler)
+        assert len(response["batchItemFailures"]) == 1
+        text = output.getvalue()
+        lines = [json.loads(line) for line in text.splitlines() if "Webhook not applied" in line]
+        assert len(lines) == 1
+        assert lines[0]["error_code"] == "ProvisionedThroughputExceededException"
+        assert lines[0]["receive_count"] == 1
+        for secret in ("4915112345678", "secret text", "Ana Example"):
+            assert secret not in text
+
+
+class TestShopifyBounds:
+    @pytest.fixture
+    def shopify(self, harness: CaptureHarness, monkeypatch: pytest.MonkeyPatch) -> str:
+        orders_url = boto3.client("sqs").create_queue(QueueName="orders")["QueueUrl"]
+        monkeypatch.setenv("ORDERS_QUEUE_URL", orders_url)
+        monkeypatch.setenv("SHOPIFY_SHOP_DOMAIN", harness.env["SHOPIFY_SHOP_DOMAIN"])
+        return orders_url
+
+    def post(self, harness: CaptureHarness, body: bytes, event_id: str) -> dict:
+        from devstack.shopify_samples import shopify_post
+
+        event = shopify_post(
+            body,
+            harness.env["SHOPIFY_WEBHOOK_SECRET"],
+            shop=harness.env["SHOPIFY_SHOP_DOMAIN"],
+            topic="orders/create",
+            event_id=event_id,
+        )
+        return harness.invoke("shopify_webhook", event)
+
+    def test_an_event_id_too_long_for_a_key_is_400_and_nothing_is_stored(
+        self, harness: CaptureHarness, shopify: str
+    ) -> None:
+        body = wh.sample("shopify_order_rest_fixture_shopify_python_api.json")
+        response = self.post(harness, body, "e" * 3000)
+        assert response["statusCode"] == 400, response
+        assert get_json(response)["field"] == "x-shopify-event-id"
+        assert boto3.client("sqs").receive_message(QueueUrl=shopify).get("Messages", []) == []
+        assert boto3.client("dynamodb").scan(TableName="wa-conversions-idempotency")["Items"] == []
+
+    def test_an_order_nested_too_deep_is_400(self, harness: CaptureHarness, shopify: str) -> None:
+        response = self.post(harness, b'{"id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "e-1")
+        assert response["statusCode"] == 400, response
+        assert "nested deeper" in get_json(response)["message"]
+
+
+class TestTimeLeft:
+    def test_records_there_is_no_time_left_for_are_queued_again_at_once(
+        self, harness: CaptureHarness
+    ) -> None:
+        sqs = boto3.client("sqs")
+        for i in range(2):
+            document = wh.webhook(
+                {"statuses": [wh.status(f"wamid.T{i}", "sent", 1750000000 + i, "4915112345678")]}
+            )
+            sqs.send_message(QueueUrl=harness.ingest_url, MessageBody=json.dumps(document))
+        cm_report = wh.sample("cm_constructed_status_report_delivered.json").decode()
+        cm_attributes = {"provider": {"DataType": "String", "StringValue": "cm"}}
+        sqs.send_message(QueueUrl=harness.ingest_url, MessageBody=cm_report, MessageAttributes=cm_attributes)
+        received = sqs.receive_message(
+            QueueUrl=harness.ingest_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )["Messages"]
+        received.sort(key=lambda m: "provider" in m.get("MessageAttributes", {}))  # the CM report last
+        arn = sqs.get_queue_attributes(QueueUrl=harness.ingest_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        event = {
+            "Records": [
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {"ApproximateReceiveCount": "4", "SentTimestamp": "0"},
+                    "messageAttributes": {
+                        name: {"stringValue": value["StringValue"], "dataType": "String"}
+                        for name, value in message.get("MessageAttributes", {}).items()
+                    },
+                    "md5OfBody": "",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": "us-east-1",
+                }
+                for message in received
+            ]
+        }
+
+        class RunningOut(FakeContext):
+            def get_remaining_time_in_millis(self) -> int:
+                return 2_500  # less than a record and the margin: only the first one starts
+
+        response = harness.handler("whatsapp_processor").lambda_handler(event, RunningOut())
+        # Reported done, so Lambda deletes them: they are on the queue again as new messages, with fresh
+        # receive counts (a fourth receive would otherwise be one away from the DLQ).
+        assert response["batchItemFailures"] == []
+        assert message(harness, "wamid.T0")["status"] == "sent"
+        again = sqs.receive_message(
+            QueueUrl=harness.ingest_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )["Messages"]
+        assert sorted(m["Body"] for m in again) == sorted(m["Body"] for m in received[1:])
+        assert all(m["Attributes"]["ApproximateReceiveCount"] == "1" for m in again)
+        [cm_again] = [m for m in again if m["Body"] == cm_report]
+        assert cm_again["MessageAttributes"]["provider"]["StringValue"] == "cm"

@@ -117,3 +117,122 @@ def test_queue_retries_failed_entries_once_then_gives_up() -> None:
     assert client.calls == 2
     with pytest.raises(ingest.HandoffError):
         ingest.IngestQueue(FailingClient(failures=2), "url").send(["a"])  # type: ignore[arg-type]
+
+
+class RecordingClient:
+    """Takes what SQS takes, and records each SendMessageBatch call's entries."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[dict]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list) -> dict:
+        self.calls.append(Entries)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def test_every_call_holds_at_most_ten_parts_and_1_mib_in_utf8_bytes_with_attributes() -> None:
+    from wa_conversions.aws_limits import SQS_MAX_BATCH_BYTES, sqs_message_size
+
+    client = RecordingClient()
+    # 200 kB of two-byte characters each: six are over 1 MiB in bytes, not in characters.
+    bodies = [f'{{"n":{i},"t":"{"é" * 100_000}"}}' for i in range(12)] + ["{}"] * 15
+    ingest.IngestQueue(client, "url").send(bodies, attributes={"provider": "cm"})  # type: ignore[arg-type]
+    sent = [entry["MessageBody"] for call in client.calls for entry in call]
+    assert sent == bodies
+    for call in client.calls:
+        assert len(call) <= 10
+        assert sum(sqs_message_size(entry) for entry in call) <= SQS_MAX_BATCH_BYTES
+        assert all(entry["MessageAttributes"]["provider"]["StringValue"] == "cm" for entry in call)
+        assert sorted(entry["Id"] for entry in call) == sorted(str(i) for i in range(len(call)))
+    assert [len(call) for call in client.calls] == [5, 5, 10, 7]  # in order, each call as full as fits
+
+
+def test_a_webhook_of_1000_updates_is_cut_into_parts_and_calls_sqs_takes() -> None:
+    from wa_conversions.aws_limits import SQS_MAX_BATCH_BYTES, sqs_message_size
+
+    messages = [wh.text_message(f"wamid.{i:04d}", "4915112345678", i, body="ü" * 1250) for i in range(1000)]
+    document = wh.webhook({"contacts": [wh.contact("4915112345678")], "messages": messages})
+    body = json.dumps(document, ensure_ascii=False).encode()
+    assert len(body) > 2_500_000
+    client = RecordingClient()
+    parts = ingest.accept_webhook(
+        body,
+        ingest.WebhookSignature(meta_signature(body, SECRET), None),
+        secrets(),
+        lambda: ingest.IngestQueue(client, "url"),  # type: ignore[arg-type]
+    )
+    assert parts == sum(len(call) for call in client.calls) > 10
+    assert all(sum(sqs_message_size(e) for e in call) <= SQS_MAX_BATCH_BYTES for call in client.calls)
+    ids = [
+        m["id"]
+        for call in client.calls
+        for entry in call
+        for m in json.loads(entry["MessageBody"])["entry"][0]["changes"][0]["value"]["messages"]
+    ]
+    assert ids == [f"wamid.{i:04d}" for i in range(1000)]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper"),
+        (b'{"object": "whatsapp_business_account", "entry": [], "x": "\xed\xb3\xbf"}', "UTF-8"),
+        (b'{"object": "whatsapp_business_account", "entry": [], "x": "\\ud800"}', "surrogate"),
+    ],
+)
+def test_bodies_that_are_not_json_text_are_bad_requests(body: bytes, fragment: str) -> None:
+    with pytest.raises(BadRequestError, match=fragment):
+        ingest.read_webhook(body)
+
+
+def test_parts_are_valid_sqs_text_and_read_back_the_same() -> None:
+    from wa_conversions.aws_limits import invalid_sqs_character
+
+    text = "non-characters \ufffe\uffff and a NUL \x00"
+    small = json.dumps(
+        wh.webhook({"messages": [wh.text_message("m", "1", 1, body=text)]}), ensure_ascii=False
+    )
+    [part] = ingest.split_for_queue(small.encode(), json.loads(small))
+    big_document = wh.webhook(
+        {"messages": [wh.text_message(f"m{i}", "1", i, body=text * 50) for i in range(300)]}
+    )
+    big = json.dumps(big_document, ensure_ascii=False).encode()
+    parts = ingest.split_for_queue(big, json.loads(big), max_bytes=20_000)
+    assert len(parts) > 1
+    for piece in [part, *parts]:
+        assert invalid_sqs_character(piece) is None
+        for message in json.loads(piece)["entry"][0]["changes"][0]["value"]["messages"]:
+            assert message["text"]["body"].startswith(text)
+
+
+def test_an_update_larger_than_a_part_goes_alone_up_to_the_limit() -> None:
+    big = wh.text_message("big", "1", 2, body="x" * 30_000)
+    document = wh.webhook({"messages": [wh.text_message("a", "1", 1), big, wh.text_message("c", "1", 3)]})
+    parts = ingest.split_for_queue(wh.encode(document), document, max_bytes=20_000, limit_bytes=40_000)
+    ids = [[m["id"] for m in json.loads(p)["entry"][0]["changes"][0]["value"]["messages"]] for p in parts]
+    assert ids == [["a"], ["big"], ["c"]]
+    with pytest.raises(ingest.PayloadTooLargeError):
+        ingest.split_for_queue(wh.encode(document), document, max_bytes=20_000, limit_bytes=30_000)
+
+
+def test_a_queue_s_url_from_its_arn_is_the_one_sqs_gives() -> None:
+    from wa_conversions.capture.pipeline import queue_url_of
+
+    assert (
+        queue_url_of("arn:aws:sqs:eu-west-1:123456789012:wa-conversions-WhatsAppIngestQueue-1AB")
+        == "https://sqs.eu-west-1.amazonaws.com/123456789012/wa-conversions-WhatsAppIngestQueue-1AB"
+    )
+    assert queue_url_of("arn:aws-cn:sqs:cn-north-1:1:q") == "https://sqs.cn-north-1.amazonaws.com.cn/1/q"
+
+
+def test_the_clock_starts_the_first_record_and_then_only_those_that_fit() -> None:
+    from wa_conversions.capture.pipeline import RecordClock
+
+    left = [10_000]
+    clock = RecordClock(lambda: left[0])
+    assert clock.has_time()  # nothing timed yet: the first record always starts
+    clock.took(4.0)
+    assert clock.has_time()  # 10 s left > 4 s, the longest so far, and the margin
+    left[0] = 5_500
+    assert not clock.has_time()
+    assert RecordClock(None).has_time()

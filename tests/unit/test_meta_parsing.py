@@ -186,3 +186,105 @@ def test_salvage_keeps_the_updates_that_validate_on_their_own() -> None:
 )
 def test_salvage_gives_up_when_what_surrounds_the_updates_is_broken(body: bytes) -> None:
     assert salvage(body) is None
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["meta_docs_calls_connect.json", "meta_docs_calls_status_ringing.json", "meta_docs_calls_terminate.json"],
+)
+def test_calls_webhooks_are_no_message_updates(sample: str) -> None:
+    # A call's status has the shape of a message status (id, status, recipient_id): only the change's
+    # field tells them apart, and a call is not a message.
+    assert updates_of(wh.sample(sample)) == []
+
+
+def test_only_the_fields_the_product_reads_become_updates() -> None:
+    call_status = wh.status("wacid.C1", "RINGING", 1750000000, "16315553601", type="call")
+    document = wh.webhook(
+        {"contacts": [wh.contact("1")], "messages": [wh.text_message("m", "1", 1)]},
+        {"statuses": [call_status]},
+        field="calls",
+    )
+    document["entry"][0]["changes"][0]["field"] = "messages"
+    assert [u.idempotency_key for u in updates_of(wh.encode(document))] == ["msg:m"]
+    salvaged = salvage(
+        wh.encode(wh.webhook({"statuses": [{**call_status, "id": "x" * 3000}]}, field="calls"))
+    )
+    assert salvaged is not None and salvaged.reasons == () and normalize(salvaged.valid) == []
+
+
+LONG_ID = "wamid." + "A" * 3000
+LONG_PHONE = "1" * 5000
+LONG_CLID = "Aff" + "b" * 5000
+
+
+@pytest.mark.parametrize(
+    ("update", "where"),
+    [
+        ({"messages": [wh.text_message(LONG_ID, "1", 1)]}, "messages[0].id"),
+        ({"messages": [wh.text_message("m", LONG_PHONE, 1)]}, "messages[0].from"),
+        (
+            {"messages": [wh.text_message("m", "1", 1, referral={"ctwa_clid": LONG_CLID})]},
+            "messages[0].referral.ctwa_clid",
+        ),
+        ({"statuses": [wh.status(LONG_ID, "sent", 1, "1")]}, "statuses[0].id"),
+        ({"statuses": [wh.status("s", "x" * 3000, 1, "1")]}, "statuses[0].status"),
+        ({"statuses": [wh.status("s", "sent", 10**40, "1")]}, "statuses[0].timestamp"),
+    ],
+)
+def test_ids_too_long_for_a_key_are_refused_at_the_boundary(update: dict, where: str) -> None:  # type: ignore[type-arg]
+    good = wh.text_message("wamid.fine", "1", 1)
+    value = {"contacts": [wh.contact("1")], **update}
+    value["messages"] = [good, *value.get("messages", [])]
+    with pytest.raises(ValidationError):
+        parse_webhook(wh.encode(wh.webhook(value)))
+    salvaged = salvage(wh.encode(wh.webhook(value)))
+    assert salvaged is not None
+    assert [u.idempotency_key for u in normalize(salvaged.valid)] == ["msg:wamid.fine"]
+    [reason] = salvaged.reasons
+    index = where.split("[", 1)[1].split("]", 1)[0]
+    expected = where.replace(f"[{index}]", f"[{int(index) + 1}]") if where.startswith("messages") else where
+    assert reason.startswith(f"{expected}:")
+
+
+def test_a_contact_whose_wa_id_is_too_long_is_refused() -> None:
+    document = wh.webhook({"contacts": [wh.contact(LONG_PHONE)], "messages": [wh.text_message("m", "1", 1)]})
+    with pytest.raises(ValidationError):
+        parse_webhook(wh.encode(document))
+    assert salvage(wh.encode(document)) is None  # the contacts are shared by every update of the change
+
+
+def test_salvage_refuses_an_update_holding_a_lone_surrogate_and_keeps_the_others() -> None:
+    body = wh.encode(
+        wh.webhook(
+            {
+                "contacts": [wh.contact("1")],
+                "messages": [wh.text_message("ok", "1", 1), wh.text_message("bad\ud800", "1", 2)],
+            }
+        )
+    )
+    assert b"\\ud800" in body
+    salvaged = salvage(body)
+    assert salvaged is not None
+    assert [u.idempotency_key for u in normalize(salvaged.valid)] == ["msg:ok"]
+    assert salvaged.rejected["entry"][0]["changes"][0]["value"]["messages"][0]["id"] == "bad\ud800"
+    assert len(salvaged.reasons) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"messages": 5}, {"statuses": {"id": "s"}}, {"messages": "text"}],
+)
+def test_salvage_gives_up_on_update_lists_that_are_not_lists(value: dict) -> None:  # type: ignore[type-arg]
+    document = wh.webhook(value)
+    with pytest.raises(ValidationError):
+        parse_webhook(wh.encode(document))
+    assert salvage(wh.encode(document)) is None
+
+
+def test_salvage_gives_up_on_changes_without_a_field_or_that_are_not_a_list() -> None:
+    no_field = wh.webhook({"messages": [wh.text_message("m", "1", 1)]})
+    del no_field["entry"][0]["changes"][0]["field"]
+    assert salvage(wh.encode(no_field)) is None
+    not_a_list = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": 5}]}
+    assert salvage(wh.encode(not_a_list)) is None

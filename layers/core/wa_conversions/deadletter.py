@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from .aws_limits import sqs_text
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
@@ -24,16 +26,20 @@ class DeadLetterQueue:
 
     def park(self, body: str, reason: str, *, attributes: dict[str, str] | None = None) -> None:
         """`attributes`: the message's own attributes to keep (e.g. provider), so a redrive reads it
-        as it was first read."""
+        as it was first read. `body` is JSON text (raw characters SQS refuses become escapes); the
+        reason, which can quote the body, keeps only characters SQS takes."""
         self._client.send_message(
             QueueUrl=self._url,
-            MessageBody=body,
+            MessageBody=sqs_text(body),
             MessageAttributes={
                 **{
                     name: {"DataType": "String", "StringValue": value}
                     for name, value in (attributes or {}).items()
                 },
-                REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_LENGTH]},
+                REASON_ATTRIBUTE: {
+                    "DataType": "String",
+                    "StringValue": sqs_text(reason[:MAX_REASON_LENGTH]) or "unknown",
+                },
                 "source": {"DataType": "String", "StringValue": self._source},
                 "parked_at": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},
             },

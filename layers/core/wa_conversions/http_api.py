@@ -3,7 +3,9 @@ every error answered as JSON {"error", "message", "field"} with its status code.
 
 from __future__ import annotations
 
+from re import Match
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -36,9 +38,19 @@ def validation_error(error: ValidationError) -> UnprocessableError:
     return UnprocessableError(f"{field}: {first['msg']}" if field else first["msg"], field=field)
 
 
+class OperatorResolver(APIGatewayRestResolver):
+    """API Gateway REST hands `path` over still percent-encoded (a wamid's "/" arrives as "%2F"), and
+    Powertools takes route arguments from it: each is decoded here, once, for every handler."""
+
+    def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
+        # unquote, not unquote_plus: in a path "+" is a literal plus (RFC 3986, section 3.3).
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
 def operator_resolver() -> APIGatewayRestResolver:
-    """A REST resolver guarded by the operator API key, answering errors as JSON."""
-    app = APIGatewayRestResolver()
+    """A REST resolver guarded by the operator API key, answering errors as JSON; route arguments
+    arrive decoded."""
+    app = OperatorResolver()
     app.use(middlewares=[require_api_key])
 
     @app.exception_handler(ApiError)
@@ -58,10 +70,19 @@ def operator_resolver() -> APIGatewayRestResolver:
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:
-    """The request body as JSON, or a 400 naming the problem."""
-    from .errors import BadRequestError
+    """The request body as JSON (None when there is none), or a 400 naming the problem: not UTF-8,
+    not JSON, nested too deeply or holding a lone surrogate (wa_conversions.jsontext)."""
+    import base64
 
+    from .errors import BadRequestError
+    from .jsontext import loads
+
+    event = app.current_event
+    body = event.body
+    if not body:
+        return None
     try:
-        return app.current_event.json_body
-    except ValueError as error:
+        # Not Powertools' json_body: it has no depth limit (RecursionError is a 5xx) nor surrogate check.
+        return loads(base64.b64decode(body, validate=True) if event.is_base64_encoded else body)
+    except ValueError as error:  # JsonTextError, or a base64 body that is not base64
         raise BadRequestError(f"Body is not valid JSON: {error}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -14,6 +15,8 @@ from .histogram import percentile
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
+# Only the documented form: fromisoformat also takes "20250618", "2025-W25-3" and non-ASCII digits.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class MetricsQuery(BaseModel):
@@ -35,17 +38,23 @@ def parse_query(params: Mapping[str, str | None], today: date) -> MetricsQuery:
         if raw is None or raw == "":
             return None
         try:
-            return date.fromisoformat(raw)
+            if _DAY.fullmatch(raw):
+                return date.fromisoformat(raw)
         except ValueError:
-            raise UnprocessableError(
-                f"{name} must be a date like 2025-06-18, got {raw!r}", field=name
-            ) from None
+            pass
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise UnprocessableError(f"{name} must be a date like 2025-06-18, got {shown!r}", field=name)
 
     granularity = params.get("granularity") or "day"
     if granularity != "day":
         raise UnprocessableError("granularity must be 'day'", field="granularity")
     end = parse("to") or today
-    start = parse("from") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    try:
+        start = parse("from") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    except OverflowError:  # the default from would fall before year 1
+        raise UnprocessableError(
+            f"to is too early for the default {DEFAULT_RANGE_DAYS}-day range: pass from", field="to"
+        ) from None
     if start > end:
         raise UnprocessableError("from is after to", field="from")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

@@ -2,29 +2,26 @@
 
 CM.com cannot sign its requests, so the webhook URL carries a secret token (`?token=...`), compared
 in constant time. CM retries anything but a 200 every five minutes for a month, so the body is queued
-(to the WhatsApp ingest queue, marked provider=cm) before the 200 goes out. Only json is used here,
-to keep this function's cold start small; parsing proper happens behind the queue.
+(to the WhatsApp ingest queue, marked provider=cm) before the 200 goes out. Only the standard
+library is used here, to keep this function's cold start small; parsing proper happens behind the
+queue.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ..errors import ApiError, BadRequestError, UnauthorizedError
+from ..aws_limits import sqs_text
+from ..errors import BadRequestError, UnauthorizedError
+from ..jsontext import JsonTextError, loads
 from ..signatures import constant_time_equals
-from .ingest import MAX_MESSAGE_BYTES, IngestQueue
+from .ingest import MAX_MESSAGE_BYTES, IngestQueue, PayloadTooLargeError
 
 PROVIDER_ATTRIBUTE = "provider"
 PROVIDER = "cm"
 
 WebhookKind = Literal["message", "status_report"]
-
-
-class PayloadTooLargeError(ApiError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 def webhook_kind(document: Any) -> WebhookKind | None:
@@ -54,8 +51,8 @@ def check_token(given: str | None, expected: str) -> None:
 
 def read_webhook(body: bytes) -> WebhookKind:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+        document = loads(body)
+    except JsonTextError as error:
         raise BadRequestError(f"Body is not valid JSON: {error}") from None
     kind = webhook_kind(document)
     if kind is None:
@@ -76,5 +73,6 @@ def accept_webhook(
     # nothing to do with CM, and splitting it would need to understand it.
     if len(body) > MAX_MESSAGE_BYTES:
         raise PayloadTooLargeError(f"Body exceeds {MAX_MESSAGE_BYTES} bytes")
-    queue_factory().send([body.decode("utf-8")], attributes={PROVIDER_ATTRIBUTE: PROVIDER})
+    # read_webhook decoded these bytes already: they are UTF-8.
+    queue_factory().send([sqs_text(body.decode("utf-8"))], attributes={PROVIDER_ATTRIBUTE: PROVIDER})
     return kind

@@ -2,7 +2,7 @@
 
 Meta retries anything but a 200 for days and offers no way to fetch a missed webhook, so the body is
 queued before the 200 goes out, and a failure to queue is a 5xx that makes Meta retry. Parsing proper
-happens behind the queue; here only json is used, to keep the cold start of this function small.
+happens behind the queue; here only the standard library is used, to keep the cold start small.
 """
 
 from __future__ import annotations
@@ -12,7 +12,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadRequestError, ForbiddenError, HandoffError, UnauthorizedError
+from ..aws_limits import (
+    SQS_MAX_BATCH_BYTES,
+    SQS_MAX_ENTRIES,
+    EntryTooLargeError,
+    batches,
+    sqs_message_size,
+    sqs_text,
+)
+from ..errors import ApiError, BadRequestError, ForbiddenError, HandoffError, UnauthorizedError
+from ..jsontext import JsonTextError, loads
 from ..signatures import constant_time_equals, verify_hmac_sha256, verify_meta_signature
 
 if TYPE_CHECKING:
@@ -23,10 +32,17 @@ if TYPE_CHECKING:
     )
 
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
-# SQS takes 256 KiB per message and per batch; Meta sends up to 3 MB. Leave room for the envelope.
+# Meta sends up to 1000 updates, 3 MB, in one webhook: it is queued in parts of about 64 kB (a few
+# dozen updates), each a short processor record, so a slow one holds few others back.
+PART_BYTES = 64_000
+# The most one part may take (an update alone larger than PART_BYTES): far under SQS's 1 MiB.
 MAX_MESSAGE_BYTES = 240_000
-SQS_BATCH = 10
 UPDATE_LISTS = ("messages", "statuses", "automatic_events")
+
+
+class PayloadTooLargeError(ApiError):
+    status_code = 413
+    code = "payload_too_large"
 
 
 def answer_handshake(query: dict[str, str], verify_token: str) -> str:
@@ -70,8 +86,8 @@ def check_signature(body: bytes, signature: WebhookSignature, secret_of: Callabl
 
 def read_webhook(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+        document = loads(body)
+    except JsonTextError as error:
         raise BadRequestError(f"Body is not valid JSON: {error}") from None
     if not isinstance(document, dict) or document.get("object") != WHATSAPP_BUSINESS_ACCOUNT:
         raise BadRequestError(
@@ -85,13 +101,27 @@ def read_webhook(body: bytes) -> dict[str, Any]:
     return document
 
 
-def split_for_queue(body: bytes, document: dict[str, Any], max_bytes: int = MAX_MESSAGE_BYTES) -> list[str]:
-    """The body as queue messages. A body that fits goes as it came; a larger one is cut into smaller
-    webhooks of the same format (one change, or a slice of one change's updates, each), so the
-    processor reads one format whatever the size."""
+def split_for_queue(
+    body: bytes, document: dict[str, Any], max_bytes: int = PART_BYTES, limit_bytes: int = MAX_MESSAGE_BYTES
+) -> list[str]:
+    """The body as queue messages, each valid SQS text. A body of up to `max_bytes` goes as it came;
+    a larger one is cut into smaller webhooks of the same format (one change, or a slice of one
+    change's updates, each, of up to `max_bytes` unless one update alone is larger), so the processor
+    reads one format whatever the size. Raises PayloadTooLargeError when a part would be over
+    `limit_bytes`, which no Meta update comes near."""
     if len(body) <= max_bytes:
-        return [body.decode("utf-8")]
-    return list(_pieces(document, max_bytes))
+        # read_webhook decoded these bytes already: they are UTF-8.
+        text = sqs_text(body.decode("utf-8"))
+        if len(text.encode("utf-8")) <= max_bytes:
+            return [text]
+    parts = list(_pieces(document, max_bytes))
+    for part in parts:
+        if len(part.encode("utf-8")) > limit_bytes:
+            raise PayloadTooLargeError(
+                f"One update of the webhook takes {len(part.encode('utf-8'))} bytes; "
+                f"a queued part holds at most {limit_bytes}"
+            )
+    return parts
 
 
 def _pieces(document: dict[str, Any], max_bytes: int) -> Iterator[str]:
@@ -100,31 +130,48 @@ def _pieces(document: dict[str, Any], max_bytes: int) -> Iterator[str]:
             yield from _change_pieces(document["object"], entry.get("id"), change, max_bytes)
 
 
-def _change_pieces(obj: str, entry_id: Any, change: dict[str, Any], max_bytes: int) -> Iterator[str]:
+def _encode(piece: Any) -> str:
+    return sqs_text(json.dumps(piece, separators=(",", ":"), ensure_ascii=False))
+
+
+def _change_pieces(obj: str, entry_id: Any, change: Any, max_bytes: int) -> Iterator[str]:
+    if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
+        # Not a change the processor can read: it goes whole, to be parked there with the reason.
+        yield _encode({"object": obj, "entry": [{"id": entry_id, "changes": [change]}]})
+        return
+
     def wrap(value: dict[str, Any]) -> str:
-        piece = {"object": obj, "entry": [{"id": entry_id, "changes": [{**change, "value": value}]}]}
-        return json.dumps(piece, separators=(",", ":"), ensure_ascii=False)
+        return _encode({"object": obj, "entry": [{"id": entry_id, "changes": [{**change, "value": value}]}]})
 
     whole = wrap(change.get("value", {}))
     if len(whole.encode("utf-8")) <= max_bytes:
         yield whole
         return
     value = dict(change.get("value", {}))
-    shared = {k: v for k, v in value.items() if k not in UPDATE_LISTS}
-    for list_name in UPDATE_LISTS:
+    lists = {k: v for k, v in value.items() if k in UPDATE_LISTS and isinstance(v, list)}
+    # What is not a list of updates goes with every part: the processor tells what is wrong with it.
+    shared = {k: v for k, v in value.items() if k not in lists}
+    for list_name, updates in lists.items():
+        # A part's size is its frame's plus each update's and a comma between two: each update is
+        # encoded once, not once per part it could join.
+        frame = len(wrap({**shared, list_name: []}).encode("utf-8"))
         chunk: list[Any] = []
-        for update in value.get(list_name) or []:
-            candidate = wrap({**shared, list_name: [*chunk, update]})
-            if chunk and len(candidate.encode("utf-8")) > max_bytes:
+        size = frame
+        for update in updates:
+            added = len(_encode(update).encode("utf-8")) + (1 if chunk else 0)
+            if chunk and size + added > max_bytes:
                 yield wrap({**shared, list_name: chunk})
-                chunk = []
+                chunk, size = [], frame
+                added -= 1
             chunk.append(update)
+            size += added
         if chunk:
             yield wrap({**shared, list_name: chunk})
 
 
 class IngestQueue:
-    """The durable hand-off: SendMessageBatch in groups of ten, with one retry of failed entries."""
+    """The durable hand-off: SendMessageBatch in batches within SQS's limits (ten messages, 1 MiB in
+    all), with one retry of failed entries."""
 
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._client = client
@@ -135,8 +182,16 @@ class IngestQueue:
         message_attributes: dict[str, MessageAttributeValueTypeDef] = {
             name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items()
         }
-        for start in range(0, len(bodies), SQS_BATCH):
-            batch = bodies[start : start + SQS_BATCH]
+        extra = sqs_message_size({"MessageAttributes": message_attributes})
+
+        def size_of(body: str) -> int:
+            return sqs_message_size({"MessageBody": body}) + extra
+
+        try:
+            cut = list(batches(bodies, size_of, max_entries=SQS_MAX_ENTRIES, max_bytes=SQS_MAX_BATCH_BYTES))
+        except EntryTooLargeError as error:
+            raise HandoffError(f"A webhook part is too large for SQS: {error}") from error
+        for batch in cut:
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)
             ]

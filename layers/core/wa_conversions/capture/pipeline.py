@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
+from typing import TYPE_CHECKING
 
+from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from ..aws_limits import sqs_text
 from ..deadletter import DeadLetterQueue
 from ..providers import meta
+from .ingest import IngestQueue
 from .service import BatchResult, CaptureService
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+logger = Logger()
+
+# What an invocation keeps in hand beyond its longest record so far: the response, the re-queueing.
+RECORD_MARGIN_SECONDS = 2.0
+# A record's time before one is timed: a full part (240 kB, hundreds of updates) on a slow day.
+FIRST_RECORD_SECONDS = 3.0
 
 
 class PermanentFailure(Exception):
@@ -37,10 +52,13 @@ class CapturePipeline:
                     f"Not a valid WhatsApp webhook: {validation_summary(error)}"
                 ) from error
             # The good updates are applied now; only the broken ones wait in the DLQ.
-            self.service.apply_batch(meta.normalize(salvaged.valid))
+            result = self.service.apply_batch(meta.normalize(salvaged.valid))
+            if not salvaged.reasons:
+                return result  # what failed is in a change the product does not read (a call)
             raise PermanentFailure(
                 f"Updates not valid, the others were applied: {'; '.join(salvaged.reasons[:3])}",
-                body=json.dumps(salvaged.rejected, separators=(",", ":"), ensure_ascii=False),
+                # Escapes, not raw characters, for what SQS refuses (a lone surrogate, U+FFFE).
+                body=sqs_text(json.dumps(salvaged.rejected, separators=(",", ":"), ensure_ascii=False)),
             ) from error
         return self.service.apply_batch(updates)
 
@@ -65,6 +83,74 @@ class CapturePipeline:
         raise PermanentFailure(f"Unknown webhook provider {provider!r}")
 
 
+class RecordClock:
+    """Whether an invocation has time for one more record. Lambda stops an invocation at its timeout,
+    and then every record of the batch comes back, those applied with the others; so a record is only
+    started when the longest one so far would still end in time, and the first always is."""
+
+    def __init__(self, remaining_millis: Callable[[], int] | None) -> None:
+        self._remaining = remaining_millis
+        self._longest = 0.0
+        self._timed = 0
+
+    def has_time(self) -> bool:
+        if self._remaining is None or self._timed == 0:
+            return True
+        needed = max(self._longest, FIRST_RECORD_SECONDS) + RECORD_MARGIN_SECONDS
+        return self._remaining() / 1000 > needed
+
+    def took(self, seconds: float) -> None:
+        self._timed += 1
+        self._longest = max(self._longest, seconds)
+
+
+def queue_url_of(queue_arn: str) -> str:
+    """An SQS queue's URL from its ARN (arn:aws:sqs:<region>:<account>:<name>), as SQS spells it."""
+    _, partition, _, region, account, name = queue_arn.split(":", 5)
+    domain = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"https://sqs.{region}.{domain}/{account}/{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unstarted:
+    """A record an invocation had no time left to start."""
+
+    message_id: str
+    queue_arn: str
+    body: str
+    provider: str | None
+
+
+def requeue(sqs: SQSClient, records: Sequence[Unstarted]) -> list[str]:
+    """Queue unstarted records again, as new messages, so that they are taken at once and a busy
+    stretch does not use up their receives (after maxReceiveCount SQS moves a message to the DLQ).
+    Returns the message ids that could not be queued again: those must be reported as failures."""
+    groups: dict[tuple[str, str | None], list[Unstarted]] = {}
+    for record in records:
+        groups.setdefault((record.queue_arn, record.provider), []).append(record)
+    not_queued: list[str] = []
+    for (queue_arn, provider), group in groups.items():
+        try:
+            IngestQueue(sqs, queue_url_of(queue_arn)).send(
+                [record.body for record in group], attributes={"provider": provider} if provider else None
+            )
+        except Exception as error:  # they come back after the queue's visibility timeout instead
+            logger.warning("Unstarted records not queued again", extra=failure_fields(error))
+            not_queued += [record.message_id for record in group]
+    return not_queued
+
+
+def failure_fields(error: BaseException) -> dict[str, str]:
+    """What a log line may say of an error: its type and AWS error code, never its text, which can
+    quote the body (a pydantic error shows the input; a phone, a name or a message's text)."""
+    fields = {"error": type(error).__name__}
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    if code:
+        fields["error_code"] = str(code)
+    return fields
+
+
 def validation_summary(error: ValidationError, limit: int = 3) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:limit])
 
@@ -79,6 +165,12 @@ def default_pipeline() -> CapturePipeline:
     from ..store.ledger import UpdateLedger
 
     settings = load_settings(CaptureSettings)
+    text_rules = None
+    if settings.conversion_rules.strip() not in ("", "[]"):
+        from ..forwarding.rules import matched_message_rules, parse_rules
+
+        rules = parse_rules(settings.conversion_rules)
+        text_rules = partial(matched_message_rules, rules)
     service = CaptureService(
         CaptureRepository(aws.dynamodb(), settings.table_name),
         EventBridgePublisher(aws.events(), settings.event_bus_name),
@@ -86,6 +178,7 @@ def default_pipeline() -> CapturePipeline:
             aws.dynamodb(), settings.idempotency_table_name, ttl_seconds=settings.idempotency_ttl_seconds
         ),
         retention_days=settings.message_retention_days,
+        text_rules=text_rules,
     )
     dead_letters = (
         DeadLetterQueue(aws.sqs(), settings.dead_letter_queue_url, "whatsapp_processor")

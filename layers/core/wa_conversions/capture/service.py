@@ -9,7 +9,7 @@ publishing and marking can repeat an event; events carry stable ids for consumer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,10 +91,13 @@ class CaptureService:
         *,
         retention_days: int,
         concurrency: int = WRITE_CONCURRENCY,
+        text_rules: Callable[[str | None], list[str]] | None = None,
     ) -> None:
         self._repository = repository
         self._publisher = publisher
         self._ledger = ledger
+        # The names of the ConversionRules an inbound text matches (forwarding.rules); the text stays here.
+        self._text_rules = text_rules
         self._retention_seconds = retention_days * DAY_SECONDS
         self._concurrency = concurrency
 
@@ -251,10 +254,17 @@ class CaptureService:
                     "referralKnown": update.referral_known,
                     "countryCode": country_of(update.contact.phone),
                     "phoneNumberId": update.account.phone_number_id,
+                    **self._rules_matched(update),
                 },
             )
         )
         return events
+
+    def _rules_matched(self, update: InboundMessage) -> dict[str, Any]:
+        if self._text_rules is None:
+            return {}
+        names = self._text_rules(update.text)
+        return {"rulesMatched": names} if names else {}
 
     def _status(self, update: StatusUpdate, contact_key: str | None, created: bool) -> list[LifecycleEvent]:
         events: list[LifecycleEvent] = []

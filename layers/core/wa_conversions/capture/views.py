@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from ..errors import NotFoundError
-from ..models.api import ContactView, MessageCounts, MessageError, MessageView, ReferralView
+from ..models.api import (
+    ConsentRequest,
+    ContactView,
+    MessageCounts,
+    MessageError,
+    MessageView,
+    ReferralView,
+)
 from ..models.domain import ContactRef
 from ..models.events import iso_timestamp
 from ..phones import wa_digits
 from ..store.capture import CaptureRepository
+from ..store.consent import ContactConsent
 
 STATUS_PREFIX = "at_"
 
@@ -20,8 +27,8 @@ def _iso(value: Any) -> str | None:
 
 
 def find_contact_key(repository: CaptureRepository, identifier: str) -> str | None:
-    """A phone with or without "+" (also percent-encoded, as path parameters arrive), or a user id."""
-    identifier = unquote(identifier).strip()
+    """A phone with or without "+", or a user id (route arguments arrive decoded: http_api)."""
+    identifier = identifier.strip()
     digits = wa_digits(identifier)
     if digits and identifier.lstrip("+").isdigit():
         return digits if repository.get_contact(digits) else None
@@ -33,7 +40,7 @@ def contact_view(repository: CaptureRepository, identifier: str) -> ContactView:
     key = find_contact_key(repository, identifier)
     contact = repository.get_contact(key) if key else None
     if key is None or contact is None:
-        raise NotFoundError(f"No contact {unquote(identifier)!r}")
+        raise NotFoundError(f"No contact {identifier!r}")
     counts = repository.count_messages(key)
     return ContactView(
         phone=contact.get("phone"),
@@ -60,14 +67,26 @@ def contact_view(repository: CaptureRepository, identifier: str) -> ContactView:
         messages=MessageCounts(inbound=counts["inbound"], outbound=counts["outbound"]),
         blocked=bool(contact.get("blocked", False)),
         blocked_at=_iso(contact.get("blocked_at")) if contact.get("blocked") else None,
+        ads_consent=contact.get("ads_consent"),
+        ads_consent_at=_iso(contact.get("ads_consent_at")),
     )
 
 
+def set_ads_consent(
+    repository: CaptureRepository, consent: ContactConsent, identifier: str, body: Any, now: int
+) -> ContactView:
+    """PUT /contacts/{id}/consent: 404 for an unknown contact, 422 for a body that is not {"ads": bool}."""
+    request = ConsentRequest.model_validate(body if body is not None else {})
+    key = find_contact_key(repository, identifier)
+    if key is None or not consent.set(key, request.ads, now):
+        raise NotFoundError(f"No contact {identifier!r}")
+    return contact_view(repository, identifier)
+
+
 def message_view(repository: CaptureRepository, message_id: str) -> MessageView:
-    decoded = unquote(message_id)
-    item = repository.get_message(decoded)
+    item = repository.get_message(message_id)
     if item is None:
-        raise NotFoundError(f"No message {decoded!r}")
+        raise NotFoundError(f"No message {message_id!r}")
     statuses = {
         name[len(STATUS_PREFIX) :]: _iso(value) or ""
         for name, value in item.items()
@@ -75,7 +94,7 @@ def message_view(repository: CaptureRepository, message_id: str) -> MessageView:
     }
     contact_key = item.get("contact_key")
     return MessageView(
-        id=decoded,
+        id=message_id,
         direction=item.get("direction", "outbound"),
         contact=contact_key[4:]
         if isinstance(contact_key, str) and contact_key.startswith("uid:")

@@ -4,7 +4,8 @@ CM documents the MO envelope (from, to, message, reference, groupings, timeUtc, 
 messageContext) but not every nesting inside `message`, and adds fields without notice. So unknown
 fields are ignored, every field but the sender's number is optional, and numbers arrive in either of
 CM's notations ("+316012345678", "00316012345678"). A webhook we reject is one CM retries every five
-minutes for a month.
+minutes for a month. What becomes part of a storage key (a number, a reference, a status code) is
+bounded as Meta's ids are (models/meta_webhook.py).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from .meta_webhook import Id, Name
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
 class Party(_Model):
-    number: str | None = None
+    number: Id | None = None
     name: str | None = None
 
 
@@ -69,7 +72,7 @@ class InboundMessage(_Model):
 
 
 class StatusCode(_Model):
-    code: str | None = None
+    code: Name | None = None
     error_code: str | None = Field(default=None, alias="errorCode")
     error_description: str | None = Field(default=None, alias="errorDescription")
 
@@ -82,8 +85,8 @@ class StatusCode(_Model):
 class StatusReport(_Model):
     """One `msg` of a status (delivery) report."""
 
-    reference: str
-    to: str | None = None
+    reference: Id
+    to: Id | None = None
     received: str | int | None = None
     status: StatusCode = Field(default_factory=StatusCode)
     operator: str | None = None

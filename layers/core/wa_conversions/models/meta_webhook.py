@@ -4,13 +4,56 @@ Unknown fields are ignored and unknown message types or statuses become UNKNOWN,
 this format without notice and a webhook we reject is a webhook Meta retries for days. Every field
 that Meta documents as sometimes absent (wa_id and from once usernames roll out, ctwa_clid on Status
 placements) is optional here.
+
+What becomes part of a storage key is bounded here, at the boundary: an update whose id, phone, click
+id, status or time could not be stored fails validation (and is parked with the reason) instead of
+failing in DynamoDB on every retry.
 """
 
 from __future__ import annotations
 
-from typing import Any, Required, TypedDict
+import math
+from typing import Annotated, Any, Required, TypedDict
 
-from pydantic import TypeAdapter
+from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
+
+# DynamoDB keys take 2,048 bytes (partition) and 1,024 (sort), and some keys join an id to a prefix,
+# a time and another id: 200 characters (800 bytes at worst) keep every key in bounds, several times
+# the longest id Meta sends (a wamid is about 60 characters, a ctwa_clid about 100).
+MAX_ID_LENGTH = 200
+# A status or event name also goes into an idempotency key, beside an id.
+MAX_NAME_LENGTH = 100
+# The last second a timestamp can be written as an ISO date (9999-12-31T23:59:59Z).
+MAX_EPOCH_SECONDS = 253_402_300_799
+# DynamoDB numbers hold 38 significant digits.
+MAX_STORED_DIGITS = 38
+
+Id = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)]
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
+EpochSeconds = Annotated[int, Field(ge=0, le=MAX_EPOCH_SECONDS)]
+ErrorCode = Annotated[int, Field(ge=-(2**63), lt=2**63)]
+
+
+def _storable(value: Any) -> Any:
+    """Free-form data (an automatic event's custom_data) as DynamoDB and JSON can hold it: finite
+    numbers of at most 38 digits. Walked without recursion: the body's depth is bounded at intake."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("holds a number that is not finite")
+        if isinstance(item, int) and len(str(abs(item))) > MAX_STORED_DIGITS:
+            raise ValueError(f"holds a number of more than {MAX_STORED_DIGITS} digits")
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
+
+
+StorableData = Annotated[dict[str, Any], AfterValidator(_storable)]
 
 
 # TypedDicts rather than BaseModels: pydantic validates into plain dicts about as fast as json.loads
@@ -22,25 +65,25 @@ class ProfileDoc(TypedDict, total=False):
 
 
 class ContactDoc(TypedDict, total=False):
-    wa_id: str | None
-    user_id: str | None
-    parent_user_id: str | None
+    wa_id: Id | None
+    user_id: Id | None
+    parent_user_id: Id | None
     profile: ProfileDoc | None
 
 
 class MetadataDoc(TypedDict, total=False):
-    display_phone_number: str | None
-    phone_number_id: str | None
+    display_phone_number: Id | None
+    phone_number_id: Id | None
 
 
 class ReferralDoc(TypedDict, total=False):
     source_url: str | None
-    source_id: str | None
+    source_id: Id | None
     source_type: str | None
     body: str | None
     headline: str | None
     media_type: str | None
-    ctwa_clid: str | None
+    ctwa_clid: Id | None
 
 
 class TextDoc(TypedDict, total=False):
@@ -51,11 +94,11 @@ class TextDoc(TypedDict, total=False):
 MessageDoc = TypedDict(
     "MessageDoc",
     {
-        "id": Required[str],
-        "from": str | None,
-        "from_user_id": str | None,
-        "timestamp": Required[int],
-        "type": str,
+        "id": Required[Id],
+        "from": Id | None,
+        "from_user_id": Id | None,
+        "timestamp": Required[EpochSeconds],
+        "type": Name,
         "referral": ReferralDoc | None,
         "text": TextDoc | None,
     },
@@ -68,7 +111,7 @@ class ErrorDataDoc(TypedDict, total=False):
 
 
 class ErrorDoc(TypedDict, total=False):
-    code: int | None
+    code: ErrorCode | None
     title: str | None
     message: str | None
     error_data: ErrorDataDoc | None
@@ -83,11 +126,11 @@ class PricingDoc(TypedDict, total=False):
 
 
 class StatusDoc(TypedDict, total=False):
-    id: Required[str]
-    status: str
-    timestamp: Required[int]
-    recipient_id: str | None
-    recipient_user_id: str | None
+    id: Required[Id]
+    status: Name
+    timestamp: Required[EpochSeconds]
+    recipient_id: Id | None
+    recipient_user_id: Id | None
     recipient_type: str | None
     conversation: ConversationDoc | None
     pricing: PricingDoc | None
@@ -95,11 +138,11 @@ class StatusDoc(TypedDict, total=False):
 
 
 class AutomaticEventDoc(TypedDict, total=False):
-    id: Required[str]
-    event_name: Required[str]
-    timestamp: Required[int]
-    ctwa_clid: str | None
-    custom_data: dict[str, Any] | None
+    id: Required[Id]
+    event_name: Required[Name]
+    timestamp: Required[EpochSeconds]
+    ctwa_clid: Id | None
+    custom_data: StorableData | None
 
 
 class ChangeValueDoc(TypedDict, total=False):
@@ -116,7 +159,7 @@ class ChangeDoc(TypedDict, total=False):
 
 
 class EntryDoc(TypedDict, total=False):
-    id: Required[str]
+    id: Required[Id]
     changes: list[ChangeDoc]
 
 

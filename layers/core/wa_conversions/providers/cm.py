@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..capture.cm_ingest import webhook_kind
+from ..jsontext import JsonTextError, loads
 from ..models import cm_webhook as wire
 from ..models import meta_webhook as meta_wire
 from ..models.domain import (
@@ -79,8 +80,8 @@ def parse_webhook(raw: bytes | str) -> list[Update]:
     """The updates of one CM webhook. Raises CmFormatError for a body in neither format, and
     pydantic.ValidationError for one whose fields do not hold what they must."""
     try:
-        document = json.loads(raw)
-    except ValueError as error:
+        document = loads(raw)
+    except JsonTextError as error:
         raise CmFormatError(f"Body is not valid JSON: {error}") from None
     kind = webhook_kind(document)
     if kind == "status_report":
@@ -127,6 +128,7 @@ def _inbound(message: wire.InboundMessage) -> InboundMessage:
         # Only Meta's own message can tell of an ad click; CM's format has no place for it.
         referral_known=original is not None,
         text_length=len(text) if text else None,
+        text=text or None,  # for the conversion rules only
     )
 
 
@@ -176,8 +178,8 @@ def _meta_message(raw: Any, sender: str | None, received_at: int) -> meta_wire.M
     or the bare message, as an object or as a JSON string. Anything else: None."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError:
+            raw = loads(raw)
+        except JsonTextError:
             return None
     if not isinstance(raw, dict):
         return None
@@ -244,21 +246,25 @@ def _status_updates(report: wire.StatusReportWebhook) -> Iterator[StatusUpdate]:
 
 def _int_or_none(value: str | None) -> int | None:
     try:
-        return int(value) if value is not None else None
+        number = int(value) if value is not None else None
     except ValueError:
         return None
+    # An error code too large for a 64-bit integer is no code CM sends, and DynamoDB could not hold it.
+    return number if number is not None and abs(number) < 2**63 else None
 
 
 def _epoch(value: str | int | None) -> int:
     """CM's times: "yyyy-MM-ddTHH:mm:ss" in UTC without a zone (MO timeUtc), possibly with fractions
     or a zone, or Unix seconds. A time that cannot be read is the time of processing: the update's
     identity does not depend on it, so a retry still finds the first one applied."""
-    if isinstance(value, int):
+    if isinstance(value, int) and 0 <= value <= meta_wire.MAX_EPOCH_SECONDS:
         return value
-    if value:
+    if isinstance(value, str) and value:
         text = value.strip()
         if text.isdigit():
-            return int(text)
+            # A time no date can show is unreadable, not a key too long for DynamoDB.
+            fits = len(text) <= 12 and int(text) <= meta_wire.MAX_EPOCH_SECONDS
+            return int(text) if fits else int(time.time())
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
         except ValueError:
@@ -266,5 +272,5 @@ def _epoch(value: str | int | None) -> int:
         else:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
-            return int(parsed.timestamp())
+            return max(0, int(parsed.timestamp()))
     return int(time.time())

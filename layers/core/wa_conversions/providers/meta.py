@@ -1,7 +1,8 @@
 """Meta's WhatsApp Business Account webhook: from raw bytes to domain updates.
 
 Every entry, change, message, status and automatic event is read: Meta batches up to 1000 updates in
-one POST, and reading only the first silently drops the rest.
+one POST, and reading only the first silently drops the rest. Only the changes of the fields the
+product is about are read (READ_FIELDS); the others, calls among them, are left out (docs/events.md).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from ..models.domain import (
 from ..phones import wa_digits
 
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
+# A call's status webhook has a message status's shape (statuses[] with id, status, recipient_id) under
+# field "calls": the field alone tells a message from a call, account updates or template reviews.
+READ_FIELDS = frozenset({"messages", "automatic_events"})
 
 
 def parse_webhook(raw: bytes | str) -> wire.WebhookDocument:
@@ -56,10 +60,12 @@ _UPDATE_ADAPTERS: dict[str, TypeAdapter[Any]] = {
 
 def salvage(raw: bytes | str) -> Salvaged | None:
     """Meta batches up to 1000 updates: one malformed update must not hold the others back. Each
-    update is checked on its own; None when what surrounds the updates is itself broken."""
+    update is checked on its own, from its JSON text as the whole was (so that a lone surrogate, which
+    json.loads takes, is refused as the webhook's parser refuses it); None when what surrounds the
+    updates is itself broken."""
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(document, dict) or not isinstance(document.get("entry"), list):
         return None
@@ -70,21 +76,29 @@ def salvage(raw: bytes | str) -> Salvaged | None:
         if not isinstance(entry, dict):
             return None
         good_changes, bad_changes = [], []
-        for change in entry.get("changes") or []:
-            value = change.get("value") if isinstance(change, dict) else None
+        changes = entry.get("changes") or []
+        if not isinstance(changes, list):
+            return None
+        for change in changes:
+            if not isinstance(change, dict) or not isinstance(change.get("field"), str):
+                return None
+            if change["field"] not in READ_FIELDS:
+                continue  # never read, so never rejected either
+            value = change.get("value")
             if not isinstance(value, dict):
                 return None
             shared = {k: v for k, v in value.items() if k not in _UPDATE_ADAPTERS}
             good, bad = dict(shared), dict(shared)
             for name, adapter in _UPDATE_ADAPTERS.items():
-                for index, update in enumerate(value.get(name) or []):
+                updates = value.get(name) or []
+                if not isinstance(updates, list):
+                    return None
+                for index, update in enumerate(updates):
                     try:
-                        adapter.validate_python(update)
-                    except ValidationError as error:
+                        adapter.validate_json(json.dumps(update))
+                    except (ValidationError, ValueError, RecursionError) as error:
                         bad.setdefault(name, []).append(update)
-                        first = error.errors()[0]
-                        where = ".".join(str(part) for part in first["loc"])
-                        reasons.append(f"{name}[{index}]{'.' + where if where else ''}: {first['msg']}")
+                        reasons.append(f"{name}[{index}]{_first_error(error)}")
                     else:
                         good.setdefault(name, []).append(update)
             good_changes.append({**change, "value": good})
@@ -94,10 +108,19 @@ def salvage(raw: bytes | str) -> Salvaged | None:
         if bad_changes:
             bad_entries.append({**entry, "changes": bad_changes})
     try:
-        valid = wire.WEBHOOK_DOCUMENT.validate_python({**document, "entry": good_entries})
-    except ValidationError:
+        valid = wire.WEBHOOK_DOCUMENT.validate_json(json.dumps({**document, "entry": good_entries}))
+    except (ValidationError, ValueError, RecursionError):
         return None  # the envelope, a contact or the metadata is broken: nothing can be trusted
     return Salvaged(valid=valid, rejected={**document, "entry": bad_entries}, reasons=tuple(reasons))
+
+
+def _first_error(error: Exception) -> str:
+    """Where and why an update failed, without its values (which can be phones or message text)."""
+    if not isinstance(error, ValidationError):
+        return ": not valid JSON text"
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{'.' + where if where else ''}: {first['msg']}"
 
 
 def normalize(payload: wire.WebhookDocument) -> list[Update]:
@@ -109,6 +132,8 @@ def normalize(payload: wire.WebhookDocument) -> list[Update]:
 def iter_updates(payload: wire.WebhookDocument) -> Iterator[Update]:
     for entry in payload["entry"]:
         for change in entry.get("changes", ()):
+            if change["field"] not in READ_FIELDS:
+                continue
             value = change.get("value") or {}
             metadata = value.get("metadata")
             account = BusinessAccount(
@@ -189,6 +214,7 @@ def _inbound(message: wire.MessageDoc, contacts: _ContactIndex, account: Busines
         ad_referral(referral) if referral is not None else None,
         True,  # referral_known: Meta always tells
         len(body) if body else None,  # text_length
+        body or None,  # text: for the conversion rules only
     )
 
 

@@ -1,11 +1,18 @@
-"""Publishing events to EventBridge in batches of ten (PutEvents' limit), failing loudly on any
-rejected entry so the caller's update is retried rather than half-published."""
+"""Publishing events to EventBridge in batches within PutEvents' limits (ten entries, 256 KiB in all),
+failing loudly on any rejected entry so the caller's update is retried rather than half-published."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from ..aws_limits import (
+    EVENTS_MAX_BATCH_BYTES,
+    EVENTS_MAX_ENTRIES,
+    EntryTooLargeError,
+    batches,
+    put_events_entry_size,
+)
 from ..errors import PublishError
 from ..models.events import EVENT_SOURCE, LifecycleEvent
 
@@ -13,7 +20,9 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
-PUT_EVENTS_BATCH = 10
+
+class EventTooLargeError(PublishError):
+    """One event alone is over PutEvents' limit: no retry can publish it."""
 
 
 class EventPublisher(Protocol):
@@ -27,18 +36,28 @@ class EventBridgePublisher:
         self._source = source
 
     def publish(self, events: Sequence[LifecycleEvent]) -> None:
-        for start in range(0, len(events), PUT_EVENTS_BATCH):
-            batch = events[start : start + PUT_EVENTS_BATCH]
-            entries: list[PutEventsRequestEntryTypeDef] = [
-                {
-                    "EventBusName": self._bus_name,
-                    "Source": self._source,
-                    "DetailType": event.event,
-                    "Detail": event.detail_json(),
-                }
-                for event in batch
-            ]
-            response = self._client.put_events(Entries=entries)
+        entries: list[PutEventsRequestEntryTypeDef] = [
+            {
+                "EventBusName": self._bus_name,
+                "Source": self._source,
+                "DetailType": event.event,
+                "Detail": event.detail_json(),
+            }
+            for event in events
+        ]
+        try:
+            cut = list(
+                batches(
+                    entries,
+                    put_events_entry_size,
+                    max_entries=EVENTS_MAX_ENTRIES,
+                    max_bytes=EVENTS_MAX_BATCH_BYTES,
+                )
+            )
+        except EntryTooLargeError as error:
+            raise EventTooLargeError(str(error)) from error
+        for batch in cut:
+            response = self._client.put_events(Entries=batch)
             failed = response.get("FailedEntryCount", 0)
             if failed:
                 reasons = {e.get("ErrorCode", "?") for e in response.get("Entries", []) if e.get("ErrorCode")}
