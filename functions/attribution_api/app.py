@@ -4,11 +4,11 @@ off-thread events out."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from wa_conversions.attribution import idempotency
 from wa_conversions.attribution.external import ExternalEventRequest
 from wa_conversions.attribution.views import external_event_view, order_view
 from wa_conversions.attribution.wiring import external_service, repository
@@ -20,32 +20,35 @@ app = operator_resolver()
 
 @app.post("/external-events")
 def create_external_event() -> Response[Any]:
+    key = idempotency.parse_key(app.current_event.headers.get(idempotency.HEADER))
     request = ExternalEventRequest.from_body(json_body(app))
-    item = external_service().create(request)
-    view = external_event_view(item)
+    answer = external_service().create_once(request, key)
     logger.info(
-        "Off-thread event recorded",
-        extra={"external_event_id": view.external_event_id, "status": view.attribution.status},
+        "Off-thread event recorded" if answer.status_code < 300 else "Off-thread event refused",
+        extra={
+            "external_event_id": answer.body.get("external_event_id"),
+            "status_code": answer.status_code,
+            "replayed": answer.replayed,
+        },
     )
     return Response(
-        status_code=201,
+        status_code=answer.status_code,
         content_type=content_types.APPLICATION_JSON,
-        body={
-            "external_event_id": view.external_event_id,
-            "attribution": view.attribution.model_dump(),
-        },
+        body=answer.body,
+        # Stripe's header: tells a retrying client this is the first call's answer.
+        headers={"Idempotent-Replayed": "true"} if answer.replayed else None,
     )
 
 
 @app.get("/external-events/<external_event_id>")
 def get_external_event(external_event_id: str) -> dict[str, Any]:
-    return external_event_view(external_service().get(unquote(external_event_id))).model_dump()
+    return external_event_view(external_service().get(external_event_id)).model_dump()
 
 
 @app.get("/orders/<order_id>")
 def get_order(order_id: str) -> dict[str, Any]:
     shop = app.current_event.get_query_string_value("shop")
-    return order_view(repository(), unquote(order_id), shop or None).model_dump()
+    return order_view(repository(), order_id, shop or None).model_dump()
 
 
 @logger.inject_lambda_context

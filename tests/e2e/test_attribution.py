@@ -3,8 +3,10 @@ Shopify signs them, the conversion events on the bus, and the attribution API.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -238,3 +240,34 @@ def test_off_thread_event_chained_to_an_earlier_conversation(
         json={"lead_phone": f"+{wa_id}", "action": "Booked", "revenue": {"amount": 1, "currency": "EURO"}},
     )
     assert (bad.status_code, bad.json()["field"]) == (422, "revenue.currency")
+
+
+def test_every_destination_gets_the_attributed_contacts_phone_not_the_orders_other_one(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    wa_id, national = fresh_us_phone()
+    someone_else, _ = fresh_us_phone()
+    clid = f"CLID-E2E-PHONE-{uuid.uuid4().hex[:8]}"
+    now = int(time.time())
+    whatsapp_click(api, wa_id, clid, at=now - 3600)  # recent: Meta and CM.com take clicks of 7 days
+    stack.wait_until_idle()
+    order_id = fresh_order_id()
+    placed = sc.order(order_id=order_id, created_at=now - 60, phone=national, where="customer")
+    placed["phone"] = f"+{someone_else}"  # a gift's recipient, a partner: not the contact
+
+    assert post_shopify(api, placed).status_code == 200
+    stack.wait_until_idle()
+
+    with httpx.Client(base_url=stack.standins.url, timeout=10.0) as standins:
+        sent = standins.get("/_requests").json()
+    markers = (str(order_id), clid, wa_id, someone_else)  # each body carries at least one of them
+    ours = [r for r in sent if any(marker in json.dumps(r["body"]) for marker in markers)]
+    by_destination = {r["destination"]: r["body"] for r in ours}
+    assert set(by_destination) == {"wax", "meta", "cm", "dialog360", "collector"}, by_destination
+    assert by_destination["wax"]["phone_number"] == wa_id
+    [server_event] = by_destination["meta"]["data"]
+    assert server_event["user_data"]["ph"] == [hashlib.sha256(wa_id.encode()).hexdigest()]
+    assert server_event["user_data"]["ctwa_clid"] == clid
+    assert by_destination["cm"]["to"] == {"number": f"00{wa_id}"}
+    assert by_destination["dialog360"]["external_event"]["lead_phone"] == wa_id
+    assert someone_else not in json.dumps(ours)

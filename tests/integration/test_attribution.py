@@ -3,7 +3,9 @@ verification and dedupe, the processor's attribution and follow-ups, the bus, an
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devstack.sample_events import proxy_event
+from devstack.sample_events import ROOT, proxy_event
 from devstack.shopify_samples import shopify_post
 from tests.integration.conftest import CaptureHarness
 from tests.support import attribution as sc
@@ -19,6 +21,16 @@ from tests.support.lambdas import sqs_event
 
 REFERRAL_AT = 1_750_000_000
 ORDERS_DLQ = "orders-dlq"
+TABLE = "wa-conversions-table"
+# A real refunds/create (Shopify Payments, pending), from Aqua-Tech-Winnipeg/ecommerce_integrations.
+CAPTURED_REFUND = (
+    ROOT
+    / "events"
+    / "payloads"
+    / ("shopify_refund_pending_shopify_payments_captured_aqua_tech_winnipeg_ecommerce_integrations.json")
+)
+CONTACT = "16505551234"  # the WhatsApp contact who clicked the ad
+SOMEONE_ELSE = "+1 212 555 0199"  # the order's top-level phone: a partner's, a gift's recipient's
 
 
 @dataclass
@@ -97,19 +109,37 @@ class AttributionHarness:
         body: Any = None,
         query: dict[str, str] | None = None,
         api_key: str | None = "",
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        headers = {} if api_key is None else {"X-Api-Key": api_key or self.env["API_KEY"]}
+        return self.api_response(method, path, resource, params, body, query, api_key, headers)[:2]
+
+    def api_response(
+        self,
+        method: str,
+        path: str,
+        resource: str,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        api_key: str | None = "",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Status, JSON body and response headers (lower-cased names)."""
+        key = {} if api_key is None else {"X-Api-Key": api_key or self.env["API_KEY"]}
         event = proxy_event(
             method,
             path,
             resource=resource,
-            headers={"Content-Type": "application/json", **headers},
+            headers={"Content-Type": "application/json", **key, **(headers or {})},
             path_parameters=params,
             query=query,
             body=json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body,
         )
         response = self.capture.invoke("attribution_api", event)
-        return response["statusCode"], json.loads(response["body"])
+        answer_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            answer_headers.setdefault(name.lower(), values[0])
+        return response["statusCode"], json.loads(response["body"]), answer_headers
 
     def get_order(self, order_id: int, **query: str) -> tuple[int, Any]:
         return self.api(
@@ -120,8 +150,17 @@ class AttributionHarness:
             query=query or None,
         )
 
-    def post_external(self, body: Any) -> tuple[int, Any]:
-        return self.api("POST", "/external-events", "/external-events", body=body)
+    def post_external(self, body: Any, key: str | None = None) -> tuple[int, Any]:
+        return self.post_external_response(body, key)[:2]
+
+    def post_external_response(self, body: Any, key: str | None = None) -> tuple[int, Any, dict[str, str]]:
+        headers = {"Idempotency-Key": key} if key is not None else None
+        return self.api_response("POST", "/external-events", "/external-events", body=body, headers=headers)
+
+    def external_items(self) -> list[dict[str, Any]]:
+        table = boto3.client("dynamodb")
+        items = table.scan(TableName=TABLE)["Items"]
+        return [i for i in items if i["pk"]["S"].startswith("EXTERNAL#")]
 
 
 @pytest.fixture
@@ -150,6 +189,45 @@ def only(events: list[dict[str, Any]], name: str) -> dict[str, Any]:
     found = [e for e in events if e["detail-type"] == name]
     assert len(found) == 1, [e["detail-type"] for e in events]
     return found[0]
+
+
+def _no_call() -> Any:
+    raise AssertionError("building a request must not reach the destination")
+
+
+def destination_requests(event: dict[str, Any]) -> dict[str, Any]:
+    """What each destination's forwarder makes of a conversion event off the bus: the request it
+    would send (Wax's and 360dialog's bodies, Meta's server event, CM.com's addressee), or why not."""
+    from wa_conversions.config import CmConversionsSettings, Dialog360Settings, MetaCapiSettings, WaxSettings
+    from wa_conversions.forwarding.cm import CmConversionsDestination
+    from wa_conversions.forwarding.conversion import parse_conversion
+    from wa_conversions.forwarding.dialog360 import Dialog360Destination
+    from wa_conversions.forwarding.meta_capi import MetaCapiDestination
+    from wa_conversions.forwarding.wax import WaxDestination
+
+    conversion = parse_conversion(event)
+    common = {"TABLE_NAME": TABLE, "DELIVERY_QUEUE_URL": "q", "DELIVERY_DLQ_URL": "d"}
+    wax = WaxDestination(
+        WaxSettings.model_validate({**common, "WAX_BASE_URL": "https://wax.test"}), _no_call, _no_call
+    )
+    meta = MetaCapiDestination(
+        MetaCapiSettings.model_validate({**common, "META_DATASET_ID": "1"}),
+        _no_call,
+        _no_call,
+        clock=lambda: conversion.event_time + 60,  # sent right away, not a year later
+    )
+    cm = CmConversionsDestination(
+        CmConversionsSettings.model_validate({**common, "CM_BUSINESS_NUMBER": "31600000000"}),
+        _no_call,
+        _no_call,
+    )
+    dialog = Dialog360Destination(
+        Dialog360Settings.model_validate({**common, "DIALOG360_CLIENT_ID": "c"}),
+        _no_call,
+        _no_call,
+        None,  # type: ignore[arg-type]  # the delivery log is read at send time only
+    )
+    return {d.name: d.request_for(conversion) for d in (wax, meta, cm, dialog)}
 
 
 # -- attribution ---------------------------------------------------------------------------------
@@ -280,6 +358,55 @@ class TestOrderAttribution:
         assert props["test"] is True
         assert world.get_order(1007)[1]["test"] is True
 
+    def test_every_destination_gets_the_attributed_contacts_phone_not_the_orders_other_one(
+        self, world: AttributionHarness
+    ) -> None:
+        world.whatsapp(sc.referral_webhook(CONTACT, REFERRAL_AT, "CLID-A", "wamid.A1"))
+        placed = sc.order(
+            order_id=1008, created_at=REFERRAL_AT + 2 * sc.DAY, phone="(650) 555-1234", where="customer"
+        )
+        placed["phone"] = SOMEONE_ELSE
+        world.order(placed)
+        world.order(
+            sc.refund(refund_id=33, order_id=1008, created_at=REFERRAL_AT + 3 * sc.DAY), "refunds/create"
+        )
+
+        events = world.conversion_events()
+        order = only(events, "conversion.attributed")
+        assert order["detail"]["properties"]["contactKey"] == CONTACT
+        assert (order["detail"]["userId"], order["detail"]["properties"]["phone"]) == (f"+{CONTACT}", CONTACT)
+        sent = destination_requests(order)
+        assert sent["wax"].body["phone_number"] == CONTACT
+        assert sent["meta"].event["user_data"]["ph"] == [hashlib.sha256(CONTACT.encode()).hexdigest()]
+        assert sent["meta"].event["user_data"]["ctwa_clid"] == "CLID-A"
+        assert sent["cm"].to == f"00{CONTACT}"
+        assert sent["dialog360"].event["lead_phone"] == CONTACT
+        refund = destination_requests(only(events, "refund.created"))
+        assert refund["wax"].body["phone_number"] == CONTACT
+        assert refund["dialog360"].event["lead_phone"] == CONTACT
+
+    def test_an_unmatched_order_goes_out_with_the_buyers_phone(self, world: AttributionHarness) -> None:
+        placed = sc.order(
+            order_id=1009, created_at=REFERRAL_AT, phone="+1 212 555 0199", where="shipping_address"
+        )
+        placed["customer"]["default_address"]["phone"] = "(650) 555-1234"
+        world.order(placed)
+
+        props = only(world.conversion_events(), "conversion.unattributed")["detail"]["properties"]
+        assert props["phone"] == "16505551234"  # the buyer's own, not the gift recipient's
+
+    def test_amounts_no_destination_could_take_are_stored_and_sent_as_unknown(
+        self, world: AttributionHarness
+    ) -> None:
+        placed = sc.order(order_id=1010, created_at=REFERRAL_AT, phone=None) | {"total_price": "1e400"}
+        placed["line_items"][0]["price"] = "NaN"
+        world.order(placed)
+
+        props = only(world.conversion_events(), "conversion.unattributed")["detail"]["properties"]
+        assert (props["value"], props["lineItems"][0]["price"]) == (None, None)
+        view = world.get_order(1010)[1]
+        assert (view["value"], view["line_items"][0]["price"]) == (None, None)
+
 
 # -- follow-ups ----------------------------------------------------------------------------------
 
@@ -326,6 +453,16 @@ class TestFollowUps:
             "order.paid",
         ]
         assert world.get_order(2002)[1]["attribution"]["ctwa_clid"] == "CLID-A"
+
+    def test_a_pending_shopify_payments_refund_is_worth_what_it_gives_back(
+        self, world: AttributionHarness
+    ) -> None:
+        world.order(json.loads(CAPTURED_REFUND.read_text()), "refunds/create")
+
+        props = only(world.conversion_events(), "refund.created")["detail"]["properties"]
+        assert (props["value"], props["currency"]) == (277.61, "CAD")  # 245.67 + 31.94 HST
+        [refund] = world.get_order(6749596057880)[1]["follow_ups"]
+        assert refund["value"] == {"amount": "277.61", "currency": "CAD"}
 
     def test_refund_of_an_unseen_order_is_recorded_as_such(self, world: AttributionHarness) -> None:
         world.order(sc.refund(refund_id=32, order_id=2999, created_at=REFERRAL_AT), "refunds/create")
@@ -484,7 +621,31 @@ class TestAttributionApi:
         [
             ({"action": "Booked", "revenue": {"amount": 1, "currency": "EUR"}}, "lead_phone"),
             ({"lead_phone": "+16505551234", "revenue": {"amount": 1, "currency": "EUR"}}, "action"),
-            ({"lead_phone": "+16505551234", "action": "Booked"}, "revenue"),
+            (
+                {"lead_phone": "+16505551234", "action": "Booked", "revenue": {"currency": "EUR"}},
+                "revenue.amount",
+            ),
+            (
+                {"lead_phone": "+1650", "action": "Booked", "revenue": {"amount": True, "currency": "EUR"}},
+                "revenue.amount",
+            ),
+            (
+                {
+                    "lead_phone": "+1650",
+                    "action": "Booked",
+                    "revenue": {"amount": "1e400", "currency": "EUR"},
+                },
+                "revenue.amount",
+            ),
+            (
+                b'{"lead_phone": "+1650", "action": "Booked", "revenue": {"amount": 1e400, "currency": "EUR"}'
+                b"}",
+                "revenue.amount",
+            ),
+            (
+                {"lead_phone": "+1650", "action": "Booked", "revenue": {"amount": 10.005, "currency": "USD"}},
+                "revenue.amount",
+            ),
             (
                 {"lead_phone": "+1650", "action": "Booked", "revenue": {"amount": 1, "currency": "ABC"}},
                 "revenue.currency",
@@ -493,11 +654,36 @@ class TestAttributionApi:
         ],
     )
     def test_missing_field_or_bad_currency_is_422_naming_it(
-        self, world: AttributionHarness, body: dict[str, Any], field: str
+        self, world: AttributionHarness, body: dict[str, Any] | bytes, field: str
     ) -> None:
         status, answer = world.post_external(body)
         assert status == 422
         assert answer["field"] == field
+        assert world.external_items() == []
+        assert world.conversion_events() == []
+
+    def test_an_event_without_revenue_is_recorded_and_goes_out_without_one(
+        self, world: AttributionHarness
+    ) -> None:
+        world.whatsapp(sc.referral_webhook(CONTACT, REFERRAL_AT, "CLID-V", "wamid.V1"))
+        status, created = world.post_external({"lead_phone": f"+{CONTACT}", "action": "Visited the showroom"})
+
+        assert status == 201, created
+        assert created["attribution"]["ctwa_clid"] == "CLID-V"
+        [event] = world.conversion_events()
+        props = event["detail"]["properties"]
+        assert (props["value"], props["currency"], props["eventName"]) == (None, None, "LeadSubmitted")
+        assert destination_requests(event)["dialog360"].event == {
+            "action": "Visited the showroom",
+            "lead_phone": CONTACT,
+        }
+        _, stored = world.api(
+            "GET",
+            f"/external-events/{created['external_event_id']}",
+            "/external-events/{external_event_id}",
+            {"external_event_id": created["external_event_id"]},
+        )
+        assert stored["revenue"] is None
 
     def test_unknown_previous_event_is_404(self, world: AttributionHarness) -> None:
         status, answer = world.post_external(
@@ -510,3 +696,114 @@ class TestAttributionApi:
         )
         assert status == 404
         assert answer["field"] == "previous_external_event_id"
+
+
+# -- Idempotency-Key -----------------------------------------------------------------------------
+
+BOOKING = {"lead_phone": f"+{CONTACT}", "action": "Booked", "revenue": {"amount": 80, "currency": "MXN"}}
+
+
+def idempotency_item(key: str) -> dict[str, Any]:
+    item = boto3.client("dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": f"IDEMPOTENCY#external-events#{key}"}, "sk": {"S": "IDEMPOTENCY"}}
+    )["Item"]
+    return item
+
+
+def set_claim(key: str, **numbers: int) -> None:
+    boto3.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": f"IDEMPOTENCY#external-events#{key}"}, "sk": {"S": "IDEMPOTENCY"}},
+        UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in numbers),
+        ExpressionAttributeValues={f":{name}": {"N": str(value)} for name, value in numbers.items()},
+    )
+
+
+class TestIdempotencyKey:
+    def test_a_retry_with_the_same_key_gets_the_first_answer_and_makes_no_second_event(
+        self, world: AttributionHarness
+    ) -> None:
+        world.whatsapp(sc.referral_webhook(CONTACT, REFERRAL_AT, "CLID-I", "wamid.I1"))
+        first = world.post_external_response(BOOKING, key="retry-1")
+        again = world.post_external_response({"external_event": BOOKING}, key="retry-1")  # same request
+
+        assert first[0] == 201, first
+        assert again[:2] == first[:2]
+        assert again[2].get("idempotent-replayed") == "true"
+        assert "idempotent-replayed" not in first[2]
+        assert len(world.external_items()) == 1
+        assert len(world.conversion_events()) == 1
+
+    def test_the_same_key_with_another_request_is_422_and_changes_nothing(
+        self, world: AttributionHarness
+    ) -> None:
+        assert world.post_external(BOOKING, key="reused")[0] == 201
+        status, answer = world.post_external({**BOOKING, "action": "Cancelled"}, key="reused")
+
+        assert (status, answer["error"], answer["field"]) == (422, "validation_error", "Idempotency-Key")
+        assert len(world.external_items()) == 1
+
+    def test_without_a_key_each_call_is_a_new_event(self, world: AttributionHarness) -> None:
+        assert [world.post_external(BOOKING)[0] for _ in range(2)] == [201, 201]
+        assert len(world.external_items()) == 2
+
+    def test_a_refused_request_claims_nothing_and_a_first_refusal_is_replayed(
+        self, world: AttributionHarness
+    ) -> None:
+        bad = world.post_external({**BOOKING, "revenue": {"amount": True, "currency": "MXN"}}, key="k-1")
+        good = world.post_external(BOOKING, key="k-1")
+        unknown = {**BOOKING, "previous_external_event_id": "nope"}
+        missing = [world.post_external(unknown, key="k-2") for _ in range(2)]
+
+        assert (bad[0], good[0]) == (422, 201)
+        assert [status for status, _ in missing] == [404, 404]
+        assert missing[0][1] == missing[1][1]
+
+    def test_an_expired_key_can_be_used_again(self, world: AttributionHarness) -> None:
+        first = world.post_external(BOOKING, key="old")[1]
+        set_claim("old", expires_at=int(time.time()) - 1)
+        status, second = world.post_external({**BOOKING, "action": "Booked again"}, key="old")
+
+        assert status == 201
+        assert second["external_event_id"] != first["external_event_id"]
+        assert int(idempotency_item("old")["expires_at"]["N"]) > time.time() + 23 * 3600
+
+    def test_a_key_whose_first_request_is_running_is_409_and_an_abandoned_one_is_taken_over(
+        self, world: AttributionHarness
+    ) -> None:
+        from wa_conversions.attribution.wiring import repository
+
+        now = int(time.time())
+        repository().claim_idempotency_key(
+            "external-events",
+            "crashed",
+            {
+                "fingerprint": fingerprint_of(BOOKING),
+                "resource_id": "11111111-2222-4333-8444-555555555555",
+                "state": "in_progress",
+                "claimed_at": now,
+                "expires_at": now + 86_400,
+            },
+            now,
+        )
+        running = world.post_external(BOOKING, key="crashed")
+        set_claim("crashed", claimed_at=now - 120)  # the first request died (a Lambda timeout)
+        taken_over = world.post_external(BOOKING, key="crashed")
+
+        assert (running[0], running[1]["field"]) == (409, "Idempotency-Key")
+        assert taken_over[0] == 201
+        assert taken_over[1]["external_event_id"] == "11111111-2222-4333-8444-555555555555"
+        assert len(world.conversion_events()) == 1
+
+    @pytest.mark.parametrize("key", ["", "   ", "x" * 256, "caf\u00e9", "line\nbreak"])
+    def test_an_unusable_key_is_400_naming_the_header(self, world: AttributionHarness, key: str) -> None:
+        status, answer = world.post_external(BOOKING, key=key)
+        assert (status, answer["field"]) == (400, "Idempotency-Key")
+        assert world.external_items() == []
+
+
+def fingerprint_of(body: dict[str, Any]) -> str:
+    from wa_conversions.attribution.external import ExternalEventRequest
+    from wa_conversions.attribution.idempotency import fingerprint
+
+    return fingerprint(ExternalEventRequest.from_body(body).model_dump(mode="json"))

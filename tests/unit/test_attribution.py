@@ -1,25 +1,37 @@
 """Attribution's pure parts: phone resolution with WhatsApp's Mexican and Brazilian forms, the
-last-touch windows, Shopify parsing from the REST fixture, and the webhook's verify-queue-mark order."""
+last-touch windows, Shopify parsing from the REST fixture and a captured refund, which phone the
+destinations get, the amounts the APIs accept, and the webhook's verify-queue-mark order."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from devstack.shopify_samples import fixture_order, sample_refund, shopify_headers
+from tests.support import attribution as sc
 from wa_conversions.attribution import intake
-from wa_conversions.attribution.domain import AttributionStatus, UnmatchedReason
+from wa_conversions.attribution.conversions import conversion_phone
+from wa_conversions.attribution.domain import Attribution, AttributionStatus, UnmatchedReason
 from wa_conversions.attribution.engine import UNLIMITED, Windows, attribute
+from wa_conversions.attribution.external import ExternalEventRequest
 from wa_conversions.attribution.phones import PhoneCandidate, parse_e164, resolve, whatsapp_forms
-from wa_conversions.errors import BadRequestError, UnauthorizedError
+from wa_conversions.errors import ApiError, BadRequestError, UnauthorizedError
+from wa_conversions.forwarding.api import parse_send_request
+from wa_conversions.http_api import validation_error
 from wa_conversions.providers import shopify
 
 DAY = 86_400
 T0 = 1_750_000_000
+PAYLOADS = Path(__file__).resolve().parents[2] / "events" / "payloads"
+CAPTURED_REFUND = (
+    "shopify_refund_pending_shopify_payments_captured_aqua_tech_winnipeg_ecommerce_integrations.json"
+)
 
 
 class TestPhones:
@@ -196,7 +208,70 @@ class TestShopifyParsing:
         assert (facts.refund_id, facts.order_id) == ("509562969", "450789469")
         assert facts.value is not None
         assert (facts.value.amount, facts.value.currency) == (Decimal("204.97"), "USD")
-        assert facts.presentment_value is not None and facts.presentment_value.amount == Decimal("199.00")
+        # the buyer's money: the line (199.00) with its tax (5.97), as the transaction says
+        assert facts.presentment_value is not None and facts.presentment_value.amount == Decimal("204.97")
+
+
+def captured_pending_refund() -> dict[str, Any]:
+    """A real refunds/create webhook (Shopify Payments, CAD), published in the
+    Aqua-Tech-Winnipeg/ecommerce_integrations repository, card holder details redacted: its one refund
+    transaction is still "pending", for 277.61 = the line's 245.67 + 31.94 HST."""
+    return json.loads((PAYLOADS / CAPTURED_REFUND).read_text())
+
+
+def money(facts_money: Any) -> tuple[Decimal, str] | None:
+    return (facts_money.amount, facts_money.currency) if facts_money is not None else None
+
+
+class TestRefundValue:
+    def test_a_pending_shopify_payments_refund_counts_in_full(self) -> None:
+        facts = shopify.refund_facts(shopify.parse_refund(json.dumps(captured_pending_refund())))
+        assert money(facts.value) == (Decimal("277.61"), "CAD")
+        assert money(facts.presentment_value) == (Decimal("277.61"), "CAD")
+
+    def test_without_transactions_the_lines_count_with_their_taxes(self) -> None:
+        refund = captured_pending_refund() | {"transactions": []}
+        facts = shopify.refund_facts(shopify.parse_refund(json.dumps(refund)))
+        assert money(facts.value) == (Decimal("277.61"), "CAD")
+
+    def test_refunded_shipping_counts_in_either_shape(self) -> None:
+        # Shopify's REST Refund resource: refund_shipping_lines with subtotal_amount_set (2024-10 on);
+        # older versions give only a negative "shipping_refund" order adjustment.
+        cad = {"shop_money": {"amount": "5.00", "currency_code": "CAD"}}
+        tax = {"shop_money": {"amount": "0.65", "currency_code": "CAD"}}
+        negative = {"shop_money": {"amount": "-5.00", "currency_code": "CAD"}}
+        shipping_lines = captured_pending_refund() | {
+            "transactions": [],
+            "refund_shipping_lines": [{"id": 1, "subtotal_amount_set": cad, "tax_amount_set": tax}],
+        }
+        adjustment = captured_pending_refund() | {
+            "transactions": [],
+            "order_adjustments": [{"kind": "shipping_refund", "amount_set": negative}],
+        }
+        for refund, expected in ((shipping_lines, "283.26"), (adjustment, "282.61")):
+            facts = shopify.refund_facts(shopify.parse_refund(json.dumps(refund)))
+            assert money(facts.value) == (Decimal(expected), "CAD")
+
+    @pytest.mark.parametrize(
+        ("status", "expected"), [("success", "277.61"), ("failure", "0"), ("error", "0")]
+    )
+    def test_failed_or_errored_transactions_gave_nothing_back(self, status: str, expected: str) -> None:
+        refund = captured_pending_refund()
+        refund["transactions"][0]["status"] = status
+        facts = shopify.refund_facts(shopify.parse_refund(json.dumps(refund)))
+        assert money(facts.value) == (Decimal(expected), "CAD")
+
+    @pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity", "1e400", "-5.00", "sNaN"])
+    def test_amounts_no_destination_could_take_are_unknown_not_poison(self, amount: str) -> None:
+        order = fixture_order() | {"total_price": amount, "total_price_set": None}
+        order["line_items"][0]["price"] = amount
+        facts = shopify.order_facts(shopify.parse_order(json.dumps(order)))
+        assert facts.value is None
+        assert facts.line_items[0].price is None
+        refund = captured_pending_refund()
+        refund["transactions"][0]["amount"] = amount
+        refund["refund_line_items"][0]["subtotal_set"]["shop_money"]["amount"] = amount
+        assert shopify.refund_facts(shopify.parse_refund(json.dumps(refund))).value is None
 
 
 class FakeMarkers:
@@ -287,3 +362,96 @@ class TestIntake:
         assert queued["id"] == order["id"]
         assert queued["billing_address"]["phone"] == "555-625-1199"
         assert len(queue.bodies[0]) < intake.MAX_MESSAGE_BYTES
+
+
+class TestWhichPhone:
+    def test_the_buyers_best_phone_leaves_the_gift_recipients_for_last(self) -> None:
+        order = sc.order(order_id=1, created_at=T0, phone="+1 212 555 0199", where="shipping_address")
+        order["customer"]["default_address"]["phone"] = "+1 650 555 1234"
+        facts = shopify.order_facts(shopify.parse_order(json.dumps(order)))
+        assert resolve(facts.phones, None).e164 == "16505551234"
+
+    def test_the_matched_contacts_number_beats_every_phone_on_the_order(self) -> None:
+        contact = Attribution(AttributionStatus.ATTRIBUTED, None, "5215512345678", ctwa_clid="A")
+        assert conversion_phone(contact, "12125550199") == "5215512345678"
+        unmatched = Attribution(AttributionStatus.UNATTRIBUTED, UnmatchedReason.NO_CONTACT, None)
+        assert conversion_phone(unmatched, "12125550199") == "12125550199"
+        only_user_id = Attribution(AttributionStatus.WHATSAPP_INFLUENCED, None, "uid:US.13491208655302741918")
+        assert conversion_phone(only_user_id, "12125550199") == "12125550199"
+
+
+def external(**revenue: Any) -> dict[str, Any]:
+    return {"lead_phone": "+16505551234", "action": "Booked", "revenue": revenue}
+
+
+def send(**fields: Any) -> dict[str, Any]:
+    return {"accountId": "1", "eventName": "Purchase", "eventId": "e1", "phoneE164": "16505551234", **fields}
+
+
+def refusal(body: dict[str, Any], model: str) -> tuple[int, str | None]:
+    try:
+        if model == "external":
+            ExternalEventRequest.from_body(body)
+        else:
+            parse_send_request(body)
+    except ValidationError as error:
+        problem = validation_error(error)
+        return problem.status_code, problem.field
+    except ApiError as error:
+        return error.status_code, error.field
+    return 200, None
+
+
+class TestAcceptedMoney:
+    """Every accepted amount is one every destination can take: a JSON number, finite, not negative,
+    below 10^12 and in the currency's precision; anything else is a 422 naming the field."""
+
+    @pytest.mark.parametrize(
+        "amount",
+        [True, "1e400", "12.50", float("inf"), float("nan"), -1, 10**12, 1e300, 10.005, None, [], {}],
+    )
+    def test_bad_revenue_amounts_are_refused(self, amount: Any) -> None:
+        assert refusal(external(amount=amount, currency="USD"), "external") == (422, "revenue.amount")
+
+    @pytest.mark.parametrize(("amount", "currency"), [(1.5, "JPY"), (1.2345, "KWD"), (0.001, "EUR")])
+    def test_more_decimals_than_the_currency_has_are_refused(self, amount: float, currency: str) -> None:
+        assert refusal(external(amount=amount, currency=currency), "external") == (422, "revenue.amount")
+
+    @pytest.mark.parametrize(
+        ("amount", "currency"), [(0, "EUR"), (80, "MXN"), (10.5, "eur"), (1500, "JPY"), (1.234, "KWD")]
+    )
+    def test_good_revenue_is_accepted(self, amount: float, currency: str) -> None:
+        assert refusal(external(amount=amount, currency=currency), "external") == (200, None)
+
+    def test_revenue_is_optional_as_360dialog_makes_it(self) -> None:
+        request = ExternalEventRequest.from_body({"lead_phone": "+16505551234", "action": "Visited"})
+        assert request.revenue is None
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"value": True, "currency": "USD"}, "value"),
+            ({"value": 1e400, "currency": "USD"}, "value"),
+            ({"value": "59.90", "currency": "USD"}, "value"),
+            ({"value": 10**13, "currency": "USD"}, "value"),
+            ({"value": 1.001, "currency": "USD"}, "value"),
+            ({"value": 1, "currency": "ABC"}, "currency"),
+            ({"value": 1, "currency": True}, "currency"),
+            ({"value": 1, "currency": "USD", "eventTime": True}, "eventTime"),
+            ({"value": 1, "currency": "USD", "eventTime": 10**20}, "eventTime"),
+            ({"value": 1, "currency": "USD", "eventTime": "1750000000"}, "eventTime"),
+        ],
+    )
+    def test_post_conversions_refuses_what_a_destination_could_not_take(
+        self, fields: dict[str, Any], field: str
+    ) -> None:
+        assert refusal(send(**fields), "send") == (422, field)
+
+    def test_post_conversions_takes_a_plain_price(self) -> None:
+        request = parse_send_request(send(value=59.9, currency="eur", eventTime=T0))
+        assert (request.value, request.currency, request.event_time) == (Decimal("59.9"), "EUR", T0)
+
+    def test_occurred_at_must_be_a_time_that_can_have_happened(self) -> None:
+        for occurred in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00", "2999-01-01T00:00:00Z"):
+            body = {"lead_phone": "+16505551234", "action": "Booked", "occurred_at": occurred}
+            assert refusal(body, "external") == (422, "occurred_at")

@@ -17,17 +17,23 @@ CONVERSION_UNATTRIBUTED = "conversion.unattributed"
 ORDER_PAID = "order.paid"
 ORDER_CANCELLED = "order.cancelled"
 REFUND_CREATED = "refund.created"
+ORDER_SHIPPED = "order.shipped"
+ORDER_DELIVERED = "order.delivered"
 
 KIND_ORDER = "order"
 KIND_ORDER_PAID = "order_paid"
 KIND_ORDER_CANCELLED = "order_cancelled"
 KIND_REFUND = "refund"
+KIND_ORDER_SHIPPED = "order_shipped"
+KIND_ORDER_DELIVERED = "order_delivered"
 KIND_EXTERNAL = "external"
 
 FOLLOW_UP_EVENTS = {
     KIND_ORDER_PAID: ORDER_PAID,
     KIND_ORDER_CANCELLED: ORDER_CANCELLED,
     KIND_REFUND: REFUND_CREATED,
+    KIND_ORDER_SHIPPED: ORDER_SHIPPED,
+    KIND_ORDER_DELIVERED: ORDER_DELIVERED,
 }
 
 
@@ -45,6 +51,16 @@ def conversion_event_name(attribution: Attribution) -> str:
     if attribution.status is AttributionStatus.UNATTRIBUTED:
         return CONVERSION_UNATTRIBUTED
     return CONVERSION_ATTRIBUTED
+
+
+def conversion_phone(attribution: Attribution | None, buyer_phone: str | None) -> str | None:
+    """The phone every destination gets: the matched contact's own number (its wa_id), since an
+    order may also carry other people's phones (a gift's recipient, a partner's); else the buyer's
+    best phone (docs/shopify.md, "Which phone the destinations get")."""
+    contact_key = attribution.contact_key if attribution else None
+    if contact_key and contact_key.isdigit():
+        return contact_key
+    return buyer_phone
 
 
 def money_number(amount: Decimal | None) -> float | int | None:
@@ -111,6 +127,28 @@ def build_event(
         provider=provider,
         properties={"conversionId": conversion_id, "eventId": event_id, "kind": kind, **properties},
     )
+
+
+def web_properties(web: dict[str, Any] | None) -> dict[str, Any]:
+    """An order's web facts (WebFacts.as_record) as event properties, for Meta's website events."""
+    if not web:
+        return {}
+    customer = {
+        "firstName": web.get("first_name"),
+        "lastName": web.get("last_name"),
+        "city": web.get("city"),
+        "state": web.get("state"),
+        "zip": web.get("zip"),
+        "country": web.get("country"),
+    }
+    return {
+        "customer": {k: v for k, v in customer.items() if v} or None,
+        "landingSite": web.get("landing_site"),
+        "clientIp": web.get("client_ip"),
+        "userAgent": web.get("user_agent"),
+        "fbc": web.get("fbc"),
+        "fbp": web.get("fbp"),
+    }
 
 
 def value_properties(value: Money | None, presentment: Money | None) -> dict[str, Any]:

@@ -34,9 +34,15 @@ class OrderTopic(StrEnum):
     ORDERS_UPDATED = "orders/updated"
     ORDERS_CANCELLED = "orders/cancelled"
     REFUNDS_CREATE = "refunds/create"
+    FULFILLMENTS_CREATE = "fulfillments/create"
+    FULFILLMENT_EVENTS_CREATE = "fulfillment_events/create"
 
 
 HANDLED_TOPICS = frozenset(topic.value for topic in OrderTopic)
+# The topics whose payload is an Order.
+ORDER_TOPICS = frozenset(
+    {OrderTopic.ORDERS_CREATE, OrderTopic.ORDERS_PAID, OrderTopic.ORDERS_UPDATED, OrderTopic.ORDERS_CANCELLED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,36 @@ class LineItem:
 
 
 @dataclass(frozen=True, slots=True)
+class WebFacts:
+    """What a website event at Meta needs from the order (docs/forwarding.md, MetaWebOrderSource)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    landing_site: str | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    fbc: str | None = None
+    fbp: str | None = None
+
+    def as_record(self) -> dict[str, str]:
+        return {name: value for name in self.__slots__ if (value := getattr(self, name))}
+
+
+@dataclass(frozen=True, slots=True)
+class FulfillmentFacts:
+    """A shipment (fulfillments/create) or one of its tracking events (fulfillment_events/create)."""
+
+    order_id: str
+    fulfillment_id: str
+    status: str | None
+    at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class OrderFacts:
     order_id: str
     name: str | None
@@ -71,6 +107,7 @@ class OrderFacts:
     cancel_reason: str | None
     financial_status: str | None
     test: bool
+    web: WebFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)

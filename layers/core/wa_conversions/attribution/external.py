@@ -9,7 +9,6 @@ The click time travels with the event (clickedAt), for destinations that have li
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,39 +16,39 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import NotFoundError
+from ..models.money import Amount, Currency
 from ..publishing.eventbridge import EventPublisher
 from ..store.attribution import AttributionRepository
 from . import conversions as cv
-from .currencies import is_currency
 from .domain import Attribution, Money
 from .engine import UNLIMITED, attribute
+from .idempotency import Answer, IdempotentRequests
 from .orders import publish_pending
 from .phones import PhoneCandidate, resolve
+from .views import external_event_view
 
 PROVIDER = "external"
+IDEMPOTENCY_SCOPE = "external-events"
+# An event cannot have happened later than this after it is reported (clocks drift, zones get mixed).
+FUTURE_TOLERANCE_SECONDS = 86_400
 
 
 class Revenue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal = Field(ge=0, allow_inf_nan=False)
-    currency: str
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_4217(cls, value: str) -> str:
-        code = value.strip().upper()
-        if not is_currency(code):
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-        return code
+    currency: Currency  # before amount: the amount's precision depends on it
+    amount: Amount
 
 
 class ExternalEventRequest(BaseModel):
+    """360dialog's off-thread event (seeds/002): only lead_phone and action are required; a visit or
+    a chained follow-up has no revenue."""
+
     model_config = ConfigDict(extra="ignore")
 
     lead_phone: str = Field(min_length=1, max_length=40)
     action: str = Field(min_length=1, max_length=200)
-    revenue: Revenue
+    revenue: Revenue | None = None
     app_id: str | None = Field(default=None, max_length=100)
     previous_external_event_id: str | None = Field(default=None, min_length=1, max_length=100)
     occurred_at: datetime | None = None
@@ -61,6 +60,16 @@ class ExternalEventRequest(BaseModel):
             raise ValueError("must not be blank")
         return value.strip()
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not 0 <= moment.timestamp() <= time.time() + FUTURE_TOLERANCE_SECONDS:
+            raise ValueError("must be a time between 1970 and now")
+        return moment
+
     @classmethod
     def from_body(cls, body: Any) -> ExternalEventRequest:
         """360dialog's form nests the event under "external_event"; the flat form is accepted too."""
@@ -69,13 +78,19 @@ class ExternalEventRequest(BaseModel):
         return cls.model_validate(body)
 
 
-def meta_event_name(action: str, revenue: Decimal) -> str:
+def meta_event_name(action: str, revenue: Decimal | None) -> str:
     """The Conversions API name for an action: Purchase for anything sold, else LeadSubmitted (Meta
     refuses Lead, CompleteRegistration, Schedule and custom names for business messaging)."""
     text = action.lower()
-    if any(word in text for word in ("purchas", "bought", "order", "paid", "sale")) or revenue > 0:
+    sold = any(word in text for word in ("purchas", "bought", "order", "paid", "sale"))
+    if sold or (revenue is not None and revenue > 0):
         return "Purchase"
     return "LeadSubmitted"
+
+
+def created_body(item: dict[str, Any]) -> dict[str, Any]:
+    view = external_event_view(item)
+    return {"external_event_id": view.external_event_id, "attribution": view.attribution.model_dump()}
 
 
 class ExternalEventsService:
@@ -86,10 +101,20 @@ class ExternalEventsService:
         self._publisher = publisher
         self._default_country = default_country or None
 
-    def create(self, request: ExternalEventRequest) -> dict[str, Any]:
+    def create_once(self, request: ExternalEventRequest, idempotency_key: str | None) -> Answer:
+        """POST /external-events: 201 with the new event, or the first answer again for a key seen
+        before (attribution.idempotency)."""
+        requests = IdempotentRequests(self._repository, IDEMPOTENCY_SCOPE)
+        return requests.run(
+            idempotency_key,
+            request.model_dump(mode="json"),
+            lambda external_event_id: Answer(201, created_body(self.create(request, external_event_id))),
+        )
+
+    def create(self, request: ExternalEventRequest, external_event_id: str) -> dict[str, Any]:
+        """Record and publish the event under `external_event_id`; an id recorded already returns
+        what was stored (and publishes it if that never happened)."""
         occurred = request.occurred_at
-        if occurred is not None and occurred.tzinfo is None:
-            occurred = occurred.replace(tzinfo=UTC)
         at = int(occurred.timestamp()) if occurred else int(time.time())
         phones = resolve([PhoneCandidate(request.lead_phone)], self._default_country)
         previous_id = request.previous_external_event_id
@@ -101,11 +126,12 @@ class ExternalEventsService:
             attribution = Attribution.from_record(previous["attribution"])
         else:
             attribution = attribute(phones, at, self._repository, UNLIMITED)
-        external_event_id = str(uuid.uuid4())
+        phone = cv.conversion_phone(attribution, phones.e164)
         conversion_id = cv.external_conversion_id(external_event_id)
         event_id = f"{conversion_id}:{cv.KIND_EXTERNAL}"
-        value = Money(amount=request.revenue.amount, currency=request.revenue.currency)
-        event_name = meta_event_name(request.action, request.revenue.amount)
+        revenue = request.revenue
+        value = Money(amount=revenue.amount, currency=revenue.currency) if revenue else None
+        event_name = meta_event_name(request.action, value.amount if value else None)
         event = cv.build_event(
             event_name=cv.conversion_event_name(attribution),
             conversion_id=conversion_id,
@@ -113,7 +139,7 @@ class ExternalEventsService:
             event_id=event_id,
             provider=PROVIDER,
             at=at,
-            phone=phones.e164,
+            phone=phone,
             properties={
                 "shop": None,
                 "orderId": None,
@@ -121,7 +147,7 @@ class ExternalEventsService:
                 **cv.value_properties(value, None),
                 "lineItems": [],
                 "email": None,
-                "phone": phones.e164,
+                "phone": phone,
                 **cv.attribution_properties(attribution),
                 "test": False,
                 "action": request.action,
@@ -139,8 +165,8 @@ class ExternalEventsService:
                 "lead_phone": phones.e164 or request.lead_phone,
                 "action": request.action,
                 "meta_event_name": event_name,
-                "value": str(value.amount),
-                "currency": value.currency,
+                "value": str(value.amount) if value else None,
+                "currency": value.currency if value else None,
                 "app_id": request.app_id,
                 "previous_external_event_id": previous_id,
                 "occurred_at": at,

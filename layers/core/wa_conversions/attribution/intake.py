@@ -1,8 +1,8 @@
 """Acknowledging a Shopify webhook: verify, dedupe, hand off durably, then answer.
 
 Shopify gives up after 5 seconds and retries 8 times over 4 hours, so nothing slow happens here: the
-verified body goes to the orders queue and the processor does the rest. Only json and the standard
-library are used, to keep this function's cold start small.
+verified body goes to the orders queue and the processor does the rest. Only the standard library is
+used, to keep this function's cold start small.
 
 Dedupe is on X-Shopify-Event-Id, in an order that never loses an order: look for the event's marker,
 queue the delivery, and only then write the marker. A crash between the two lets Shopify's retry
@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..aws_limits import sqs_text
 from ..errors import BadRequestError, HandoffError, UnauthorizedError
+from ..jsontext import JsonTextError, loads
 from ..signatures import verify_shopify_signature
 from .domain import HANDLED_TOPICS
 
@@ -35,6 +37,8 @@ WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
 API_VERSION_HEADER = "x-shopify-api-version"
 MAX_MESSAGE_BYTES = 256 * 1024
+# Shopify's event ids are UUIDs; the marker's key (with the shop) must stay under DynamoDB's 2,048 bytes.
+MAX_EVENT_ID_LENGTH = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +112,12 @@ def accept_webhook(
     if not secret or not verify_shopify_signature(body, signature, secret):
         raise UnauthorizedError("X-Shopify-Hmac-Sha256 does not match the body for this shop")
     try:
-        text = body.decode("utf-8")
-        document = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as error:
+        document = loads(body)
+    except JsonTextError as error:
         raise BadRequestError(f"Body is not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise BadRequestError("Body is not a JSON object")
+    text = body.decode("utf-8")  # loads decoded it already: it is UTF-8
     topic = headers.get(TOPIC_HEADER, "").strip()
     event_id = delivery_key(headers, body)
     if topic not in HANDLED_TOPICS:
@@ -149,6 +153,10 @@ def accept_webhook(
 def delivery_key(headers: dict[str, str], body: bytes) -> str:
     """X-Shopify-Event-Id names the event across retries; without it, the body itself does."""
     event_id = headers.get(EVENT_ID_HEADER, "").strip()
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise BadRequestError(
+            f"X-Shopify-Event-Id is longer than {MAX_EVENT_ID_LENGTH} characters", field=EVENT_ID_HEADER
+        )
     if event_id:
         return event_id
     return "sha256:" + hashlib.sha256(headers.get(TOPIC_HEADER, "").encode() + b"\n" + body).hexdigest()
@@ -158,7 +166,8 @@ _KEPT_FIELDS = (
     "id", "order_id", "name", "order_number", "email", "contact_email", "phone", "currency",
     "presentment_currency", "total_price", "total_price_set", "financial_status", "created_at",
     "processed_at", "updated_at", "cancelled_at", "cancel_reason", "test", "customer",
-    "billing_address", "shipping_address", "transactions",
+    "billing_address", "shipping_address", "transactions", "landing_site", "client_details",
+    "note_attributes", "fulfillment_id", "status", "happened_at",
 )  # fmt: skip
 _KEPT_LINE_ITEM_FIELDS = ("id", "product_id", "variant_id", "sku", "title", "quantity", "price")
 
@@ -168,8 +177,18 @@ def _trimmed(document: dict[str, object]) -> dict[str, object]:
     customer = kept.get("customer")
     if isinstance(customer, dict):
         kept["customer"] = {
-            k: customer.get(k) for k in ("id", "email", "phone", "default_address") if k in customer
+            k: customer.get(k)
+            for k in ("id", "email", "phone", "first_name", "last_name", "default_address")
+            if k in customer
         }
+    notes = document.get("note_attributes")
+    if isinstance(notes, list):
+        # Only Meta's browser ids are read from them (fbc, fbp): a handful, each of bounded size.
+        kept["note_attributes"] = [
+            {k: str(n[k])[:500] for k in ("name", "value") if n.get(k) is not None}
+            for n in notes[:50]
+            if isinstance(n, dict)
+        ]
     items = document.get("line_items")
     if isinstance(items, list):
         kept["line_items"] = [
@@ -188,7 +207,7 @@ def encode_delivery(
     api_version: str | None,
     body: str,
 ) -> str:
-    return json.dumps(
+    message = json.dumps(
         {
             "topic": topic,
             "shop": shop,
@@ -201,3 +220,5 @@ def encode_delivery(
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    # Escapes, not raw characters, for what SQS refuses (U+FFFE, U+FFFF inside the order's text).
+    return sqs_text(message)

@@ -23,7 +23,16 @@ from ..publishing.eventbridge import EventPublisher
 from ..store.attribution import AttributionRepository
 from . import conversions as cv
 from .delivery import ShopifyDelivery
-from .domain import Attribution, LineItem, Money, OrderFacts, OrderTopic, RefundFacts
+from .domain import (
+    ORDER_TOPICS,
+    Attribution,
+    FulfillmentFacts,
+    LineItem,
+    Money,
+    OrderFacts,
+    OrderTopic,
+    RefundFacts,
+)
 from .engine import Windows, attribute
 from .phones import resolve
 
@@ -61,7 +70,16 @@ class OrdersService:
         try:
             if topic == OrderTopic.REFUNDS_CREATE:
                 return self._refund(delivery, shopify.refund_facts(shopify.parse_refund(delivery.body)))
-            if topic in {t.value for t in OrderTopic}:
+            if topic == OrderTopic.FULFILLMENTS_CREATE:
+                facts = shopify.fulfillment_facts(shopify.parse_fulfillment(delivery.body))
+                return self._fulfillment(delivery, facts, cv.KIND_ORDER_SHIPPED)
+            if topic == OrderTopic.FULFILLMENT_EVENTS_CREATE:
+                facts = shopify.fulfillment_event_facts(shopify.parse_fulfillment_event(delivery.body))
+                if facts.status != "delivered":
+                    # Only the delivery is a stage Meta lists; in-transit updates are not.
+                    return Applied(topic=topic, order_id=facts.order_id, outcome="ignored", events=0)
+                return self._fulfillment(delivery, facts, cv.KIND_ORDER_DELIVERED)
+            if topic in ORDER_TOPICS:
                 return self._order(delivery, shopify.order_facts(shopify.parse_order(delivery.body)))
         except ValidationError as error:
             summary = "; ".join(
@@ -92,7 +110,10 @@ class OrdersService:
                 },
                 facts.updated_at or _epoch(delivery.triggered_at) or 0,
             )
-        if topic == OrderTopic.ORDERS_PAID:
+        if topic == OrderTopic.ORDERS_PAID or (
+            topic == OrderTopic.ORDERS_CREATE and facts.financial_status == "paid"
+        ):
+            # The purchase: orders/paid, or an order created paid; whichever comes first, once.
             events += self._follow_up(
                 delivery,
                 facts.order_id,
@@ -122,8 +143,10 @@ class OrdersService:
         phones = resolve(facts.phones, self._default_country)
         placed_at = facts.placed_at or _event_time(delivery, facts.updated_at)
         attribution = attribute(phones, placed_at, self._repository, self._windows)
+        phone = cv.conversion_phone(attribution, phones.e164)
         conversion_id = cv.shopify_conversion_id(delivery.shop, facts.order_id)
         event_id = f"{conversion_id}:{cv.KIND_ORDER}"
+        web = facts.web.as_record() if facts.web else None
         event = cv.build_event(
             event_name=cv.conversion_event_name(attribution),
             conversion_id=conversion_id,
@@ -131,7 +154,7 @@ class OrdersService:
             event_id=event_id,
             provider=PROVIDER,
             at=placed_at,
-            phone=phones.e164,
+            phone=phone,
             properties={
                 "shop": delivery.shop,
                 "orderId": facts.order_id,
@@ -139,9 +162,10 @@ class OrdersService:
                 **cv.value_properties(facts.value, facts.presentment_value),
                 "lineItems": cv.line_item_properties(facts.line_items),
                 "email": facts.email,
-                "phone": phones.e164,
+                "phone": phone,
                 **cv.attribution_properties(attribution),
                 "test": facts.test,
+                **cv.web_properties(web),
             },
         )
         return {
@@ -157,9 +181,10 @@ class OrdersService:
             "presentment_currency": facts.presentment_value.currency if facts.presentment_value else None,
             "line_items": [_line_item(item) for item in facts.line_items],
             "email": facts.email,
-            "phone": phones.e164,
+            "phone": phone,
             "test": facts.test,
             "attribution": {k: v for k, v in attribution.as_record().items() if v is not None},
+            "web": web or None,
             "first_topic": delivery.topic,
             "first_delivery": delivery.event_id,
             "recorded_at": int(time.time()),
@@ -168,6 +193,25 @@ class OrdersService:
         }
 
     # -- follow-ups ------------------------------------------------------------------------------
+
+    def _fulfillment(self, delivery: ShopifyDelivery, facts: FulfillmentFacts, kind: str) -> Applied:
+        """The order's first shipment is OrderShipped, its first delivered one OrderDelivered: one
+        event per stage and order (a split shipment does not ship the order twice)."""
+        order = self._repository.get_order(delivery.shop, facts.order_id)
+        if order is not None:
+            self._publish_pending(order)
+        events = self._follow_up(
+            delivery,
+            facts.order_id,
+            kind,
+            facts.order_id,
+            order,
+            _stored_money(order, "value", "currency"),
+            _stored_money(order, "presentment_value", "presentment_currency"),
+            facts.at or _event_time(delivery, None),
+            extra={"fulfillmentId": facts.fulfillment_id},
+        )
+        return Applied(topic=delivery.topic, order_id=facts.order_id, outcome="attached", events=events)
 
     def _refund(self, delivery: ShopifyDelivery, refund: RefundFacts) -> Applied:
         order = self._repository.get_order(delivery.shop, refund.order_id)
@@ -205,7 +249,8 @@ class OrdersService:
             f"{conversion_id}:{kind}" if kind != cv.KIND_REFUND else f"{conversion_id}:{kind}:{follow_up_id}"
         )
         attribution = Attribution.from_record(order["attribution"]) if order else None
-        phone = order.get("phone") if order else None
+        # Orders stored before the phone rule kept the buyer's first phone: the contact's wins here too.
+        phone = cv.conversion_phone(attribution, order.get("phone") if order else None)
         event = cv.build_event(
             event_name=cv.FOLLOW_UP_EVENTS[kind],
             conversion_id=conversion_id,
@@ -225,6 +270,7 @@ class OrdersService:
                 **cv.attribution_properties(attribution),
                 "test": bool(order.get("test")) if order else False,
                 "orderKnown": order is not None,
+                **cv.web_properties(order.get("web") if order else None),
                 **(extra or {}),
             },
         )
@@ -268,6 +314,13 @@ def publish_pending(
     publisher.publish([LifecycleEvent.model_validate_json(str(item["event_detail"]))])
     repository.mark_published(str(item["pk"]), str(item["sk"]))
     return 1
+
+
+def _stored_money(order: dict[str, Any] | None, amount: str, currency: str) -> Money | None:
+    """The order's value as stored, for the stages that carry it (shipped, delivered)."""
+    if not order or order.get(amount) is None or not order.get(currency):
+        return None
+    return Money(amount=Decimal(str(order[amount])), currency=str(order[currency]))
 
 
 def _stored_line_items(order: dict[str, Any] | None) -> list[LineItem]:

@@ -75,7 +75,7 @@ class ExternalEventView(BaseModel):
     lead_phone: str
     action: str
     meta_event_name: str
-    revenue: MoneyView
+    revenue: MoneyView | None
     app_id: str | None
     previous_external_event_id: str | None
     occurred_at: str
@@ -170,7 +170,7 @@ def external_event_view(item: dict[str, Any]) -> ExternalEventView:
         lead_phone=str(item["lead_phone"]),
         action=str(item["action"]),
         meta_event_name=str(item["meta_event_name"]),
-        revenue=MoneyView(amount=str(item["value"]), currency=str(item["currency"])),
+        revenue=_money(item.get("value"), item.get("currency")),
         app_id=item.get("app_id"),
         previous_external_event_id=item.get("previous_external_event_id"),
         occurred_at=iso_timestamp(int(item["occurred_at"])),

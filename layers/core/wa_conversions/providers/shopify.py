@@ -13,8 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..attribution.domain import LineItem, Money, OrderFacts, RefundFacts
+from ..attribution.domain import (
+    FulfillmentFacts,
+    LineItem,
+    Money,
+    OrderFacts,
+    RefundFacts,
+    WebFacts,
+)
 from ..attribution.phones import PhoneCandidate
+from ..models.money import bounded
 
 
 class _Wire(BaseModel):
@@ -34,13 +42,30 @@ class MoneySet(_Wire):
 class Address(_Wire):
     phone: str | None = None
     country_code: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    city: str | None = None
+    province_code: str | None = None
+    zip: str | None = None
 
 
 class Customer(_Wire):
     id: int | str | None = None
     email: str | None = None
     phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
     default_address: Address | None = None
+
+
+class ClientDetails(_Wire):
+    browser_ip: str | None = None
+    user_agent: str | None = None
+
+
+class NoteAttribute(_Wire):
+    name: str | None = None
+    value: str | int | float | None = None
 
 
 class WireLineItem(_Wire):
@@ -77,6 +102,15 @@ class Order(_Wire):
     billing_address: Address | None = None
     shipping_address: Address | None = None
     line_items: list[WireLineItem] = Field(default_factory=list)
+    landing_site: str | None = None
+    client_details: ClientDetails | None = None
+    note_attributes: list[NoteAttribute] = Field(default_factory=list)
+
+    @field_validator("note_attributes", mode="before")
+    @classmethod
+    def _attributes(cls, value: Any) -> Any:
+        # A malformed list here costs only the fbc/fbp, never the order.
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
     @field_validator("test", mode="before")
     @classmethod
@@ -102,6 +136,21 @@ class RefundLineItem(_Wire):
     quantity: int = 0
     subtotal: str | float | None = None
     subtotal_set: MoneySet | None = None
+    total_tax: str | float | None = None
+    total_tax_set: MoneySet | None = None
+
+
+class RefundShippingLine(_Wire):
+    subtotal_amount_set: MoneySet | None = None
+    tax_amount_set: MoneySet | None = None
+
+
+class OrderAdjustment(_Wire):
+    """Older API versions record refunded shipping only here, as a negative "shipping_refund"."""
+
+    kind: str | None = None
+    amount_set: MoneySet | None = None
+    tax_amount_set: MoneySet | None = None
 
 
 class Refund(_Wire):
@@ -112,6 +161,93 @@ class Refund(_Wire):
     note: str | None = None
     transactions: list[Transaction] = Field(default_factory=list)
     refund_line_items: list[RefundLineItem] = Field(default_factory=list)
+    refund_shipping_lines: list[RefundShippingLine] = Field(default_factory=list)
+    order_adjustments: list[OrderAdjustment] = Field(default_factory=list)
+
+    @field_validator(
+        "transactions", "refund_line_items", "refund_shipping_lines", "order_adjustments", mode="before"
+    )
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class Fulfillment(_Wire):
+    """fulfillments/create: a shipment of (some of) the order's items."""
+
+    id: int | str
+    order_id: int | str
+    status: str | None = None
+    created_at: datetime | None = None
+
+
+class FulfillmentEvent(_Wire):
+    """fulfillment_events/create: a tracking update of a shipment (status "delivered", ...)."""
+
+    id: int | str
+    fulfillment_id: int | str
+    order_id: int | str
+    status: str | None = None
+    happened_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+def parse_fulfillment(raw: bytes | str) -> Fulfillment:
+    return Fulfillment.model_validate_json(raw)
+
+
+def parse_fulfillment_event(raw: bytes | str) -> FulfillmentEvent:
+    return FulfillmentEvent.model_validate_json(raw)
+
+
+def fulfillment_facts(fulfillment: Fulfillment) -> FulfillmentFacts:
+    return FulfillmentFacts(
+        order_id=str(fulfillment.order_id),
+        fulfillment_id=str(fulfillment.id),
+        status=fulfillment.status,
+        at=_epoch(fulfillment.created_at),
+    )
+
+
+def fulfillment_event_facts(event: FulfillmentEvent) -> FulfillmentFacts:
+    return FulfillmentFacts(
+        order_id=str(event.order_id),
+        fulfillment_id=str(event.fulfillment_id),
+        status=event.status,
+        at=_epoch(event.happened_at or event.created_at),
+    )
+
+
+# Where storefront pixels and Shopify apps leave Meta's browser ids on the order (cart attributes).
+_FBC_NAMES = frozenset({"fbc", "_fbc"})
+_FBP_NAMES = frozenset({"fbp", "_fbp"})
+
+
+def web_facts(order: Order) -> WebFacts:
+    """The buyer's name and address (billing, else shipping, else the customer's default address)
+    and the browser's details, for Meta's website events."""
+    customer = order.customer or Customer()
+    address = order.billing_address or order.shipping_address or customer.default_address or Address()
+    attributes = {str(a.name or "").strip().lower(): a.value for a in order.note_attributes}
+
+    def attribute(names: frozenset[str]) -> str | None:
+        found = next((attributes[n] for n in names if attributes.get(n) not in (None, "")), None)
+        return str(found) if found is not None else None
+
+    client = order.client_details or ClientDetails()
+    return WebFacts(
+        first_name=address.first_name or customer.first_name,
+        last_name=address.last_name or customer.last_name,
+        city=address.city,
+        state=address.province_code,
+        zip=address.zip,
+        country=address.country_code,
+        landing_site=order.landing_site,
+        client_ip=client.browser_ip,
+        user_agent=client.user_agent,
+        fbc=attribute(_FBC_NAMES),
+        fbp=attribute(_FBP_NAMES),
+    )
 
 
 def parse_order(raw: bytes | str) -> Order:
@@ -124,10 +260,12 @@ def parse_refund(raw: bytes | str) -> Refund:
 
 
 def _decimal(value: str | float | None) -> Decimal | None:
+    """An amount every destination can take, else None (unknown): "NaN", "Infinity" and "1e400"
+    parse as Decimals and would break every request that carried them."""
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        return bounded(Decimal(str(value)))
     except InvalidOperation:
         return None
 
@@ -144,6 +282,14 @@ def _from_set(money_set: MoneySet | None, which: str) -> Money | None:
     return _money(part.amount, part.currency_code) if part else None
 
 
+def _negated_from_set(money_set: MoneySet | None, which: str) -> Money | None:
+    """Adjustment amounts are negative (money leaving the shop); _money refuses negatives."""
+    part: MoneyAmount | None = getattr(money_set, which, None) if money_set else None
+    if part is None or not part.amount:
+        return None
+    return _money(part.amount.strip().removeprefix("-"), part.currency_code)
+
+
 def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
 
@@ -156,12 +302,13 @@ def phone_candidates(order: Order) -> list[PhoneCandidate]:
     billing = order.billing_address or Address()
     shipping = order.shipping_address or Address()
     order_country = billing.country_code or shipping.country_code or default_address.country_code
+    # The shipping address comes last: in a gift order it is the recipient's, not the buyer's.
     found = [
         PhoneCandidate(order.phone or "", order_country),
         PhoneCandidate(customer.phone or "", order_country),
         PhoneCandidate(billing.phone or "", billing.country_code or order_country),
-        PhoneCandidate(shipping.phone or "", shipping.country_code or order_country),
         PhoneCandidate(default_address.phone or "", default_address.country_code or order_country),
+        PhoneCandidate(shipping.phone or "", shipping.country_code or order_country),
     ]
     return [candidate for candidate in found if candidate.raw.strip()]
 
@@ -197,33 +344,35 @@ def order_facts(order: Order) -> OrderFacts:
         cancel_reason=order.cancel_reason,
         financial_status=order.financial_status,
         test=order.test,
+        web=web_facts(order),
     )
 
 
+# Shopify Payments refunds are usually still "pending" when refunds/create fires; failures gave nothing.
+COUNTED_REFUND_STATUSES = frozenset({"success", "pending"})
+
+
 def refund_facts(refund: Refund) -> RefundFacts:
-    """The refunded amount is what successful refund transactions gave back; when the payload carries
-    no transactions (refunds of unpaid orders), the refunded line items' subtotal."""
-    refunds = [
-        t
-        for t in refund.transactions
-        if (t.kind or "refund") == "refund" and (t.status or "success") == "success"
-    ]
+    """The refunded amount is what the refund transactions give back, pending or done (0 when every
+    one failed); when the payload carries none (refunds of unpaid orders), what was refunded: the
+    lines with their taxes plus refunded shipping."""
+    attempted = [t for t in refund.transactions if (t.kind or "refund") == "refund"]
+    refunds = [t for t in attempted if (t.status or "success") in COUNTED_REFUND_STATUSES]
     value: Money | None = None
     amounts = [a for t in refunds if (a := _decimal(t.amount)) is not None]
-    currencies = {t.currency.upper() for t in refunds if t.currency}
-    if amounts and len(currencies) == 1:
+    currencies = {t.currency.upper() for t in attempted if t.currency}
+    nothing_back = bool(attempted) and not refunds
+    if nothing_back and len(currencies) == 1:
+        value = Money(amount=Decimal(0), currency=currencies.pop())
+    elif amounts and len(amounts) == len(refunds) and len(currencies) == 1:
         value = Money(amount=sum(amounts, Decimal(0)), currency=currencies.pop())
-    shop_lines = [_from_set(line.subtotal_set, "shop_money") for line in refund.refund_line_items]
-    presentment_lines = [
-        _from_set(line.subtotal_set, "presentment_money") for line in refund.refund_line_items
-    ]
     if value is None:
-        value = _sum(shop_lines)
+        value = _refunded_goods(refund, "shop_money")
     return RefundFacts(
         refund_id=str(refund.id),
         order_id=str(refund.order_id),
         value=value,
-        presentment_value=_sum(presentment_lines),
+        presentment_value=None if nothing_back else _refunded_goods(refund, "presentment_money"),
         created_at=_epoch(refund.created_at or refund.processed_at),
         line_items=tuple(
             (str(line.line_item_id), line.quantity)
@@ -231,6 +380,37 @@ def refund_facts(refund: Refund) -> RefundFacts:
             if line.line_item_id is not None
         ),
     )
+
+
+def _refunded_goods(refund: Refund, which: str) -> Money | None:
+    """Refunded lines with their taxes, plus refunded shipping with its tax (refund_shipping_lines,
+    or in older payloads the shipping_refund order adjustments); None if any part is unknown."""
+    parts: list[Money | None] = []
+    for line in refund.refund_line_items:
+        subtotal = _from_set(line.subtotal_set, which)
+        parts.append(subtotal)
+        if line.total_tax_set is not None:
+            parts.append(_from_set(line.total_tax_set, which))
+        elif line.total_tax is not None and subtotal is not None:
+            # Older payloads give the tax as a bare number, in the shop's money.
+            shop = _from_set(line.subtotal_set, "shop_money")
+            parts.append(
+                _money(line.total_tax, subtotal.currency)
+                if shop and shop.currency == subtotal.currency
+                else None
+            )
+    if refund.refund_shipping_lines:
+        for shipping in refund.refund_shipping_lines:
+            parts.append(_from_set(shipping.subtotal_amount_set, which))
+            if shipping.tax_amount_set is not None:
+                parts.append(_from_set(shipping.tax_amount_set, which))
+    else:
+        for adjustment in refund.order_adjustments:
+            if adjustment.kind == "shipping_refund":
+                parts.append(_negated_from_set(adjustment.amount_set, which))
+                if adjustment.tax_amount_set is not None:
+                    parts.append(_negated_from_set(adjustment.tax_amount_set, which))
+    return _sum(parts)
 
 
 def _sum(parts: list[Money | None]) -> Money | None:

@@ -167,6 +167,62 @@ class AttributionRepository:
     def get_external_event(self, external_event_id: str) -> dict[str, Any] | None:
         return self._get(keys.external_event_pk(external_event_id), keys.EXTERNAL_EVENT)
 
+    # -- idempotency keys (attribution.idempotency) ----------------------------------------------
+
+    def claim_idempotency_key(
+        self, scope: str, key: str, attributes: dict[str, Any], now: int
+    ) -> dict[str, Any] | None:
+        """None when the key is ours now; else the live claim holding it ({} if it vanished since).
+        An expired claim counts as free: DynamoDB's TTL removes items only eventually."""
+        pk = keys.idempotency_key_pk(scope, key)
+        item = {**attributes, "pk": pk, "sk": keys.IDEMPOTENCY, "item_type": "idempotency_key"}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": serialize(now)},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return self._get(pk, keys.IDEMPOTENCY) or {}
+        return None
+
+    def take_over_idempotency_key(self, scope: str, key: str, claimed_at: int, now: int) -> bool:
+        """Renew an abandoned claim, unless another retry renewed or finished it first."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.idempotency_key_pk(scope, key), keys.IDEMPOTENCY),
+                UpdateExpression="SET claimed_at = :now",
+                ConditionExpression="#state = :in_progress AND claimed_at = :claimed",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":now": serialize(now),
+                    ":claimed": serialize(claimed_at),
+                    ":in_progress": serialize("in_progress"),
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def complete_idempotency_key(
+        self, scope: str, key: str, status_code: int, response: str, expires_at: int
+    ) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(keys.idempotency_key_pk(scope, key), keys.IDEMPOTENCY),
+            UpdateExpression="SET #state = :completed, status_code = :status, #response = :response, "
+            "expires_at = :expires",
+            ExpressionAttributeNames={"#state": "state", "#response": "response"},
+            ExpressionAttributeValues={
+                ":completed": serialize("completed"),
+                ":status": serialize(status_code),
+                ":response": serialize(response),
+                ":expires": serialize(expires_at),
+            },
+        )
+
     # -- publishing state ------------------------------------------------------------------------
 
     def mark_published(self, pk: str, sk: str) -> None:

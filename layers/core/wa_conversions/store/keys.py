@@ -12,6 +12,7 @@
 | order            | ORDER#<shop>#<id> | ORDER                 | ORDERID#<id>     | SHOP#<shop>#ORDER |
 | order follow-up  | ORDER#<shop>#<id> | FOLLOWUP#<kind>#<fid> | ORDERID#<id>     | SHOP#<shop>#FOLLOWUP#... |
 | off-thread event | EXTERNAL#<id>     | EXTERNAL              |                  |                  |
+| idempotency key  | IDEMPOTENCY#<scope>#<key> | IDEMPOTENCY   |                  |                  |
 
 <key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id.
 Timestamps in sort keys are zero-padded epoch seconds, so they sort as numbers.
@@ -27,6 +28,9 @@ conversion.
 Orders (attribution): <shop> is the *.myshopify.com domain, <id> Shopify's order id; a follow-up's
 <kind> is order_paid, order_cancelled or refund and <fid> the order id or the refund id. gsi1 finds an
 order's shop from its id alone. Off-thread events are keyed by the external_event_id we issue.
+Idempotency keys (attribution.idempotency): <scope> names the route ("external-events"), <key> is the
+client's Idempotency-Key header (at most 255 printable ASCII characters); the item keeps the request's
+fingerprint, the id the first request chose, its answer once there is one, and expires_at for TTL.
 """
 
 from __future__ import annotations
@@ -96,6 +100,13 @@ def follow_up_sk(kind: str, follow_up_id: str) -> str:
 
 def external_event_pk(external_event_id: str) -> str:
     return f"EXTERNAL#{external_event_id}"
+
+
+IDEMPOTENCY = "IDEMPOTENCY"
+
+
+def idempotency_key_pk(scope: str, key: str) -> str:
+    return f"IDEMPOTENCY#{scope}#{key}"
 
 
 DELIVERY = "DELIVERY"
