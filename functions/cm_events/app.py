@@ -39,10 +39,12 @@ def _runner() -> Any:
         settings.delivery_queue_url,
         DeadLetterQueue(aws.sqs(), settings.delivery_dlq_url, "cm_events"),
         RetryPolicy(base_seconds=settings.retry_base_seconds, max_attempts=settings.max_attempts),
+        request_seconds=http.longest_request_seconds(settings.http_timeout_seconds),
     )
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result: dict[str, Any] = _runner().handle(event)
+    # The context tells the runner when to stop starting requests, before Lambda's timeout.
+    result: dict[str, Any] = _runner().handle(event, context)
     return result

@@ -1,11 +1,10 @@
-"""Delivery API (X-Api-Key): POST /conversions to Meta, GET /deliveries, GET /deliveries/{id} and
-POST /deliveries/{id}/retry (docs/forwarding.md)."""
+"""Delivery API (X-Api-Key): POST /conversions to Meta, GET /deliveries, GET /deliveries/{id},
+POST /deliveries/{id}/retry, POST /deliveries/{id}/confirm and GET /health/meta (docs/forwarding.md)."""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -54,12 +53,25 @@ def list_deliveries() -> dict[str, Any]:
 
 @app.get("/deliveries/<delivery_id>")
 def get_delivery(delivery_id: str) -> dict[str, Any]:
-    return _service().get_delivery(unquote(delivery_id))
+    return _service().get_delivery(delivery_id)
 
 
 @app.post("/deliveries/<delivery_id>/retry")
 def retry_delivery(delivery_id: str) -> Response[Any]:
-    return _accepted(_service().retry(unquote(delivery_id)))
+    return _accepted(_service().retry(delivery_id))
+
+
+@app.get("/health/meta")
+def meta_health() -> dict[str, Any]:
+    # Imported here: only this route needs the Graph client and the Meta token.
+    from wa_conversions.forwarding.meta_health import check_meta_setup
+
+    return check_meta_setup()
+
+
+@app.post("/deliveries/<delivery_id>/confirm")
+def confirm_delivery(delivery_id: str) -> dict[str, Any]:
+    return _service().confirm(delivery_id)
 
 
 @logger.inject_lambda_context

@@ -1,5 +1,6 @@
 """Forwarding through the local stack: conversion events published on the bus reach the destinations'
-stand-ins in their documented shapes, once each, and faults (409, 429, 500, 400) end as they should."""
+stand-ins in their documented shapes, once each, and faults (409, 429, 500, 400, a connection lost
+before or after the destination took the request) end as they should."""
 
 from __future__ import annotations
 
@@ -167,9 +168,10 @@ def test_an_attributed_order_reaches_every_destination_in_its_documented_shape(
 
     [meta] = received(standins, "meta")
     assert meta["status"] == 200
-    assert meta["path"] == f"/meta/v23.0/{ENV['META_DATASET_ID']}/events"
+    assert meta["path"] == f"/meta/v26.0/{ENV['META_DATASET_ID']}/events"
     [server_event] = meta["body"]["data"]
-    assert server_event["event_name"] == "Purchase"
+    # the order's creation (MetaEventNames); its Purchase is the order.paid event (tests/e2e/test_meta.py)
+    assert server_event["event_name"] == "OrderCreated"
     assert server_event["event_id"] == p["eventId"]
     assert server_event["action_source"] == "business_messaging"
     assert server_event["messaging_channel"] == "whatsapp"
@@ -203,7 +205,7 @@ def test_an_attributed_order_reaches_every_destination_in_its_documented_shape(
     }
 
     log = by_destination(deliveries(api, order_id=p["orderId"]))
-    assert set(log) == {"wax", "meta", "cm", "dialog360"}
+    assert set(log) == {"wax", "meta", "cm", "dialog360", "collector"}
     assert {item["status"] for item in log.values()} == {"delivered"}
     assert all(item["attempts"] == 1 and item["deliveredAt"] for item in log.values())
 
@@ -366,6 +368,72 @@ def test_one_bad_event_in_a_meta_batch_fails_alone(
     assert [s["status"] for k, s in statuses.items() if k != bad] == ["delivered", "delivered"]
     mine = {e["properties"]["eventId"] for e in events}
     assert [i for i in parked_event_ids(aws, "meta") if i in mine] == [bad]
+
+
+def test_a_conversion_cm_may_have_taken_is_left_ambiguous_until_the_operator_confirms_it(
+    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+) -> None:
+    clid = f"clid-{uuid.uuid4().hex}"
+    # CM.com takes the event, then the connection drops before its answer: sent, outcome unknown.
+    standins.post("/_faults", json={"destination": "cm", "drop": "after_record", "match": clid})
+    event = conversion(ctwaClid=clid)
+    publish(stack, aws, event)
+    stack.wait_until_idle()
+
+    assert [r["status"] for r in received(standins, "cm")] == [200]  # it did arrive
+    [cm] = deliveries(api, order_id=event["properties"]["orderId"], destination="cm")
+    assert cm["status"] == "ambiguous"
+    assert "outcome unknown" in cm["reason"]
+    assert cm["id"] in [d["id"] for d in deliveries(api, status="ambiguous")]
+    assert event["properties"]["eventId"] not in parked_event_ids(aws, "cm")
+    # the destinations that answered are not held back by it
+    others = by_destination(deliveries(api, order_id=event["properties"]["orderId"]))
+    assert {others[d]["status"] for d in ("wax", "meta", "dialog360")} == {"delivered"}
+
+    # The operator sees it in CM.com and confirms it: delivered, and nothing is sent.
+    confirmed = api.post(f"/deliveries/{cm['id']}/confirm", headers=HEADERS)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["delivery"]["status"] == "delivered"
+    assert confirmed.json()["delivery"]["confirmedByOperator"] is True
+    publish(stack, aws, event)  # the bus delivers the event again
+    stack.wait_until_idle()
+    assert len(received(standins, "cm")) == 1
+    [cm] = deliveries(api, order_id=event["properties"]["orderId"], destination="cm")
+    assert cm["status"] == "delivered"
+
+
+def test_a_conversion_meta_never_got_is_sent_again_when_the_operator_retries_it(
+    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+) -> None:
+    event = conversion()
+    # The connection drops before Meta reads the event: nobody can tell it apart from a lost answer.
+    standins.post(
+        "/_faults",
+        json={"destination": "meta", "drop": "before_record", "match": event["properties"]["eventId"]},
+    )
+    publish(stack, aws, event)
+    stack.wait_until_idle()
+
+    assert received(standins, "meta") == []
+    [meta] = deliveries(api, order_id=event["properties"]["orderId"], destination="meta")
+    assert (meta["status"], meta["attempts"]) == ("ambiguous", 1)
+
+    retried = api.post(f"/deliveries/{meta['id']}/retry", headers=HEADERS)
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["previousStatus"] == "ambiguous"
+    stack.wait_until_idle()
+
+    [sent] = received(standins, "meta")
+    assert sent["status"] == 200
+    assert [e["event_id"] for e in sent["body"]["data"]] == [event["properties"]["eventId"]]
+    [meta] = deliveries(api, order_id=event["properties"]["orderId"], destination="meta")
+    assert (meta["status"], meta["attempts"]) == ("delivered", 2)
+
+
+def test_confirming_an_unknown_delivery_is_404(api: httpx.Client) -> None:
+    response = api.post(f"/deliveries/{uuid.uuid4()}/confirm", headers=HEADERS)
+    assert response.status_code == 404
+    assert response.json()["error"]
 
 
 def test_unattributed_and_test_orders_are_skipped_with_a_reason(

@@ -1,5 +1,5 @@
-"""Forwarding logic without AWS: Meta's hashing test vectors, outcome classification, backoff, and a
-Meta batch with one bad event split until it stands alone (respx plays Meta)."""
+"""Forwarding logic without AWS: Meta's hashing test vectors, outcome classification (what was never
+sent, what may have arrived), backoff, and bodies no destination could read (respx plays them)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,24 @@ import httpx
 import pytest
 import respx
 
+from tests.support.cfn import load_template
 from wa_conversions.config import MetaCapiSettings
-from wa_conversions.delivery.outcome import OutcomeKind, classify_response, parse_retry_after
+from wa_conversions.delivery import http
+from wa_conversions.delivery.outcome import (
+    OutcomeKind,
+    classify_exception,
+    classify_response,
+    parse_retry_after,
+)
 from wa_conversions.delivery.retry import RetryPolicy
-from wa_conversions.delivery.runner import Job, Planned, QueuedMessage
+from wa_conversions.delivery.runner import (
+    LEASE_SECONDS,
+    Job,
+    PermanentMessageError,
+    Planned,
+    QueuedMessage,
+    reserve_seconds,
+)
 from wa_conversions.forwarding.hashing import hash_email, hash_phone, normalize_phone
 from wa_conversions.forwarding.meta_capi import MetaCapiDestination, MetaEvent
 
@@ -55,6 +69,9 @@ def test_values_that_cannot_be_normalised_or_are_hashed_already() -> None:
         (503, "retry"),
         (400, "permanent"),
         (404, "permanent"),
+        (502, "retry"),
+        # a gateway that gave up on the service behind it: that service may have taken it
+        (504, "ambiguous"),
     ],
 )
 def test_answers_are_classified(status: int, kind: str) -> None:
@@ -98,33 +115,141 @@ def _job(event_id: str) -> Job:
     )
 
 
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        # never left: safe to send again anywhere
+        (httpx.ConnectError("[Errno 111] Connection refused"), "retry"),
+        (httpx.ConnectError("[Errno -2] Name or service not known"), "retry"),
+        (httpx.ConnectTimeout("timed out"), "retry"),
+        (httpx.PoolTimeout("timed out"), "retry"),
+        # left, and no answer came back: the destination may have it
+        (httpx.ReadTimeout("timed out"), "ambiguous"),
+        (httpx.WriteTimeout("timed out"), "ambiguous"),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), "ambiguous"),
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), "ambiguous"),
+        (httpx.WriteError("[Errno 32] Broken pipe"), "ambiguous"),
+    ],
+)
+def test_a_failure_before_sending_is_retried_and_one_after_is_ambiguous(
+    error: httpx.HTTPError, kind: str
+) -> None:
+    outcome = classify_exception(error)
+    assert outcome.kind == kind
+    assert type(error).__name__ in (outcome.error or "")
+
+
 @respx.mock
-def test_a_rejected_meta_batch_is_split_until_the_bad_event_stands_alone() -> None:
-    def meta(request: httpx.Request) -> httpx.Response:
-        data: list[dict[str, Any]] = json.loads(request.content)["data"]
-        if any(event["event_id"] == "bad" for event in data):
-            return httpx.Response(400, json={"error": {"code": 100, "error_subcode": 2804066}})
-        return httpx.Response(200, json={"events_received": len(data)})
-
-    route = respx.post("https://graph.test/v23.0/42/events").mock(side_effect=meta)
-    with httpx.Client(base_url="https://graph.test") as client:
-        destination = MetaCapiDestination(_settings(), lambda: client, lambda: "token")
-        outcomes = destination.deliver([_job(i) for i in ("a", "b", "bad", "c")])
-
-    assert [o.kind for o in outcomes] == ["delivered", "delivered", "permanent", "delivered"]
-    sizes = [len(json.loads(call.request.content)["data"]) for call in route.calls]
-    assert sizes[0] == 4  # one request for the whole batch first
-    assert route.calls[0].request.headers["Authorization"] == "Bearer token"
+def test_a_read_timeout_reaches_send_as_ambiguous_and_a_refused_connection_as_retry() -> None:
+    respx.post("https://dest.test/late").mock(side_effect=httpx.ReadTimeout("timed out"))
+    respx.post("https://dest.test/closed").mock(side_effect=httpx.ConnectError("refused"))
+    with httpx.Client(base_url="https://dest.test") as client:
+        late = http.send(client, "POST", "/late", json={"a": 1})
+        closed = http.send(client, "POST", "/closed", json={"a": 1})
+    assert (late.kind, closed.kind) == (OutcomeKind.AMBIGUOUS, OutcomeKind.RETRY)
 
 
 @respx.mock
-def test_meta_throttling_is_retried_not_parked() -> None:
-    respx.post("https://graph.test/v23.0/42/events").mock(
-        return_value=httpx.Response(
-            400, json={"error": {"code": 17, "message": "User request limit reached"}}
-        )
+def test_a_body_that_is_not_json_is_permanent_and_never_sent() -> None:
+    route = respx.post("https://dest.test/events").mock(return_value=httpx.Response(200))
+    with httpx.Client(base_url="https://dest.test") as client:
+        outcome = http.send(client, "POST", "/events", json={"value": float("inf")})
+    assert outcome.kind is OutcomeKind.PERMANENT
+    assert "JSON" in (outcome.error or "")
+    assert not route.called
+
+
+def _settings() -> MetaCapiSettings:
+    return MetaCapiSettings.model_validate(
+        {
+            "TABLE_NAME": "t",
+            "DELIVERY_QUEUE_URL": "q",
+            "DELIVERY_DLQ_URL": "d",
+            "META_DATASET_ID": "42",
+            "META_GRAPH_BASE_URL": "https://graph.test",
+        }
+    )
+
+
+def _conversion(value: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "detail-type": "conversion.attributed",
+        "detail": {
+            "event": "conversion.attributed",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+            "properties": {
+                "conversionId": "shopify:s:1",
+                "eventId": "shopify:s:1:order",
+                "kind": "order",
+                "value": value,
+                "currency": "EUR",
+                "phone": "16505551234",
+                "ctwaClid": "clid",
+                "clickedAt": now - 3600,
+            },
+        },
+    }
+
+
+def test_a_conversion_with_an_infinite_value_is_refused_when_planned_with_its_reason() -> None:
+    # json.loads reads 1e400 as inf: Meta's whole batch would then fail to serialise.
+    message = json.loads(json.dumps(_conversion(1)).replace('"value": 1', '"value": 1e400'))
+    destination = MetaCapiDestination(_settings(), lambda: httpx.Client(), lambda: "token")
+
+    with pytest.raises(PermanentMessageError, match="finite"):
+        destination.plan(QueuedMessage("m", "h", "{}", 1, message))
+    assert isinstance(destination.plan(QueuedMessage("m", "h", "{}", 1, _conversion(59.9))), Planned)
+
+
+def _job(event_id: str) -> Job:
+    event = {"event_name": "Purchase", "event_id": event_id, "event_time": int(time.time())}
+    message = QueuedMessage(message_id=event_id, receipt_handle="h", body="{}", receive_count=1, json={})
+    return Job(
+        message, Planned(event_id=event_id, request=MetaEvent(event, "")), delivery_id=event_id, attempt=1
+    )
+
+
+@respx.mock
+def test_meta_gets_a_batch_in_one_request_and_throttling_is_retried_not_parked() -> None:
+    route = respx.post("https://graph.test/v26.0/42/events").mock(
+        side_effect=[
+            httpx.Response(200, json={"events_received": 3}),
+            httpx.Response(400, json={"error": {"code": 17, "message": "User request limit reached"}}),
+        ]
     )
     with httpx.Client(base_url="https://graph.test") as client:
         destination = MetaCapiDestination(_settings(), lambda: client, lambda: "token")
-        [outcome] = destination.deliver([_job("a")])
-    assert outcome.kind is OutcomeKind.RETRY
+        sent = destination.send([_job(i) for i in ("a", "b", "c")])
+        throttled = destination.send([_job("d")])
+
+    assert sent.kind is OutcomeKind.DELIVERED
+    assert [e["event_id"] for e in json.loads(route.calls[0].request.content)["data"]] == ["a", "b", "c"]
+    assert route.calls[0].request.headers["Authorization"] == "Bearer token"
+    assert throttled.kind is OutcomeKind.RETRY
+
+
+# Delivering functions, the settings that bound each request, and the events per batch they receive.
+DELIVERING = {
+    "WaxForwarderFunction": 10,
+    "MetaCapiForwarderFunction": 1000,
+    "CmConversionsForwarderFunction": 10,
+    "Dialog360ForwarderFunction": 10,
+    "CmEventsFunction": 10,
+}
+
+
+@pytest.mark.parametrize("logical_id", sorted(DELIVERING))
+def test_each_request_fits_well_inside_its_functions_timeout(logical_id: str) -> None:
+    template = load_template()
+    function = template["Resources"][logical_id]["Properties"]
+    timeout = function.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    assert function["Environment"]["Variables"]["DELIVERY_HTTP_TIMEOUT_SECONDS"] == {
+        "Ref": "DeliveryHttpTimeoutSeconds"
+    }
+    longest_allowed = float(template["Parameters"]["DeliveryHttpTimeoutSeconds"]["MaxValue"])
+    request = http.longest_request_seconds(longest_allowed)
+    # After the longest first request, the runner must still have its reserve to start another.
+    assert request + reserve_seconds(request, DELIVERING[logical_id]) <= timeout
+    # A claim's lease outlives the invocation that took it, so a live claim is never taken over.
+    assert timeout < LEASE_SECONDS

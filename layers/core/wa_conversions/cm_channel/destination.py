@@ -23,6 +23,9 @@ PRODUCT_TOKEN_HEADER = "X-CM-PRODUCTTOKEN"  # noqa: S105 - a header name, not a 
 
 class CmEventsDestination:
     name = "cm_events"
+    # MarkAsRead, Block and UnBlock set a state, so sending one twice is harmless: retry the unknown.
+    dedupes = True
+    max_batch = 1
 
     def __init__(
         self,
@@ -54,15 +57,15 @@ class CmEventsDestination:
             event_id=command.event_id, request=command, event_name=command.type.value, kind="cm_event"
         )
 
-    def deliver(self, jobs: Sequence[Job]) -> Sequence[Outcome]:
-        client = self._client_factory()
+    def batch_key(self, planned: Planned) -> str:
+        return ""
+
+    def send(self, jobs: Sequence[Job]) -> Outcome:
+        [job] = jobs
+        command: EventCommand = job.planned.request
+        body = command.request_body(self._business_number)
         headers = {PRODUCT_TOKEN_HEADER: self._product_token()}
-        outcomes = []
-        for job in jobs:
-            command: EventCommand = job.planned.request
-            body = command.request_body(self._business_number)
-            outcomes.append(http.send(client, "POST", self._event_url, json=body, headers=headers))
-        return outcomes
+        return http.send(self._client_factory(), "POST", self._event_url, json=body, headers=headers)
 
     def on_delivered(self, job: Job, outcome: Outcome) -> None:
         command: EventCommand = job.planned.request

@@ -6,6 +6,7 @@ httpx is imported here only, lazily by the runner's destinations, never at handl
 
 from __future__ import annotations
 
+import json as jsonlib
 import threading
 from typing import Any
 
@@ -14,10 +15,18 @@ import httpx
 from .outcome import Outcome, classify_exception, classify_response
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
+# Connecting (TCP and TLS) fails fast; the read budget is the destination's to use.
+CONNECT_TIMEOUT_SECONDS = 2.0
 USER_AGENT = "wa-conversions/0.1"
 
 _clients: dict[tuple[str, str, float], httpx.Client] = {}
 _lock = threading.Lock()
+
+
+def longest_request_seconds(timeout: float = DEFAULT_TIMEOUT_SECONDS) -> float:
+    """How long one request can take: httpx limits each phase on its own (connect, then the body
+    out, then the answer back), not the whole. The runner keeps this much time in hand."""
+    return min(timeout, CONNECT_TIMEOUT_SECONDS) + 2 * timeout
 
 
 def client_for(destination: str, base_url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> httpx.Client:
@@ -27,8 +36,7 @@ def client_for(destination: str, base_url: str, timeout: float = DEFAULT_TIMEOUT
         if client is None:
             client = httpx.Client(
                 base_url=base_url,
-                # connect fails fast; the read budget is the destination's to use
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
                 headers={"User-Agent": USER_AGENT},
                 limits=httpx.Limits(max_keepalive_connections=5, max_connections=10),
             )
@@ -44,6 +52,18 @@ def close_all() -> None:
         _clients.clear()
 
 
+class UnsendableError(ValueError):
+    """The body cannot be written as JSON (a NaN or infinite number, an object JSON has no form for)."""
+
+
+def encode_json(body: Any) -> bytes:
+    """Strict JSON, as the destinations parse it: NaN and Infinity are not JSON (RFC 8259 §6)."""
+    try:
+        return jsonlib.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as error:
+        raise UnsendableError(f"the request cannot be written as JSON: {error}") from None
+
+
 def send(
     client: httpx.Client,
     method: str,
@@ -53,8 +73,16 @@ def send(
     headers: dict[str, str] | None = None,
     conflict_is_delivered: bool = False,
 ) -> Outcome:
+    """One request; a body that cannot be encoded is a permanent failure, found before sending."""
     try:
-        response = client.request(method, url, json=json, headers=headers)
+        content = encode_json(json) if json is not None else None
+    except UnsendableError as error:
+        return Outcome.permanent(str(error))
+    request_headers = dict(headers or {})
+    if content is not None:
+        request_headers.setdefault("Content-Type", "application/json")
+    try:
+        response = client.request(method, url, content=content, headers=request_headers)
     except httpx.HTTPError as error:
         return classify_exception(error)
     return classify_response(response, conflict_is_delivered=conflict_is_delivered)

@@ -27,6 +27,8 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # Sent with no answer where a repeat would count twice: the operator confirms or retries it.
+    AMBIGUOUS = "ambiguous"
 
 
 def delivery_id_for(destination: str, event_id: str) -> str:
@@ -38,6 +40,21 @@ class ClaimResult(StrEnum):
     CLAIMED = "claimed"
     ALREADY_DELIVERED = "already_delivered"
     BUSY = "busy"
+    AMBIGUOUS = "ambiguous"
+    # found interrupted, and recorded ambiguous just now
+    INTERRUPTED = "interrupted"
+
+
+class OperatorResult(StrEnum):
+    DONE = "done"
+    ALREADY_DELIVERED = "already_delivered"
+    IN_FLIGHT = "in_flight"
+    SKIPPED = "skipped"
+    MISSING = "missing"
+
+
+# A claim never finished: its attempt stopped (a crash, the function's timeout), maybe after sending.
+INTERRUPTED = "an earlier attempt stopped after claiming this delivery, maybe after sending it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +113,22 @@ class DeliveryLog:
             .set("gsi1sk", keys.delivery_status_sk(now, delivery_id))
         )
 
-    def claim(self, facts: DeliveryFacts, *, message: str, queue: str, lease_seconds: int) -> Claim:
-        """Take the right to send this event now, unless it was delivered or someone else holds it.
+    def claim(
+        self,
+        facts: DeliveryFacts,
+        *,
+        message: str,
+        queue: str,
+        lease_seconds: int,
+        resend_interrupted: bool = False,
+    ) -> Claim:
+        """Take the right to send this event now, unless it was delivered, is ambiguous, or someone
+        else holds it.
 
-        The lease covers a crash between sending and recording: once it runs out, another attempt
-        may send again, and the destinations' own dedupe (unique_id, event_id) absorbs the repeat.
+        The lease is taken right before the request and given back (lease_until 0) when the outcome
+        is recorded, so a lease that ran out means the attempt stopped in between, maybe after
+        sending. Only a destination that dedupes (`resend_interrupted`) may then be sent it again;
+        for any other the delivery becomes ambiguous, for the operator to decide.
         """
         now = self._now()
         delivery_id = delivery_id_for(facts.destination, facts.event_id)
@@ -115,13 +143,16 @@ class DeliveryLog:
         status = update.name_token("status")
         lease = update.name_token("lease_until")
         delivered = update.value_token(DeliveryStatus.DELIVERED.value)
+        ambiguous = update.value_token(DeliveryStatus.AMBIGUOUS.value)
         pending = update.value_token(DeliveryStatus.PENDING.value)
-        now_token = update.value_token(now)
+        free = f"attribute_not_exists({lease}) OR {lease} = {zero}"
+        if resend_interrupted:
+            free += f" OR {lease} < {update.value_token(now)}"
         kwargs = update.kwargs()
         kwargs["UpdateExpression"] += f", {attempts} = if_not_exists({attempts}, {zero}) + {one}"
         condition = (
-            f"attribute_not_exists(pk) OR ({status} <> {delivered} AND "
-            f"({status} <> {pending} OR attribute_not_exists({lease}) OR {lease} < {now_token}))"
+            f"attribute_not_exists(pk) OR ({status} <> {delivered} AND {status} <> {ambiguous} AND "
+            f"({status} <> {pending} OR {free}))"
         )
         try:
             result = self._client.update_item(
@@ -132,13 +163,38 @@ class DeliveryLog:
                 **kwargs,
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            current = self.get(delivery_id) or {}
-            if current.get("status") == DeliveryStatus.DELIVERED.value:
-                return Claim(ClaimResult.ALREADY_DELIVERED, delivery_id, int(current.get("attempts", 0)))
-            retry_in = max(1, int(current.get("lease_until", now)) - now)
-            return Claim(ClaimResult.BUSY, delivery_id, int(current.get("attempts", 0)), retry_in)
+            return self._not_claimed(facts, delivery_id, now)
         stored = from_item(result["Attributes"])
         return Claim(ClaimResult.CLAIMED, delivery_id, int(stored.get("attempts", 1)))
+
+    def _not_claimed(self, facts: DeliveryFacts, delivery_id: str, now: int) -> Claim:
+        current = self.get(delivery_id) or {}
+        attempts = int(current.get("attempts", 0))
+        status = current.get("status")
+        if status == DeliveryStatus.DELIVERED.value:
+            return Claim(ClaimResult.ALREADY_DELIVERED, delivery_id, attempts)
+        if status == DeliveryStatus.AMBIGUOUS.value:
+            return Claim(ClaimResult.AMBIGUOUS, delivery_id, attempts)
+        lease_until = int(current.get("lease_until") or 0)
+        if status == DeliveryStatus.PENDING.value and 0 < lease_until < now:
+            if self._interrupted(delivery_id, facts, lease_until):
+                return Claim(ClaimResult.INTERRUPTED, delivery_id, attempts)
+            return Claim(ClaimResult.BUSY, delivery_id, attempts, 1)
+        return Claim(ClaimResult.BUSY, delivery_id, attempts, max(1, lease_until - now))
+
+    def _interrupted(self, delivery_id: str, facts: DeliveryFacts, lease_until: int) -> bool:
+        """Records an interrupted claim as ambiguous, unless someone else moved it on meanwhile."""
+        update = self._base(facts, delivery_id, DeliveryStatus.AMBIGUOUS, self._now()).set("lease_until", 0)
+        update.set("reason", f"sent, outcome unknown: {INTERRUPTED}").set("last_error", INTERRUPTED)
+        status, lease = update.name_token("status"), update.name_token("lease_until")
+        pending, held = update.value_token(DeliveryStatus.PENDING.value), update.value_token(lease_until)
+        kwargs = update.kwargs()
+        kwargs["ConditionExpression"] = f"{status} = {pending} AND {lease} = {held}"
+        try:
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def _finish(
         self,
@@ -148,28 +204,41 @@ class DeliveryLog:
         extra: dict[str, Any],
         *,
         unless_delivered: bool = False,
+        remove: tuple[str, ...] = (),
     ) -> None:
         now = self._now()
         update = self._base(facts, delivery_id, status, now).set("lease_until", 0)
         for name, value in extra.items():
             update.set(name, value)
+        removed = [update.name_token(name) for name in remove]
         kwargs: dict[str, Any] = update.kwargs()
         if unless_delivered:
             status_name = update.name_token("status")
             delivered = update.value_token(DeliveryStatus.DELIVERED.value)
             kwargs = update.kwargs()
             kwargs["ConditionExpression"] = f"attribute_not_exists(pk) OR {status_name} <> {delivered}"
+        if removed:
+            kwargs["UpdateExpression"] += " REMOVE " + ", ".join(removed)
         # when delivered already, a skip decided later changes nothing
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
 
     def mark_delivered(
-        self, delivery_id: str, facts: DeliveryFacts, status_code: int | None, response: Any = None
+        self,
+        delivery_id: str,
+        facts: DeliveryFacts,
+        status_code: int | None,
+        response: Any = None,
+        *,
+        note: str | None = None,
     ) -> None:
         extra: dict[str, Any] = {"delivered_at": self._now(), "last_status_code": status_code}
         if isinstance(response, dict) and response:
             extra["response"] = response
-        self._finish(delivery_id, facts, DeliveryStatus.DELIVERED, extra)
+        if note:
+            extra["reason"] = note
+        # a reason left from an earlier failure would no longer be true
+        self._finish(delivery_id, facts, DeliveryStatus.DELIVERED, extra, remove=() if note else ("reason",))
 
     def mark_retrying(
         self, delivery_id: str, facts: DeliveryFacts, status_code: int | None, error: str, delay: int
@@ -195,6 +264,90 @@ class DeliveryLog:
             DeliveryStatus.FAILED,
             {"last_status_code": status_code, "last_error": error, "reason": error},
         )
+
+    def mark_ambiguous(
+        self, delivery_id: str, facts: DeliveryFacts, status_code: int | None, error: str
+    ) -> None:
+        self._finish(
+            delivery_id,
+            facts,
+            DeliveryStatus.AMBIGUOUS,
+            {"last_status_code": status_code, "last_error": error, "reason": error},
+        )
+
+    def release(self, delivery_id: str, facts: DeliveryFacts) -> None:
+        """Gives back a claim whose request was never started: as if this attempt had not been."""
+        update = UpdateBuilder().set("lease_until", 0)
+        attempts, one = update.name_token("attempts"), update.value_token(1)
+        status, pending = update.name_token("status"), update.value_token(DeliveryStatus.PENDING.value)
+        kwargs = update.kwargs()
+        kwargs["UpdateExpression"] += f", {attempts} = {attempts} - {one}"
+        kwargs["ConditionExpression"] = f"{status} = {pending}"
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+
+    # -- the operator's decisions (POST /deliveries/{id}/confirm and /retry) -----------------------
+
+    def _operator_update(
+        self, delivery_id: str, update: UpdateBuilder, *, allow_skipped: bool
+    ) -> OperatorResult:
+        """Applies an operator's decision unless the delivery is delivered or in flight right now."""
+        now = self._now()
+        status, lease = update.name_token("status"), update.name_token("lease_until")
+        delivered = update.value_token(DeliveryStatus.DELIVERED.value)
+        pending = update.value_token(DeliveryStatus.PENDING.value)
+        zero, now_token = update.value_token(0), update.value_token(now)
+        condition = (
+            f"attribute_exists(pk) AND {status} <> {delivered} AND ({status} <> {pending} OR "
+            f"attribute_not_exists({lease}) OR {lease} = {zero} OR {lease} < {now_token})"
+        )
+        if not allow_skipped:
+            condition += f" AND {status} <> {update.value_token(DeliveryStatus.SKIPPED.value)}"
+        kwargs = update.kwargs()
+        kwargs["ConditionExpression"] = condition
+        try:
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            current = self.get(delivery_id)
+            if current is None:
+                return OperatorResult.MISSING
+            if current.get("status") == DeliveryStatus.DELIVERED.value:
+                return OperatorResult.ALREADY_DELIVERED
+            if current.get("status") == DeliveryStatus.SKIPPED.value:
+                return OperatorResult.SKIPPED
+            return OperatorResult.IN_FLIGHT
+        return OperatorResult.DONE
+
+    def confirm(self, delivery_id: str) -> OperatorResult:
+        """The operator saw the event at the destination: delivered, and nothing is sent."""
+        now = self._now()
+        update = (
+            UpdateBuilder()
+            .set("status", DeliveryStatus.DELIVERED.value)
+            .set("updated_at", now)
+            .set("delivered_at", now)
+            .set("confirmed_by_operator", True)
+            .set("reason", "confirmed by the operator: not sent again")
+            .set("lease_until", 0)
+            .set("gsi1pk", keys.delivery_status_pk(DeliveryStatus.DELIVERED.value))
+            .set("gsi1sk", keys.delivery_status_sk(now, delivery_id))
+        )
+        return self._operator_update(delivery_id, update, allow_skipped=False)
+
+    def reopen(self, delivery_id: str) -> OperatorResult:
+        """The operator asked for another attempt: an ambiguous or failed delivery may be claimed
+        and sent again (what the claim refuses to do on its own)."""
+        now = self._now()
+        update = (
+            UpdateBuilder()
+            .set("status", DeliveryStatus.PENDING.value)
+            .set("updated_at", now)
+            .set("lease_until", 0)
+            .set("reason", "the operator asked for another attempt")
+            .set("gsi1pk", keys.delivery_status_pk(DeliveryStatus.PENDING.value))
+            .set("gsi1sk", keys.delivery_status_sk(now, delivery_id))
+        )
+        return self._operator_update(delivery_id, update, allow_skipped=True)
 
     def mark_skipped(self, facts: DeliveryFacts, reason: str, *, message: str, queue: str) -> str:
         delivery_id = delivery_id_for(facts.destination, facts.event_id)

@@ -1,4 +1,4 @@
-"""What a destination's answer means for the delivery: delivered, retry later, or never."""
+"""What a destination's answer means for the delivery: delivered, retry later, never, or unknown."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ class OutcomeKind(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"
     PERMANENT = "permanent"
+    # Sent, but no answer came back: the destination may have it. Only one that dedupes may get it again.
+    AMBIGUOUS = "ambiguous"
+    # The destination will never take it, and says so for a reason that is no failure (Meta's
+    # restricted regions): recorded as skipped, not parked.
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,14 @@ class Outcome:
     @classmethod
     def permanent(cls, error: str, status_code: int | None = None) -> Outcome:
         return cls(OutcomeKind.PERMANENT, status_code, error[:MAX_ERROR_LENGTH])
+
+    @classmethod
+    def ambiguous(cls, error: str, status_code: int | None = None) -> Outcome:
+        return cls(OutcomeKind.AMBIGUOUS, status_code, error[:MAX_ERROR_LENGTH])
+
+    @classmethod
+    def skipped(cls, reason: str, status_code: int | None = None) -> Outcome:
+        return cls(OutcomeKind.SKIPPED, status_code, reason[:MAX_ERROR_LENGTH])
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -81,6 +94,9 @@ def classify_response(response: httpx.Response, *, conflict_is_delivered: bool =
     if status == 409 and conflict_is_delivered:
         # The destination already holds this event (Wax: same unique_id): that is what we wanted.
         return Outcome.delivered(status)
+    if status == 504:
+        # A gateway gave up waiting on the service behind it, which may still have taken the request.
+        return Outcome.ambiguous(f"sent, outcome unknown: {error_text(response)}", status)
     if status == 429 or status >= 500 or status == 408:
         return Outcome.retry(
             error_text(response), status, parse_retry_after(response.headers.get("retry-after"))
@@ -89,6 +105,28 @@ def classify_response(response: httpx.Response, *, conflict_is_delivered: bool =
 
 
 def classify_exception(error: Exception) -> Outcome:
-    """Timeouts and connection failures: the request may or may not have arrived, so retry; the
-    destinations' own dedupe keys (unique_id, event_id) make a repeat harmless."""
-    return Outcome.retry(f"{type(error).__name__}: {error}")
+    """A failure before the request left (no connection, DNS, refused, connect or pool timeout) is
+    retried; one after it may have gone out (read or write timeout, a reset or a close before the
+    answer) is ambiguous: the destination may have accepted it."""
+    import httpx
+
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, _never_sent()):
+        return Outcome.retry(text)
+    if isinstance(error, httpx.HTTPError):
+        return Outcome.ambiguous(f"sent, outcome unknown: {text}")
+    return Outcome.retry(text)
+
+
+def _never_sent() -> tuple[type[Exception], ...]:
+    import httpx
+
+    # ConnectError is also DNS and refusals; LocalProtocolError and ProxyError stop before the request.
+    return (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpx.UnsupportedProtocol,
+        httpx.LocalProtocolError,
+        httpx.ProxyError,
+    )
