@@ -1,5 +1,6 @@
 """The forwarding step of `make demo`: what each enabled destination's stand-in received for the
-attributed order of the attribution step, and how the delivery log recorded it."""
+attributed order of the attribution step, what the collector received of the whole conversation,
+and how the delivery log recorded it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import httpx
 
 from devstack.stack import LocalStack
 
-NAMES = {"wax": "Wax", "meta": "Meta CAPI", "cm": "CM.com", "dialog360": "360dialog"}
+NAMES = {
+    "wax": "Wax",
+    "meta": "Meta CAPI",
+    "cm": "CM.com",
+    "dialog360": "360dialog",
+    "collector": "Collector",
+}
 SECRET_KEYS = frozenset({"api_key", "productToken"})
 
 
@@ -22,10 +29,23 @@ def _redacted(value: Any) -> Any:
     return value
 
 
+def _collector_lines(body: Any) -> list[str]:
+    """One line per track item: the seed's event, when, and its properties."""
+    items = body.get("batch") if isinstance(body, dict) else None
+    return [
+        f"{item.get('event'):<24} {item.get('timestamp')}  "
+        f"{json.dumps(item.get('properties'), ensure_ascii=False)}"
+        for item in items or []
+        if isinstance(item, dict)
+    ]
+
+
 def _compact(destination: str, body: Any) -> str:
     """The part of each request that tells what was sent, on one line."""
     if not isinstance(body, dict):
         return str(body)
+    if destination == "collector":
+        return "\n             ".join(_collector_lines(body))
     if destination == "meta":
         events = body.get("data") or []
         body = {"events": len(events), **(events[0] if events else {})}

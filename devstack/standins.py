@@ -1,21 +1,32 @@
-"""Local stand-ins for the destinations: Wax, Meta Graph (Conversions API), CM.com's event endpoint
-and 360dialog, on one port (http://127.0.0.1:3001 by default), under one path prefix each:
+"""Local stand-ins for the destinations: Wax, Meta Graph (Conversions API), CM.com's event endpoint,
+360dialog and the collector, on one port (http://127.0.0.1:3001 by default), under one path prefix each:
 
     /wax/v1/metric-events                       Wax metric events (Bearer token)
     /meta/<version>/<dataset id>/events         Meta Conversions API (Bearer token)
     /cm/v1.0/event                              CM.com events: Meta Conversions, MarkAsRead, Block, UnBlock
     /360dialog/clients/<client id>/external-events   360dialog off-thread events
+    /collector/v1/capture                       the collector's batch of track items (seeds/003; Write Key)
 
 Each request is checked against the shape its API documents (a wrong one gets 400 with the reason,
 as the real API would refuse it) and recorded. Control endpoints:
 
     GET    /_requests   every request: [{destination, method, path, headers, body, status}]
-    DELETE /_requests   forget them (and Wax's remembered unique_ids)
+    DELETE /_requests   forget them (and Wax's remembered unique_ids, the collector's messageIds)
     POST   /_faults     {"destination": "wax", "status": 429, "times": 1, "retry_after": 1,
-                         "delay": 0, "match": "<text in the body>"}: the next `times` matching
-                         requests get `status` (and Retry-After), after `delay` seconds (a delay past
-                         the client's timeout plays a timeout); `match` narrows it to bodies with that text
+                         "delay": 0, "match": "<text in the body>", "drop": null}: the next `times`
+                         matching requests get `status` (and Retry-After), after `delay` seconds (a
+                         delay past the client's timeout plays a timeout: the request is recorded
+                         with its answer, as a destination that took it); `match` narrows it to
+                         bodies with that text. `drop` closes the connection with a reset instead of
+                         answering, `delay` seconds after reading the body: "before_record" leaves
+                         the request unrecorded (it never arrived), "after_record" records it with
+                         the answer it would have had (it arrived, the answer was lost);
+                         `answer` is the JSON body a faulted request gets (e.g. Meta's error object)
     DELETE /_faults     remove every fault
+    POST   /_meta       {"datasets": {"<waba id>": "<dataset id>"}, "bad_tokens": [...],
+                         "missing_permissions": [...]}: the Graph objects `make doctor` checks
+                         (GET|POST /meta/<version>/<waba id>/dataset, GET /meta/<version>/me/permissions,
+                         GET /meta/<version>/<dataset id>); DELETE /_meta forgets them
 
     python -m devstack.standins --port 3001
 """
@@ -24,8 +35,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -37,19 +51,38 @@ from wa_conversions.forwarding.names import META_EVENT_NAMES
 
 DEFAULT_PORT: Final = 3001
 DEFAULT_URL: Final = f"http://127.0.0.1:{DEFAULT_PORT}"
-DESTINATIONS: Final = ("wax", "meta", "cm", "dialog360")
+DESTINATIONS: Final = ("wax", "meta", "cm", "dialog360", "collector")
+DROPS: Final = ("before_record", "after_record")
 # Where each destination lives under the stand-in's URL, by the template parameter that points at it.
 PARAMETER_PATHS: Final = {
     "WaxBaseUrl": "/wax",
     "MetaGraphBaseUrl": "/meta",
     "CmEventUrl": "/cm/v1.0/event",
     "Dialog360BaseUrl": "/360dialog",
+    "CollectorUrl": "/collector/v1/capture",
 }
 CM_CHANNEL_EVENTS: Final = frozenset({"MarkAsRead", "Block", "UnBlock"})
 _HASH = re.compile(r"^[a-f0-9]{64}$")
 _CM_NUMBER = re.compile(r"^00\d{6,15}$")
 _DIGITS = re.compile(r"^\+?\d{6,15}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+# The seed's events (seeds/003) and the properties each must carry, with the direction it implies.
+COLLECTOR_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
+    "message.received": ("messageId", "chatId", "direction", "contentType", "hasMedia"),
+    "message.sent": ("messageId", "chatId", "direction"),
+    "message.delivered": ("messageId", "deliveredAt"),
+    "message.read": ("messageId", "readAt"),
+    "message.failed": ("messageId", "failedAt"),
+    "contact.created": ("chatId", "source"),
+    "conversion.attributed": ("conversionId", "kind"),
+    "conversion.unattributed": ("conversionId", "kind"),
+    "order.paid": ("conversionId", "kind"),
+    "order.cancelled": ("conversionId", "kind"),
+    "refund.created": ("conversionId", "kind"),
+}
+COLLECTOR_DIRECTIONS: Final = {"message.received": "inbound", "message.sent": "outbound"}
 
 
 class ShapeError(ValueError):
@@ -84,13 +117,32 @@ def check_meta_event(event: Any, now: float) -> None:
         event.get("event_name") in META_EVENT_NAMES,
         f"event_name {event.get('event_name')!r} is invalid for business_messaging (subcode 2804066)",
     )
-    _need(event.get("action_source") == "business_messaging", "action_source must be business_messaging")
-    _need(event.get("messaging_channel") == "whatsapp", "messaging_channel must be whatsapp")
+    source = event.get("action_source")
+    _need(source in ("business_messaging", "website"), "action_source must be business_messaging or website")
     _need(isinstance(event.get("event_time"), int), "event_time: unix seconds as an integer")
     _need(now - event["event_time"] <= 7 * 86400, "event_time is more than 7 days old")
     user = event.get("user_data")
-    _need(isinstance(user, dict) and isinstance(user.get("ctwa_clid"), str), "user_data.ctwa_clid required")
-    for field in ("em", "ph", "external_id"):
+    _need(isinstance(user, dict), "user_data: an object")
+    if source == "business_messaging":
+        _need(event.get("messaging_channel") == "whatsapp", "messaging_channel must be whatsapp")
+        _need(isinstance(user.get("ctwa_clid"), str), "user_data.ctwa_clid required")
+    else:
+        # Meta: event_source_url is required for website events; ctwa_clid belongs to business messaging.
+        url = event.get("event_source_url")
+        _need(isinstance(url, str) and url.startswith(("https://", "http://")), "event_source_url required")
+        _need("ctwa_clid" not in user, "user_data.ctwa_clid is for business_messaging events")
+        _need(
+            any(k in user for k in ("em", "ph", "client_ip_address", "fbc", "fbp", "external_id")),
+            "user_data: website events need customer information (em, ph, client_ip_address...)",
+        )
+    options = event.get("data_processing_options", [])
+    _need(isinstance(options, list) and set(options) <= {"LDU"}, 'data_processing_options: [] or ["LDU"]')
+    if options:
+        for field in ("data_processing_options_country", "data_processing_options_state"):
+            _need(isinstance(event.get(field), int), f"{field}: an integer with LDU")
+    if "opt_out" in event:
+        _need(isinstance(event["opt_out"], bool), "opt_out: a boolean")
+    for field in ("em", "ph", "external_id", "fn", "ln", "ct", "st", "zp", "country"):
         if field in user:
             values = user[field]
             _need(
@@ -167,6 +219,65 @@ def check_dialog360(body: Any, headers: dict[str, str]) -> None:
         )
 
 
+def check_collector_item(item: Any) -> None:
+    _need(isinstance(item, dict), "each item must be an object")
+    _need(item.get("type") == "track", "type must be track")
+    event = item.get("event")
+    _need(event in COLLECTOR_REQUIRED, f"event {event!r} is not one of the seed's events")
+    user = item.get("userId")
+    # "+<E.164>" (the seed), else a business-scoped user id: never bare digits without the plus
+    _need(
+        isinstance(user, str) and (_E164.match(user) is not None or not user.lstrip("+").isdigit()),
+        "userId: +<E.164> or a business-scoped user id",
+    )
+    _need(
+        isinstance(item.get("timestamp"), str) and _ISO_UTC.match(item["timestamp"]) is not None,
+        "timestamp: ISO 8601 UTC",
+    )
+    _need(isinstance(item.get("messageId"), str) and item["messageId"], "messageId: required string (dedupe)")
+    context = item.get("context")
+    _need(
+        isinstance(context, dict) and context.get("channel") == "whatsapp", "context.channel must be whatsapp"
+    )
+    library = context.get("library")
+    _need(
+        isinstance(library, dict) and all(isinstance(library.get(k), str) for k in ("name", "version")),
+        "context.library: {name, version}",
+    )
+    properties = item.get("properties")
+    _need(isinstance(properties, dict), "properties: must be an object")
+    for name in COLLECTOR_REQUIRED[event]:
+        _need(properties.get(name) not in (None, ""), f"{event} needs properties.{name}")
+    if event in COLLECTOR_DIRECTIONS:
+        _need(
+            properties["direction"] == COLLECTOR_DIRECTIONS[event],
+            f"{event}: direction must be {COLLECTOR_DIRECTIONS[event]}",
+        )
+    if event == "message.received":
+        _need(isinstance(properties["hasMedia"], bool), "properties.hasMedia: a boolean")
+    for name in ("readAt", "deliveredAt", "failedAt", "sentAt"):
+        if name in properties:
+            _need(
+                isinstance(properties[name], str) and _ISO_UTC.match(properties[name]) is not None,
+                f"properties.{name}: ISO 8601 UTC",
+            )
+
+
+def check_collector(body: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
+    key = headers.get("x-write-key", "")
+    basic = headers.get("authorization", "")
+    _need(
+        bool(key) or (basic.startswith("Basic ") and len(basic) > 6),
+        "missing the Write Key (X-Write-Key or Basic)",
+    )
+    _need(isinstance(body, dict) and isinstance(body.get("batch"), list), "batch: a list of track items")
+    _need(1 <= len(body["batch"]) <= 100, "batch: 1 to 100 items")
+    for item in body["batch"]:
+        check_collector_item(item)
+    items: list[dict[str, Any]] = body["batch"]
+    return items
+
+
 @dataclass
 class Fault:
     destination: str
@@ -175,6 +286,19 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     match: str | None = None
+    drop: str | None = None
+    # The JSON the faulted request gets instead of {"error": "injected"} (Meta's error objects).
+    answer: Any = None
+
+
+# Graph API objects the Meta stand-in plays for `make doctor` (GET/POST /{waba}/dataset,
+# GET /me/permissions, GET /{dataset}); POST /_meta sets them, DELETE /_meta resets them.
+META_PERMISSIONS: Final = ("whatsapp_business_management", "whatsapp_business_manage_events")
+
+
+def meta_dataset_for(waba_id: str) -> str:
+    """The dataset id Meta would create for a WABA: stable, so a second create returns it again."""
+    return str(int(uuid.uuid5(uuid.NAMESPACE_URL, f"dataset:{waba_id}").int % 10**15))
 
 
 class StandIns:
@@ -185,6 +309,11 @@ class StandIns:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.wax_ids: set[tuple[str, str]] = set()
+        self.collector_ids: set[str] = set()
+        # WABA id -> its dataset; tokens Meta refuses (code 190); permissions the token lacks
+        self.meta_datasets: dict[str, str] = {}
+        self.meta_bad_tokens: set[str] = set()
+        self.meta_missing_permissions: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -228,6 +357,59 @@ class StandIns:
         with self._lock:
             self.requests.clear()
             self.wax_ids.clear()
+            self.collector_ids.clear()
+
+    def set_meta(self, spec: Any) -> None:
+        """POST /_meta {"datasets": {waba: dataset}, "bad_tokens": [...], "missing_permissions": [...]}."""
+        _need(isinstance(spec, dict), "body must be a JSON object")
+        datasets = spec.get("datasets", {})
+        _need(isinstance(datasets, dict), "datasets: {waba id: dataset id}")
+        with self._lock:
+            self.meta_datasets.update({str(k): str(v) for k, v in datasets.items()})
+            self.meta_bad_tokens |= {str(t) for t in spec.get("bad_tokens", [])}
+            self.meta_missing_permissions |= {str(p) for p in spec.get("missing_permissions", [])}
+
+    def reset_meta(self) -> None:
+        with self._lock:
+            self.meta_datasets.clear()
+            self.meta_bad_tokens.clear()
+            self.meta_missing_permissions.clear()
+
+    def graph(self, method: str, path: str, headers: dict[str, str], query: str) -> tuple[int, Any]:
+        """The Graph API calls `make doctor` makes, as Meta documents them (docs/forwarding.md)."""
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not token:
+            token = next((v for k, v in _query_pairs(query) if k == "access_token"), "")
+        if not token or token in self.meta_bad_tokens:
+            return 400, _graph_error("Invalid OAuth access token - Cannot parse access token", 190)
+        match = re.fullmatch(r"/(v[\d.]+)/([^/]+)(?:/([^/]+))?", path)
+        if match is None:
+            return 400, _graph_error(f"Unknown path components: {path}", 2500)
+        _, node, edge = match.groups()
+        with self._lock:
+            if node == "me" and edge == "permissions" and method == "GET":
+                return 200, {
+                    "data": [
+                        {"permission": name, "status": "granted"}
+                        for name in META_PERMISSIONS
+                        if name not in self.meta_missing_permissions
+                    ]
+                }
+            if edge == "dataset":
+                if method == "POST":
+                    dataset = self.meta_datasets.setdefault(node, meta_dataset_for(node))
+                    return 200, {"id": dataset}
+                found = self.meta_datasets.get(node)
+                return 200, {"data": [{"id": found}] if found else []}
+            if edge is None and method == "GET" and node in self.meta_datasets.values():
+                if "whatsapp_business_manage_events" in self.meta_missing_permissions:
+                    return 403, _graph_error("(#10) Permission denied: whatsapp_business_manage_events", 10)
+                return 200, {"id": node, "name": f"WhatsApp dataset {node}"}
+        return 400, _graph_error(
+            f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to "
+            "missing permissions, or does not support this operation",
+            100,
+        )
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
@@ -274,6 +456,14 @@ class StandIns:
                 _need(path == "/v1.0/event", f"no route {path}")
                 check_cm(body, headers)
                 return 200, {"status": "accepted"}
+            if destination == "collector":
+                _need(path == "/v1/capture", f"no route {path}")
+                items = check_collector(body, headers)
+                with self._lock:
+                    # The collector dedupes on messageId, as Segment does: a repeat is acknowledged.
+                    fresh = {item["messageId"] for item in items} - self.collector_ids
+                    self.collector_ids |= fresh
+                return 200, {"accepted": len(fresh), "duplicates": len(items) - len(fresh), "errors": []}
             _need(re.fullmatch(r"/clients/[^/]+/external-events", path) is not None, f"no route {path}")
             check_dialog360(body, headers)
             return 200, {"external_event_id": str(uuid.uuid4())}
@@ -290,7 +480,25 @@ class StandIns:
             return 400, {"error": "bad_request", "message": str(error)}
 
 
-_PREFIXES: Final = (("/wax", "wax"), ("/meta", "meta"), ("/cm", "cm"), ("/360dialog", "dialog360"))
+def _graph_error(message: str, code: int) -> dict[str, Any]:
+    return {
+        "error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": uuid.uuid4().hex}
+    }
+
+
+def _query_pairs(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query)
+
+
+_PREFIXES: Final = (
+    ("/wax", "wax"),
+    ("/meta", "meta"),
+    ("/cm", "cm"),
+    ("/360dialog", "dialog360"),
+    ("/collector", "collector"),
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -315,10 +523,21 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length).decode("utf-8", "replace") if length else ""
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0] == "/_requests":
+        path, _, query = self.path.partition("?")
+        if path == "/_requests":
             self._reply(200, self.standins.recorded())
             return
+        if path.startswith("/meta/"):
+            self._graph("GET", path[len("/meta") :], query, None)
+            return
         self._reply(404, {"error": "not_found"})
+
+    def _graph(self, method: str, path: str, query: str, body: Any) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, answer = self.standins.graph(method, path, headers, query)
+        self._record("meta", body, headers, status, method)
+        version = path.split("/")[1] if path.count("/") >= 1 else ""
+        self._reply(status, answer, {"facebook-api-version": version})
 
     def do_DELETE(self) -> None:
         path = self.path.split("?")[0]
@@ -329,23 +548,33 @@ class _Handler(BaseHTTPRequestHandler):
             with self.standins._lock:
                 self.standins.faults.clear()
             self._reply(200, {"cleared": True})
+        elif path == "/_meta":
+            self.standins.reset_meta()
+            self._reply(200, {"cleared": True})
         else:
             self._reply(404, {"error": "not_found"})
 
     def do_POST(self) -> None:
         raw = self._body()
-        path = self.path.split("?")[0]
+        path, _, query = self.path.partition("?")
+        if path == "/_meta":
+            try:
+                self.standins.set_meta(json.loads(raw or "{}"))
+            except (ValueError, ShapeError) as error:
+                self._reply(400, {"error": "bad_request", "message": str(error)})
+                return
+            self._reply(200, {"set": True})
+            return
+        if re.fullmatch(r"/meta/v[\d.]+/[^/]+/dataset", path):
+            self._graph("POST", path[len("/meta") :], query, raw or None)
+            return
         if path == "/_faults":
             try:
                 spec = json.loads(raw)
                 _need(spec.get("destination") in DESTINATIONS, f"destination: one of {DESTINATIONS}")
-                fault = Fault(
-                    **{
-                        k: spec[k]
-                        for k in ("destination", "status", "times", "retry_after", "delay", "match")
-                        if k in spec
-                    }
-                )
+                _need(spec.get("drop") in (None, *DROPS), f"drop: one of {DROPS}")
+                fields = ("destination", "status", "times", "retry_after", "delay", "match", "drop", "answer")
+                fault = Fault(**{k: spec[k] for k in fields if k in spec})
             except (ValueError, TypeError, ShapeError) as error:
                 self._reply(400, {"error": "bad_request", "message": str(error)})
                 return
@@ -368,20 +597,32 @@ class _Handler(BaseHTTPRequestHandler):
         status: int
         answer: Any
         extra: dict[str, str] = {}
+        if fault is not None and fault.drop is not None:
+            self._drop(fault, destination, path, body, headers)
+            return
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.status is not None:
-            status, answer = fault.status, {"error": "injected", "status": fault.status}
+            status = fault.status
+            answer = fault.answer if fault.answer is not None else {"error": "injected", "status": status}
             if fault.retry_after is not None:
                 extra["Retry-After"] = str(
                     int(fault.retry_after) if float(fault.retry_after).is_integer() else fault.retry_after
                 )
         else:
             status, answer = self.standins.answer(destination, path, body, headers)
+        self._record(destination, body, headers, status)
+        # the client may have given up (a timeout fault): then there is nothing to answer
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._reply(status, answer, extra)
+
+    def _record(
+        self, destination: str, body: Any, headers: dict[str, str], status: int, method: str = "POST"
+    ) -> None:
         self.standins.record(
             {
                 "destination": destination,
-                "method": "POST",
+                "method": method,
                 "path": self.path,
                 "headers": headers,
                 "body": body,
@@ -389,9 +630,27 @@ class _Handler(BaseHTTPRequestHandler):
                 "at": time.time(),
             }
         )
-        # the client may have given up (a timeout fault): then there is nothing to answer
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._reply(status, answer, extra)
+
+    def _drop(self, fault: Fault, destination: str, path: str, body: Any, headers: dict[str, str]) -> None:
+        """The body was read; no answer will come: a reset after `delay` (a timeout when longer than
+        the client waits). "after_record" first takes the request as the destination would."""
+        if fault.drop == "after_record":
+            status = fault.status
+            if status is None:
+                status, _ = self.standins.answer(destination, path, body, headers)
+            self._record(destination, body, headers, status)
+        if fault.delay:
+            time.sleep(fault.delay)
+        self.close_connection = True
+        connection: socket.socket = self.connection
+        with contextlib.suppress(OSError):
+            # Linger 0: closing sends RST, which the client reads as a reset, not an orderly end.
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            self.wfile.close()
+            connection.close()
+        # what the server flushes and closes after the handler: nothing is left to send
+        self.wfile = io.BytesIO()
 
 
 def main(argv: list[str] | None = None) -> int:

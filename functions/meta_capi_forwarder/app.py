@@ -17,4 +17,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Imported on first use: the runner pulls in httpx and boto3.
     from wa_conversions.forwarding.factories import meta_runner
 
-    return meta_runner().handle(event)
+    # The context tells the runner when to stop starting requests, before Lambda's timeout.
+    return meta_runner().handle(event, context)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +36,8 @@ class CaptureSettings(Settings):
     # Meta retries a webhook for up to 7 days; an update seen within this many seconds is a duplicate.
     idempotency_ttl_seconds: int = Field(default=8 * 24 * 3600, ge=3600, alias="IDEMPOTENCY_TTL_SECONDS")
     dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
+    # The message rules of ConversionRules are matched here, where the text is (forwarding.rules).
+    conversion_rules: str = Field(default="[]", alias="CONVERSION_RULES")
 
 
 class OperatorSettings(Settings):
@@ -91,18 +94,42 @@ class WaxSettings(DeliverySettings):
     time_field: str = Field(default="", alias="WAX_TIME_FIELD")
     # conversion kind=metric name pairs; a kind left out is not sent
     metric_names: str = Field(
-        default="order=order,refund=refund,order_cancelled=order_cancelled", alias="WAX_METRIC_NAMES"
+        default=(
+            "order=order,refund=refund,order_cancelled=order_cancelled,order_shipped=order_shipped,"
+            "order_delivered=order_delivered"
+        ),
+        alias="WAX_METRIC_NAMES",
     )
+
+
+META_API_VERSION = "v26.0"
+META_EVENT_NAMES_DEFAULT = (
+    "order=OrderCreated,order_paid=Purchase,order_shipped=OrderShipped,order_delivered=OrderDelivered,"
+    "order_cancelled=OrderCanceled,refund=OrderReturned"
+)
 
 
 class MetaCapiSettings(DeliverySettings):
     graph_base_url: str = Field(default="https://graph.facebook.com", alias="META_GRAPH_BASE_URL")
-    api_version: str = Field(default="v23.0", alias="META_API_VERSION")
+    # The current Graph API version (v26.0, 2026-07-29), as the official Business SDK 26.0.3 pins it.
+    api_version: str = Field(default=META_API_VERSION, pattern=r"^v\d+\.\d+$", alias="META_API_VERSION")
     dataset_id: str = Field(alias="META_DATASET_ID")
     waba_id: str = Field(default="", alias="META_WABA_ID")
     test_event_code: str = Field(default="", alias="META_TEST_EVENT_CODE")
     partner_agent: str = Field(default="", alias="META_PARTNER_AGENT")
     max_batch: int = Field(default=1000, ge=1, le=1000, alias="META_MAX_BATCH")
+    # Meta's FAQ: a purchase on the website belongs to the Conversions API for web (docs/forwarding.md).
+    web_order_source: Literal["business_messaging", "website"] = Field(
+        default="business_messaging", alias="META_WEB_ORDER_SOURCE"
+    )
+    # conversion kind=Meta event name pairs; a kind left out is not sent to Meta
+    event_names: str = Field(default=META_EVENT_NAMES_DEFAULT, alias="META_EVENT_NAMES")
+    # Limited Data Use (developers.facebook.com/docs/marketing-apis/data-processing-options)
+    limited_data_use: Literal["off", "geo", "always"] = Field(default="off", alias="META_LIMITED_DATA_USE")
+    ldu_country: int = Field(default=1, ge=0, alias="META_LDU_COUNTRY")
+    ldu_state: int = Field(default=1000, ge=0, alias="META_LDU_STATE")
+    # A contact without ads consent: sent for attribution only (opt_out) or not at all (skip).
+    no_consent: Literal["opt_out", "skip"] = Field(default="opt_out", alias="META_NO_CONSENT")
 
 
 class CmConversionsSettings(DeliverySettings):
@@ -116,6 +143,35 @@ class Dialog360Settings(DeliverySettings):
     app_id: str = Field(default="", alias="DIALOG360_APP_ID")
 
 
+class CollectorSettings(DeliverySettings):
+    """A Segment-compatible collector (seeds/003: Chatnation's POST /v1/capture; docs/forwarding.md)."""
+
+    url: str = Field(default="https://analytics.chatnationbot.com/v1/capture", alias="COLLECTOR_URL")
+    # "header": the Write Key in `key_header` (the seed); "basic": HTTP Basic, key as user (Segment).
+    auth: Literal["header", "basic"] = Field(default="header", alias="COLLECTOR_AUTH")
+    key_header: str = Field(default="X-Write-Key", min_length=1, alias="COLLECTOR_KEY_HEADER")
+    max_batch: int = Field(default=100, ge=1, le=100, alias="COLLECTOR_MAX_BATCH")
+
+
+class ConversionRulesSettings(Settings):
+    """ConversionRulesFunction: bus events in, the conversions their rules trigger to Meta's queue."""
+
+    table_name: str = Field(alias="TABLE_NAME")
+    meta_queue_url: str = Field(alias="META_QUEUE_URL")
+    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL")
+    # JSON list of rules (forwarding.rules, docs/forwarding.md)
+    conversion_rules: str = Field(default="[]", alias="CONVERSION_RULES")
+
+
+class MetaHealthSettings(Settings):
+    """GET /health/meta: the Meta forwarder's Graph settings, checked by forwarding.meta_doctor."""
+
+    graph_base_url: str = Field(default="https://graph.facebook.com", alias="META_GRAPH_BASE_URL")
+    api_version: str = Field(default=META_API_VERSION, alias="META_API_VERSION")
+    dataset_id: str = Field(default="", alias="META_DATASET_ID")
+    waba_id: str = Field(default="", alias="META_WABA_ID")
+
+
 class DeliveryApiSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
     # Empty when the destination is disabled in this deployment.
@@ -123,6 +179,7 @@ class DeliveryApiSettings(Settings):
     meta_queue_url: str = Field(default="", alias="META_QUEUE_URL")
     cm_queue_url: str = Field(default="", alias="CM_QUEUE_URL")
     dialog360_queue_url: str = Field(default="", alias="DIALOG360_QUEUE_URL")
+    collector_queue_url: str = Field(default="", alias="COLLECTOR_QUEUE_URL")
     click_window_days: int = Field(default=7, ge=1, le=90, alias="CLICK_WINDOW_DAYS")
 
     def queue_urls(self) -> dict[str, str]:
@@ -131,6 +188,7 @@ class DeliveryApiSettings(Settings):
             "meta": self.meta_queue_url,
             "cm": self.cm_queue_url,
             "dialog360": self.dialog360_queue_url,
+            "collector": self.collector_queue_url,
         }
         return {name: url for name, url in urls.items() if url}
 

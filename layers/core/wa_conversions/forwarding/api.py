@@ -4,15 +4,17 @@ log's views, and replays through a destination's queue."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..delivery.log import DeliveryLog, DeliveryStatus, delivery_id_for
+from ..delivery.log import DeliveryLog, DeliveryStatus, OperatorResult, delivery_id_for
 from ..errors import ConflictError, NotFoundError, UnprocessableError
 from ..models.events import EVENT_SOURCE, iso_timestamp
+from ..models.money import Amount, Currency
 from ..phones import wa_digits
 from ..store.capture import CaptureRepository
 from .conversion import API_CONVERSION_EVENT
@@ -21,7 +23,9 @@ from .names import META_EVENT_NAMES, VALUE_REQUIRED
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-DESTINATIONS = ("wax", "meta", "cm", "dialog360")
+DESTINATIONS = ("wax", "meta", "cm", "dialog360", "collector")
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+E164_MAX_DIGITS = 15  # ITU-T E.164
 _API_NAMESPACE = uuid.UUID("5f0b7a2e-1d4c-4e8b-9c3a-7a6f2d9e8b10")
 
 
@@ -30,18 +34,22 @@ class SendConversionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
 
-    account_id: str = Field(alias="accountId", min_length=1)
+    account_id: str = Field(alias="accountId", min_length=1, max_length=100)
     event_name: str = Field(alias="eventName", min_length=1)
-    event_time: int | None = Field(default=None, alias="eventTime", gt=0)
+    # Strict: a JSON true is not a time (bool is an int in Python); the bound keeps it a datetime.
+    event_time: int | None = Field(default=None, alias="eventTime", gt=0, le=MAX_EPOCH_SECONDS, strict=True)
     event_id: str = Field(alias="eventId", min_length=1, max_length=500)
-    conversation_id: str | None = Field(default=None, alias="conversationId")
-    phone_e164: str | None = Field(default=None, alias="phoneE164")
-    value: float | None = Field(default=None, ge=0)
-    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
-    content_ids: list[str] = Field(default_factory=list, alias="contentIds")
-    email: str | None = None
-    external_id: str | None = Field(default=None, alias="externalId")
-    test_code: str | None = Field(default=None, alias="testCode")
+    # A wamid, looked up as a table key (DynamoDB keys stop at 2048 bytes).
+    conversation_id: str | None = Field(default=None, alias="conversationId", max_length=500)
+    phone_e164: str | None = Field(default=None, alias="phoneE164", max_length=40)
+    currency: Currency | None = None  # before value: the amount's precision depends on it
+    value: Amount | None = None
+    content_ids: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, alias="contentIds", max_length=100
+    )
+    email: str | None = Field(default=None, max_length=320)
+    external_id: str | None = Field(default=None, alias="externalId", max_length=500)
+    test_code: str | None = Field(default=None, alias="testCode", max_length=100)
 
     @field_validator("event_name")
     @classmethod
@@ -56,7 +64,7 @@ class SendConversionRequest(BaseModel):
         if value is None or value == "":
             return None
         digits = wa_digits(value)
-        if not digits:
+        if not digits or len(digits) > E164_MAX_DIGITS:
             raise ValueError("must be the phone number's digits with country code")
         return digits
 
@@ -150,8 +158,8 @@ class ConversionService:
             "eventId": request.event_id,
             "kind": "external",
             "eventName": request.event_name,
-            "value": request.value,
-            "currency": request.currency.upper() if request.currency else None,
+            "value": float(request.value) if request.value is not None else None,
+            "currency": request.currency,
             "email": request.email,
             "phone": phone,
             "contactKey": contact_key or None,
@@ -228,22 +236,63 @@ class ConversionService:
             raise ConflictError(f"The {destination} destination is not enabled in this deployment")
         if not item.get("message"):
             raise ConflictError("This delivery has no stored message to replay")
+        previous = item.get("status")
+        # Reopened, an ambiguous delivery may be claimed and sent again, which no forwarder does alone.
+        settled = (DeliveryStatus.DELIVERED.value, DeliveryStatus.SKIPPED.value)
+        if previous not in settled and self.log.reopen(delivery_id) is OperatorResult.IN_FLIGHT:
+            raise ConflictError("This delivery is being sent right now: look again in a few minutes")
         # Replayed as it was first queued; the delivery log skips it if the destination has it already.
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=str(item["message"]))
-        already = item.get("status") == DeliveryStatus.DELIVERED.value
+        already = previous == DeliveryStatus.DELIVERED.value
+        if already:
+            message = "already delivered: the replay will not send it again"
+        elif previous == DeliveryStatus.AMBIGUOUS.value:
+            message = "queued to be sent again: if the first attempt arrived, the destination has it twice"
+        else:
+            message = "queued for another attempt"
         return {
             "deliveryId": delivery_id,
             "destination": destination,
             "status": "requeued",
+            "previousStatus": previous,
             "alreadyDelivered": already,
-            "message": "already delivered: the replay will not send it again"
-            if already
-            else "queued for another attempt",
+            "message": message,
+        }
+
+    def confirm(self, delivery_id: str) -> dict[str, Any]:
+        """The operator found the event at the destination: record it delivered, send nothing."""
+        result = self.log.confirm(delivery_id)
+        if result is OperatorResult.MISSING:
+            raise NotFoundError(f"No delivery {delivery_id!r}")
+        if result is OperatorResult.SKIPPED:
+            raise ConflictError("This delivery was skipped, never sent: there is nothing to confirm")
+        if result is OperatorResult.IN_FLIGHT:
+            raise ConflictError("This delivery is being sent right now: look again in a few minutes")
+        return {
+            "deliveryId": delivery_id,
+            "status": DeliveryStatus.DELIVERED.value,
+            "alreadyDelivered": result is OperatorResult.ALREADY_DELIVERED,
+            "delivery": self.get_delivery(delivery_id),
         }
 
 
 def _iso(value: Any) -> str | None:
     return iso_timestamp(int(value)) if value else None
+
+
+_FBTRACE = re.compile(r"fbtrace_id\W{1,4}([A-Za-z0-9_-]+)")
+
+
+def fbtrace_id(item: dict[str, Any]) -> str | None:
+    """Meta's request id, the one thing its support asks for: from its answer, else its error text."""
+    response = item.get("response")
+    if isinstance(response, dict) and response.get("fbtrace_id"):
+        return str(response["fbtrace_id"])
+    for text in (item.get("last_error"), item.get("reason")):
+        found = _FBTRACE.search(str(text or ""))
+        if found and found.group(1) != "None":
+            return found.group(1)
+    return None
 
 
 def delivery_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -258,10 +307,12 @@ def delivery_view(item: dict[str, Any]) -> dict[str, Any]:
         "orderId": item.get("order_id"),
         "status": item.get("status"),
         "reason": item.get("reason"),
+        "confirmedByOperator": bool(item.get("confirmed_by_operator")),
         "attempts": int(item.get("attempts") or 0),
         "lastStatusCode": item.get("last_status_code"),
         "lastError": item.get("last_error"),
         "deliveredAt": _iso(item.get("delivered_at")),
+        "fbtraceId": fbtrace_id(item) if item.get("destination") == "meta" else None,
         "nextAttemptAt": _iso(item.get("next_attempt_at")) if item.get("status") == "pending" else None,
         "createdAt": _iso(item.get("created_at")),
         "updatedAt": _iso(item.get("updated_at")),

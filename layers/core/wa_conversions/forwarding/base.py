@@ -15,9 +15,12 @@ if TYPE_CHECKING:
 
 class ConversionDestination:
     """Subclasses implement `request_for` (what to send, or a skip reason) and `send_one`; Meta
-    overrides `deliver` to batch."""
+    batches by overriding `max_batch`, `batch_key` and `send`."""
 
     name = "conversion"
+    # Meta does not dedupe business-messaging events (docs/forwarding.md), CM.com and 360dialog neither.
+    dedupes = False
+    max_batch = 1
 
     def __init__(self, client_factory: Callable[[], httpx.Client], secret: Callable[[], str]) -> None:
         # Both lazy: a batch where everything is skipped never builds a client or reads SSM.
@@ -44,13 +47,22 @@ class ConversionDestination:
         request = self.request_for(event)
         if isinstance(request, str):
             return Skip(request, event_id=event.properties.event_id, **facts)
-        return Planned(event_id=event.properties.event_id, request=request, **facts)
+        return Planned(
+            event_id=event.properties.event_id, request=request, note=self.note_for(request), **facts
+        )
 
     def request_for(self, event: ConversionEvent) -> object | str:
         raise NotImplementedError
 
-    def deliver(self, jobs: Sequence[Job]) -> Sequence[Outcome]:
-        return [self.send_one(job) for job in jobs]
+    def note_for(self, request: object) -> str | None:
+        return None
+
+    def batch_key(self, planned: Planned) -> str:
+        return ""
+
+    def send(self, jobs: Sequence[Job]) -> Outcome:
+        [job] = jobs
+        return self.send_one(job)
 
     def send_one(self, job: Job) -> Outcome:
         raise NotImplementedError

@@ -28,7 +28,8 @@ class LineItem(BaseModel):
     sku: str | None = None
     title: str | None = None
     quantity: int = 1
-    price: float | None = None
+    # JSON has no NaN or Infinity (what 1e400 parses to): no destination could be sent one.
+    price: float | None = Field(default=None, allow_inf_nan=False)
 
 
 class Attribution(BaseModel):
@@ -37,6 +38,19 @@ class Attribution(BaseModel):
     status: str | None = None
     model: str | None = None
     reason: str | None = None
+
+
+class Customer(BaseModel):
+    """The buyer's name and address from the order (billing, else shipping), for Meta's web events."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
 
 
 class ConversionProperties(BaseModel):
@@ -48,7 +62,7 @@ class ConversionProperties(BaseModel):
     shop: str | None = None
     order_id: str | None = Field(default=None, alias="orderId")
     order_name: str | None = Field(default=None, alias="orderName")
-    value: float | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False)
     currency: str | None = None
     line_items: list[LineItem] = Field(default_factory=list, alias="lineItems")
     email: str | None = None
@@ -64,11 +78,24 @@ class ConversionProperties(BaseModel):
     previous_external_event_id: str | None = Field(default=None, alias="previousExternalEventId")
     # Follow-ups: false for a refund or cancellation of an order never seen (docs/events.md).
     order_known: bool = Field(default=True, alias="orderKnown")
+    # Web facts of a Shopify order (Meta's MetaWebOrderSource=website; docs/forwarding.md)
+    customer: Customer | None = None
+    landing_site: str | None = Field(default=None, alias="landingSite")
+    client_ip: str | None = Field(default=None, alias="clientIp")
+    user_agent: str | None = Field(default=None, alias="userAgent")
+    fbc: str | None = None
+    fbp: str | None = None
     # POST /conversions only
     content_ids: list[str] = Field(default_factory=list, alias="contentIds")
     external_id: str | None = Field(default=None, alias="externalId")
     test_event_code: str | None = Field(default=None, alias="testEventCode")
     waba_id: str | None = Field(default=None, alias="wabaId")
+
+    @field_validator("attribution", mode="before")
+    @classmethod
+    def _no_attribution(cls, value: Any) -> Any:
+        # A follow-up of an order never seen (orderKnown false) carries "attribution": null.
+        return {} if value is None else value
 
     @field_validator("order_id", "shop", "phone", mode="before")
     @classmethod

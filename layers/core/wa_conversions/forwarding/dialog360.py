@@ -24,6 +24,8 @@ ACTIONS = {
     "order_paid": "Paid an order",
     "order_cancelled": "Cancelled an order",
     "refund": "Refunded an order",
+    "order_shipped": "Order shipped",
+    "order_delivered": "Order delivered",
 }
 CHAIN_HEADS = frozenset({"order", "external"})
 # A follow-up that comes before its order's external_event_id waits this many attempts (with the

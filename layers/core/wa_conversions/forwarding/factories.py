@@ -7,6 +7,7 @@ from functools import cache
 from .. import aws
 from ..config import (
     CmConversionsSettings,
+    CollectorSettings,
     DeliverySettings,
     Dialog360Settings,
     MetaCapiSettings,
@@ -19,7 +20,9 @@ from ..delivery.log import DeliveryLog
 from ..delivery.retry import RetryPolicy
 from ..delivery.runner import DeliveryRunner, Destination
 from ..secret_store import get_secret
+from ..store.consent import ContactConsent
 from .cm import CmConversionsDestination
+from .collector import CollectorDestination
 from .dialog360 import Dialog360Destination
 from .meta_capi import MetaCapiDestination
 from .wax import WaxDestination
@@ -38,6 +41,7 @@ def _runner(destination: Destination, settings: DeliverySettings) -> DeliveryRun
         settings.delivery_queue_url,
         DeadLetterQueue(sqs, settings.delivery_dlq_url, f"{destination.name}_forwarder"),
         RetryPolicy(base_seconds=settings.retry_base_seconds, max_attempts=settings.max_attempts),
+        request_seconds=http.longest_request_seconds(settings.http_timeout_seconds),
     )
 
 
@@ -55,10 +59,13 @@ def wax_runner() -> DeliveryRunner:
 @cache
 def meta_runner() -> DeliveryRunner:
     s = load_settings(MetaCapiSettings)
+    consent = ContactConsent(aws.dynamodb(), s.table_name)
     destination = MetaCapiDestination(
         s,
         lambda: http.client_for("meta", s.graph_base_url, s.http_timeout_seconds),
         lambda: get_secret(s, "META_ACCESS_TOKEN"),
+        consent=consent.get,
+        prefetch=consent.prefetch,
     )
     return _runner(destination, s)
 
@@ -86,8 +93,19 @@ def dialog360_runner() -> DeliveryRunner:
     return _runner(destination, s)
 
 
+@cache
+def collector_runner() -> DeliveryRunner:
+    s = load_settings(CollectorSettings)
+    destination = CollectorDestination(
+        s,
+        lambda: http.client_for("collector", "", s.http_timeout_seconds),
+        lambda: get_secret(s, "COLLECTOR_WRITE_KEY"),
+    )
+    return _runner(destination, s)
+
+
 def reset() -> None:
     """Forget every runner and client: tests that change settings call this."""
-    for factory in (wax_runner, meta_runner, cm_runner, dialog360_runner):
+    for factory in (wax_runner, meta_runner, cm_runner, dialog360_runner, collector_runner):
         factory.cache_clear()
     http.close_all()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
+from collections.abc import Callable
 
 _HASHED = re.compile(r"^([a-f0-9]{32}|[a-f0-9]{64})$")
 _EMAIL = re.compile(r".+@.+\..+")
@@ -33,16 +35,47 @@ def normalize_phone(value: str) -> str | None:
 
 
 def normalize_external_id(value: str) -> str | None:
-    return value.strip().lower() or None
+    # Trimmed only: lower-casing would stop it matching the id the business's pixel sends.
+    return value.strip() or None
 
 
-def _hash(value: str | None, normalize: object) -> str | None:
+def normalize_name(value: str) -> str | None:
+    """fn, ln: lowercase, no punctuation; letters outside a-z stay, as UTF-8 ("mary", "josé")."""
+    name = "".join(ch for ch in value.strip().lower() if not unicodedata.category(ch).startswith("P"))
+    return name.strip() or None
+
+
+def normalize_city(value: str) -> str | None:
+    """ct: lowercase, no spaces, no punctuation ("Menlo Park" -> "menlopark")."""
+    return "".join(ch for ch in value.lower() if ch.isalpha()) or None
+
+
+def normalize_state(value: str) -> str | None:
+    """st: the two-letter state or province code, lowercase ("CA" -> "ca")."""
+    return "".join(ch for ch in value.lower() if ch.isalpha()) or None
+
+
+def normalize_zip(value: str, country: str | None = None) -> str | None:
+    """zp: lowercase, no spaces, no dash; a US code keeps its first 5 digits ("94035-1234" ->
+    "94035"; UK "M1 1AE" -> "m11ae")."""
+    text = "".join(value.lower().split())
+    if (country or "").strip().lower() == "us":
+        text = text.split("-")[0][:5]
+    return text.replace("-", "") or None
+
+
+def normalize_country(value: str) -> str | None:
+    """country: ISO 3166-1 alpha-2, lowercase ("US" -> "us")."""
+    code = "".join(ch for ch in value.lower() if "a" <= ch <= "z")
+    return code if len(code) == 2 else None
+
+
+def _hash(value: str | None, normalize: Callable[[str], str | None]) -> str | None:
     if value is None:
         return None
     lowered = value.strip().lower()
     if _HASHED.fullmatch(lowered):
         return lowered
-    assert callable(normalize)
     normalized = normalize(value)
     return sha256_hex(normalized) if normalized else None
 
@@ -57,3 +90,23 @@ def hash_phone(value: str | None) -> str | None:
 
 def hash_external_id(value: str | None) -> str | None:
     return _hash(value, normalize_external_id)
+
+
+def hash_name(value: str | None) -> str | None:
+    return _hash(value, normalize_name)
+
+
+def hash_city(value: str | None) -> str | None:
+    return _hash(value, normalize_city)
+
+
+def hash_state(value: str | None) -> str | None:
+    return _hash(value, normalize_state)
+
+
+def hash_zip(value: str | None, country: str | None = None) -> str | None:
+    return _hash(value, lambda text: normalize_zip(text, country))
+
+
+def hash_country(value: str | None) -> str | None:
+    return _hash(value, normalize_country)

@@ -1,9 +1,13 @@
-"""Meta's Conversions API for Business Messaging (providers.md §3):
+"""Meta's Conversions API for Business Messaging (docs/forwarding.md):
 POST {graph}/{version}/{dataset_id}/events with {"data": [events], "test_event_code"}.
 
-Only conversions credited to a Click-to-WhatsApp ad clicked within 7 days are sent. Several queued
-conversions go in one request; since one bad event fails the whole request at Meta, a rejected batch
-is split in halves until the bad event stands alone, and only that one fails.
+Only conversions credited to a Click-to-WhatsApp ad clicked within 7 days are sent: as business
+messaging events, or Shopify orders as website events (MetaWebOrderSource), each stage of an order by
+MetaEventNames, with Limited Data Use and the contact's ads consent (docs/forwarding.md, "Meta"). A
+200 that received fewer events than were sent is no delivery; Meta's restricted-region answer is a
+skip. Several queued conversions go in one request; since one bad event fails the whole request at
+Meta, the runner splits a rejected batch in halves until the bad event stands alone, and only that
+one fails. An event that cannot be written as JSON is refused when planned, so it never joins a batch.
 """
 
 from __future__ import annotations
@@ -16,12 +20,22 @@ from typing import Any
 import httpx
 
 from ..config import MetaCapiSettings
+from ..delivery.http import UnsendableError, encode_json
 from ..delivery.outcome import Outcome, OutcomeKind, classify_exception, classify_response, response_json
-from ..delivery.runner import Job
+from ..delivery.runner import Job, PermanentMessageError, Planned, QueuedMessage
 from .base import ConversionDestination
 from .conversion import ConversionEvent
-from .hashing import hash_email, hash_external_id, hash_phone
-from .names import CLICK_WINDOW_SECONDS, VALUE_REQUIRED, click_window_problem, meta_event_name
+from .hashing import (
+    hash_city,
+    hash_country,
+    hash_email,
+    hash_external_id,
+    hash_name,
+    hash_phone,
+    hash_state,
+    hash_zip,
+)
+from .names import CLICK_WINDOW_SECONDS, click_window_problem, meta_event_name, parse_event_names
 
 # Graph API throttling codes (providers.md §3.5, unconfirmed for CAPI): a 400 that means "slow down".
 THROTTLING_CODES = frozenset({4, 17, 32, 613, 80004})
@@ -33,18 +47,61 @@ class MetaEvent:
     test_event_code: str
 
 
-def server_event(event: ConversionEvent, event_name: str, waba_id: str) -> dict[str, Any]:
+# Meta's answer for users in the EU, the UK or Japan, where business messaging events are not allowed
+# (respond.io/help/workflows/step-send-conversions-api-event): a permanent skip, never a retry.
+RESTRICTED_REGION = "messaging restrictive region"
+# The Shopify kinds MetaWebOrderSource applies to; POST /conversions and in-thread rules stay in-thread.
+SHOPIFY_KINDS = frozenset(
+    {"order", "order_paid", "order_shipped", "order_delivered", "order_cancelled", "refund"}
+)
+
+
+def _hashed(user_data: dict[str, Any], field: str, hashed: str | None) -> None:
+    if hashed:
+        user_data[field] = [hashed]
+
+
+def web_user_data(event: ConversionEvent) -> dict[str, Any]:
+    """A website event's customer information: hashed em, ph, fn, ln, ct, st, zp, country;
+    client_ip_address, client_user_agent, fbc and fbp as they are (Meta: never hashed)."""
     p = event.properties
-    user_data: dict[str, Any] = {"ctwa_clid": p.ctwa_clid}
-    if p.waba_id or waba_id:
-        user_data["whatsapp_business_account_id"] = p.waba_id or waba_id
-    for field, hashed in (
-        ("em", hash_email(p.email)),
-        ("ph", hash_phone(p.phone)),
-        ("external_id", hash_external_id(p.external_id)),
+    customer = p.customer
+    user_data: dict[str, Any] = {}
+    _hashed(user_data, "em", hash_email(p.email))
+    _hashed(user_data, "ph", hash_phone(p.phone))
+    if customer is not None:
+        _hashed(user_data, "fn", hash_name(customer.first_name))
+        _hashed(user_data, "ln", hash_name(customer.last_name))
+        _hashed(user_data, "ct", hash_city(customer.city))
+        _hashed(user_data, "st", hash_state(customer.state))
+        _hashed(user_data, "zp", hash_zip(customer.zip, customer.country))
+        _hashed(user_data, "country", hash_country(customer.country))
+    _hashed(user_data, "external_id", hash_external_id(p.external_id))
+    for field, value in (
+        ("client_ip_address", p.client_ip),
+        ("client_user_agent", p.user_agent),
+        ("fbc", p.fbc),
+        ("fbp", p.fbp),
     ):
-        if hashed:
-            user_data[field] = [hashed]
+        if value:
+            user_data[field] = value
+    return user_data
+
+
+def event_source_url(event: ConversionEvent) -> str | None:
+    """The order's landing page on the shop's domain, else the shop's own URL."""
+    p = event.properties
+    shop_url = f"https://{p.shop}" if p.shop else None
+    landing = (p.landing_site or "").strip()
+    if landing.startswith("/") and not landing.startswith("//") and shop_url:
+        return shop_url + landing
+    if landing.startswith(("https://", "http://")):
+        return landing
+    return shop_url
+
+
+def custom_data_for(event: ConversionEvent) -> dict[str, Any]:
+    p = event.properties
     custom_data: dict[str, Any] = {}
     if p.value is not None:
         custom_data["value"] = p.value
@@ -60,25 +117,82 @@ def server_event(event: ConversionEvent, event_name: str, waba_id: str) -> dict[
         custom_data["num_items"] = event.item_count()
     if p.order_id:
         custom_data["order_id"] = p.order_id
+    return custom_data
+
+
+def server_event(
+    event: ConversionEvent, event_name: str, waba_id: str, source: str = "business_messaging"
+) -> dict[str, Any]:
+    p = event.properties
     body: dict[str, Any] = {
         "event_name": event_name,
         "event_time": event.event_time,
         "event_id": p.event_id,
-        "action_source": "business_messaging",
-        "messaging_channel": "whatsapp",
-        "user_data": user_data,
+        "action_source": source,
     }
+    if source == "website":
+        body["event_source_url"] = event_source_url(event)
+        body["user_data"] = web_user_data(event)
+    else:
+        user_data: dict[str, Any] = {"ctwa_clid": p.ctwa_clid}
+        if p.waba_id or waba_id:
+            user_data["whatsapp_business_account_id"] = p.waba_id or waba_id
+        _hashed(user_data, "em", hash_email(p.email))
+        _hashed(user_data, "ph", hash_phone(p.phone))
+        _hashed(user_data, "external_id", hash_external_id(p.external_id))
+        body["messaging_channel"] = "whatsapp"
+        body["user_data"] = user_data
+    custom_data = custom_data_for(event)
     if custom_data:
         body["custom_data"] = custom_data
     return body
 
 
-def classify_meta(response: httpx.Response) -> Outcome:
+def data_processing_options(settings: MetaCapiSettings) -> dict[str, Any]:
+    """Limited Data Use: 0/0 lets Meta geolocate the user; `always` names the country and state."""
+    if settings.limited_data_use == "off":
+        return {"data_processing_options": []}
+    country, state = (
+        (0, 0) if settings.limited_data_use == "geo" else (settings.ldu_country, settings.ldu_state)
+    )
+    return {
+        "data_processing_options": ["LDU"],
+        "data_processing_options_country": country,
+        "data_processing_options_state": state,
+    }
+
+
+def classify_meta(response: httpx.Response, sent: int = 1) -> Outcome:
+    """Meta's answer: throttling is retried, a restricted region skipped, and a 200 that received
+    fewer events than were sent is not a delivery."""
     outcome = classify_response(response)
-    if outcome.kind is OutcomeKind.PERMANENT and response.status_code == 400:
-        error = (response_json(response) or {}).get("error") or {}
-        if isinstance(error, dict) and (error.get("code") in THROTTLING_CODES or error.get("is_transient")):
+    body = response_json(response)
+    error = (body or {}).get("error") if isinstance(body, dict) else None
+    if outcome.kind is OutcomeKind.PERMANENT and response.status_code == 400 and isinstance(error, dict):
+        message = " ".join(
+            str(error.get(key) or "") for key in ("message", "error_user_title", "error_user_msg")
+        )
+        if RESTRICTED_REGION in message.lower():
+            return Outcome.skipped(
+                "Meta does not take business messaging events from this user's region (EU, UK or "
+                f"Japan): {error.get('message')} (fbtrace_id {error.get('fbtrace_id')})",
+                response.status_code,
+            )
+        if error.get("code") in THROTTLING_CODES or error.get("is_transient"):
             return Outcome.retry(outcome.error or "throttled", outcome.status_code)
+    if outcome.kind is OutcomeKind.DELIVERED:
+        received = body.get("events_received") if isinstance(body, dict) else None
+        if received != sent:
+            trace = body.get("fbtrace_id") if isinstance(body, dict) else None
+            reason = (
+                f"Meta acknowledged {received} of the {sent} events sent (fbtrace_id {trace})"
+                if isinstance(received, int)
+                else f"Meta's answer has no events_received (fbtrace_id {trace})"
+            )
+            if sent == 1:
+                return Outcome.permanent(reason, response.status_code)
+            # Which of them Meta kept is unknown, and Meta does not dedupe: none is sent again on its own.
+            return Outcome.ambiguous(f"{reason}; which ones is unknown", response.status_code)
     return outcome
 
 
@@ -91,55 +205,88 @@ class MetaCapiDestination(ConversionDestination):
         client_factory: Any,
         secret: Any,
         clock: Callable[[], float] = time.time,
+        consent: Callable[[str], bool | None] | None = None,
+        prefetch: Callable[[list[str]], None] | None = None,
     ) -> None:
         super().__init__(client_factory, secret)
         self.settings = settings
+        self.max_batch = settings.max_batch
         self._clock = clock
+        self._event_names = parse_event_names(settings.event_names)
+        # The contact's ads consent (PUT /contacts/{id}/consent): True, False, or None when never given.
+        self._consent = consent or (lambda _key: None)
+        self._prefetch = prefetch
+
+    def prepare(self, messages: Sequence[QueuedMessage]) -> None:
+        """Fetches the batch's contacts' consent together, before each message is planned."""
+        if self._prefetch is None:
+            return
+        found: list[str] = []
+        for message in messages:
+            body = message.json if isinstance(message.json, dict) else {}
+            detail = body.get("detail") if isinstance(body.get("detail"), dict) else body
+            properties = detail.get("properties") if isinstance(detail, dict) else None
+            key = properties.get("contactKey") if isinstance(properties, dict) else None
+            if isinstance(key, str) and key:
+                found.append(key)
+        if found:
+            self._prefetch(found)
+
+    def source_for(self, event: ConversionEvent) -> str:
+        if event.properties.kind in SHOPIFY_KINDS:
+            return self.settings.web_order_source
+        return "business_messaging"
 
     def request_for(self, event: ConversionEvent) -> MetaEvent | str:
         p = event.properties
-        name = meta_event_name(p.kind, p.event_name)
+        name = meta_event_name(p.kind, p.event_name, self._event_names)
         if name is None:
             return f"no Meta event name for a {p.kind!r} conversion (event name {p.event_name!r})"
+        # The same credit rule under both sources: only what a Click-to-WhatsApp ad brought.
         problem = click_window_problem(p.ctwa_clid, event.clicked_at_epoch, event.event_time)
         if problem:
             return problem
         if self._clock() - event.event_time > CLICK_WINDOW_SECONDS:
             return "the conversion is more than 7 days old: Meta rejects such events"
-        if name in VALUE_REQUIRED and (p.value is None or not p.currency):
+        if name == "Purchase" and (p.value is None or not p.currency):
             return f"{name} needs value and currency"
+        source = self.source_for(event)
+        if source == "website" and not p.shop and not (p.landing_site or "").startswith("http"):
+            return "a website event needs event_source_url: the order names no shop"
+        consent = self._consent(p.contact_key) if p.contact_key else None
+        if consent is False and self.settings.no_consent == "skip":
+            return "no ads consent: the contact said no (PUT /contacts/{id}/consent), MetaNoConsent=skip"
         test_code = p.test_event_code or self.settings.test_event_code
-        return MetaEvent(server_event(event, name, self.settings.waba_id), test_code)
+        body = server_event(event, name, self.settings.waba_id, source)
+        body.update(data_processing_options(self.settings))
+        if consent is False:
+            # Meta then uses it for attribution only, never to optimise ad delivery.
+            body["opt_out"] = True
+        try:
+            encode_json(body)
+        except UnsendableError as error:
+            # Meta would refuse the whole request it sits in: keep it out of every batch.
+            raise PermanentMessageError(str(error)) from None
+        return MetaEvent(body, test_code)
+
+    def note_for(self, request: object) -> str | None:
+        if isinstance(request, MetaEvent) and request.event.get("opt_out"):
+            return "sent with opt_out true: no ads consent (attribution only, MetaNoConsent=opt_out)"
+        return None
 
     @property
     def path(self) -> str:
         s = self.settings
         return f"/{s.api_version}/{s.dataset_id}/events"
 
-    def deliver(self, jobs: Sequence[Job]) -> Sequence[Outcome]:
-        outcomes: dict[int, Outcome] = {}
+    def batch_key(self, planned: Planned) -> str:
         # One request carries one test_event_code, so events are grouped by it.
-        groups: dict[str, list[int]] = {}
-        for index, job in enumerate(jobs):
-            groups.setdefault(job.planned.request.test_event_code, []).append(index)
-        size = self.settings.max_batch
-        for test_code, indexes in groups.items():
-            for start in range(0, len(indexes), size):
-                chunk = indexes[start : start + size]
-                self._send_isolating(jobs, chunk, test_code, outcomes)
-        return [outcomes[index] for index in range(len(jobs))]
+        request: MetaEvent = planned.request
+        return request.test_event_code
 
-    def _send_isolating(
-        self, jobs: Sequence[Job], indexes: list[int], test_code: str, outcomes: dict[int, Outcome]
-    ) -> None:
-        outcome = self._post([jobs[i].planned.request.event for i in indexes], test_code)
-        if outcome.kind is OutcomeKind.PERMANENT and len(indexes) > 1:
-            middle = len(indexes) // 2
-            self._send_isolating(jobs, indexes[:middle], test_code, outcomes)
-            self._send_isolating(jobs, indexes[middle:], test_code, outcomes)
-            return
-        for index in indexes:
-            outcomes[index] = outcome
+    def send(self, jobs: Sequence[Job]) -> Outcome:
+        requests: list[MetaEvent] = [job.planned.request for job in jobs]
+        return self._post([request.event for request in requests], requests[0].test_event_code)
 
     def _post(self, events: list[dict[str, Any]], test_code: str) -> Outcome:
         body: dict[str, Any] = {"data": events}
@@ -148,9 +295,12 @@ class MetaCapiDestination(ConversionDestination):
         if self.settings.partner_agent:
             body["partner_agent"] = self.settings.partner_agent
         try:
-            response = self.client.post(
-                self.path, json=body, headers={"Authorization": f"Bearer {self._secret()}"}
-            )
+            content = encode_json(body)
+        except UnsendableError as error:
+            return Outcome.permanent(str(error))
+        headers = {"Authorization": f"Bearer {self._secret()}", "Content-Type": "application/json"}
+        try:
+            response = self.client.post(self.path, content=content, headers=headers)
         except httpx.HTTPError as error:
             return classify_exception(error)
-        return classify_meta(response)
+        return classify_meta(response, len(events))

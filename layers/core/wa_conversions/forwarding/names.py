@@ -24,17 +24,36 @@ META_EVENT_NAMES = frozenset(
 # CM.com: "For Purchase, OrderCreated and OrderShipped ... mandatory to add the currency and the value".
 VALUE_REQUIRED = frozenset({"Purchase", "OrderCreated", "OrderShipped"})
 
-# Which Meta event a conversion kind becomes. order_paid is left out: the order's Purchase already
-# counted; a refund has no event in the list.
-KIND_TO_META_EVENT = {"order": "Purchase", "order_cancelled": "OrderCanceled"}
+# Which Meta event a conversion kind becomes at CM.com (its own mapping: the order is the Purchase,
+# so order_paid is left out). Meta's own forwarder reads MetaEventNames (parse_event_names).
+KIND_TO_META_EVENT = {
+    "order": "Purchase",
+    "order_shipped": "OrderShipped",
+    "order_delivered": "OrderDelivered",
+    "order_cancelled": "OrderCanceled",
+}
 
 CLICK_WINDOW_SECONDS = 7 * 24 * 3600
 
 
-def meta_event_name(kind: str, event_name: str | None) -> str | None:
-    if kind == "external":
+def parse_event_names(text: str) -> dict[str, str]:
+    """MetaEventNames ("order=OrderCreated,refund=OrderReturned") -> {kind: event name}; a name
+    Meta does not list for business messaging is refused, so a typo fails the first invocation."""
+    names: dict[str, str] = {}
+    for pair in text.split(","):
+        if not pair.strip():
+            continue
+        kind, _, name = (part.strip() for part in pair.partition("="))
+        if not kind or name not in META_EVENT_NAMES:
+            raise ValueError(f"MetaEventNames: {pair.strip()!r} is not kind=<one of Meta's event names>")
+        names[kind] = name
+    return names
+
+
+def meta_event_name(kind: str, event_name: str | None, mapping: dict[str, str] | None = None) -> str | None:
+    if kind in ("external", "rule"):  # POST /conversions and ConversionRules name their own event
         return event_name if event_name in META_EVENT_NAMES else None
-    return KIND_TO_META_EVENT.get(kind)
+    return (KIND_TO_META_EVENT if mapping is None else mapping).get(kind)
 
 
 def click_window_problem(

@@ -64,6 +64,8 @@ def flow_properties(event: ConversionEvent) -> dict[str, Any]:
 
 class WaxDestination(ConversionDestination):
     name = "wax"
+    # A repeat of a unique_id gets 409, which counts as delivered: an unknown outcome is retried.
+    dedupes = True
 
     def __init__(self, settings: WaxSettings, client_factory: Any, secret: Any) -> None:
         super().__init__(client_factory, secret)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReferralView(BaseModel):
@@ -35,6 +35,17 @@ class ContactView(BaseModel):
     # CM.com channel: whether the business blocked the user through CM.com, and since when.
     blocked: bool = False
     blocked_at: str | None = None
+    # PUT /contacts/{id}/consent: whether the contact's conversions may optimise ads; None: never said.
+    ads_consent: bool | None = None
+    ads_consent_at: str | None = None
+
+
+class ConsentRequest(BaseModel):
+    """PUT /contacts/{id}/consent: {"ads": true|false}."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    ads: bool
 
 
 class MessageError(BaseModel):

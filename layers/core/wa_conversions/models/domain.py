@@ -144,6 +144,8 @@ class InboundMessage(NamedTuple):
     # Whether the channel could have told us of an ad click at all (CM.com without raw payloads cannot).
     referral_known: bool = True
     text_length: int | None = None
+    # Read by the conversion rules only (forwarding.rules); never stored, published or logged.
+    text: str | None = None
 
 
 class StatusUpdate(NamedTuple):
