@@ -105,6 +105,7 @@ class Provisioner:
             "AWS::Events::Rule": self._create_rule,
             "AWS::SSM::Parameter": self._create_ssm_parameter,
             "AWS::Logs::LogGroup": self._create_log_group,
+            "AWS::SNS::Subscription": self._create_subscription,
         }
         self._logs: Any = None
 
@@ -487,6 +488,31 @@ class Provisioner:
         pseudo = self.pseudo
         arn = f"arn:{pseudo.partition}:logs:{pseudo.region}:{pseudo.account_id}:log-group:{name}:*"
         return _Resource(name, {"Arn": arn})
+
+    def _create_subscription(self, logical_id: str, properties: dict[str, Any]) -> _Resource:
+        """A queue's subscription to a topic the template takes as existing (a parameter's ARN):
+        locally the topic is created in moto when missing, so that it can be published to."""
+        topic_arn = to_str(properties["TopicArn"])
+        protocol = to_str(properties["Protocol"])
+        pseudo = self.pseudo
+        _, partition, _, region, account, name = topic_arn.split(":", 5)
+        if (partition, region, account) != (pseudo.partition, pseudo.region, pseudo.account_id):
+            self.warn_once(
+                logical_id,
+                f"{logical_id} skipped: {topic_arn} is not in the local stack's region and account",
+            )
+            return _Resource(topic_arn, {})
+        sns = self._aws().client("sns")
+        sns.create_topic(Name=name)  # idempotent: the topic's ARN for its name
+        attributes = {key: to_str(properties[key]) for key in ("RawMessageDelivery",) if key in properties}
+        arn = sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol=protocol,
+            Endpoint=to_str(properties["Endpoint"]),
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return _Resource(str(arn), {"Arn": str(arn)})
 
     def _create_ssm_parameter(self, logical_id: str, properties: dict[str, Any]) -> _Resource:
         name = self._name(logical_id, properties, "Name", 2048)

@@ -73,14 +73,40 @@ class CapturePipeline:
             raise PermanentFailure(str(error)) from error
         return self.service.apply_batch(updates)
 
+    def process_twilio_webhook(self, body: str) -> BatchResult:
+        from ..providers import twilio
+
+        try:
+            updates = twilio.parse_webhook(body)
+        except ValidationError as error:
+            raise PermanentFailure(f"Not a valid Twilio webhook: {validation_summary(error)}") from error
+        except twilio.TwilioFormatError as error:
+            raise PermanentFailure(str(error)) from error
+        return self.service.apply_batch(updates)
+
     def process(self, body: str, provider: str | None) -> BatchResult:
         """One queued webhook, by the provider that sent it: the queue message's `provider`
-        attribute, absent for Meta (and 360dialog, which forwards Meta's format)."""
+        attribute, absent for Meta (and 360dialog, which forwards Meta's format, and AWS End User
+        Messaging Social, which wraps it)."""
         if provider == "cm":
             return self.process_cm_webhook(body)
+        if provider == "twilio":
+            return self.process_twilio_webhook(body)
         if provider in (None, "", "meta"):
-            return self.process_meta_webhook(body)
+            return self.process_meta_webhook(_direct_webhook(body))
         raise PermanentFailure(f"Unknown webhook provider {provider!r}")
+
+
+def _direct_webhook(body: str) -> str:
+    """Meta's webhook as it came, or as AWS End User Messaging Social relays it through SNS (which
+    can set no provider attribute on what it delivers): the body of the direct webhook it stands for."""
+    from ..providers import social
+
+    try:
+        relayed = social.meta_webhook(body)
+    except social.SocialFormatError as error:
+        raise PermanentFailure(f"Not a valid End User Messaging Social message: {error}") from error
+    return body if relayed is None else relayed
 
 
 class RecordClock:
