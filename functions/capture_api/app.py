@@ -22,8 +22,18 @@ def _intake() -> TrackIntake:
     from wa_conversions import aws
     from wa_conversions.config import TrackApiSettings, load_settings
     from wa_conversions.publishing.eventbridge import EventBridgePublisher
+    from wa_conversions.store.emails import ContactEmails
 
-    return TrackIntake(EventBridgePublisher(aws.events(), load_settings(TrackApiSettings).event_bus_name))
+    settings = load_settings(TrackApiSettings)
+    emails = ContactEmails(aws.dynamodb(), settings.table_name)
+
+    def remember(pairs: list[tuple[str, str]]) -> None:
+        try:
+            emails.remember(pairs, source="crm")
+        except Exception as error:  # DynamoDB down or throttling: the client retries the batch (503)
+            raise PublishError("contact emails not stored") from error
+
+    return TrackIntake(EventBridgePublisher(aws.events(), settings.event_bus_name), remember)
 
 
 @app.post("/v1/capture")

@@ -1,4 +1,5 @@
-"""Operator API (X-Api-Key): contacts and messages as captured, and a contact's ads consent."""
+"""Operator API (X-Api-Key): contacts and messages as captured, a contact's ads consent, and the link
+tokens that carry a chat's attribution into the shop (POST /contacts/{id}/links)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
 
 from wa_conversions import aws
 from wa_conversions.capture.views import contact_view, message_view, set_ads_consent
@@ -34,6 +36,23 @@ def put_consent(contact_id: str) -> dict[str, Any]:
     consent = ContactConsent(aws.dynamodb(), load_settings(OperatorSettings).table_name)
     body = json_body(app)
     return set_ads_consent(_repository(), consent, contact_id, body, int(time.time())).model_dump()
+
+
+@app.post("/contacts/<contact_id>/links")
+def post_link(contact_id: str) -> Response[Any]:
+    from wa_conversions.attribution.links import issue_link
+    from wa_conversions.capture.views import find_contact_key
+
+    repository = _repository()
+    body = json_body(app)
+    link = issue_link(
+        repository,
+        find_contact_key(repository, contact_id),
+        body,
+        now=int(time.time()),
+        valid_days=load_settings(OperatorSettings).link_token_days,
+    )
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=link.model_dump())
 
 
 @app.get("/messages/<message_id>")

@@ -31,6 +31,8 @@ CAPTURED_REFUND = (
 )
 CONTACT = "16505551234"  # the WhatsApp contact who clicked the ad
 SOMEONE_ELSE = "+1 212 555 0199"  # the order's top-level phone: a partner's, a gift's recipient's
+# An order without a link token whose phone found the contact (docs/shopify.md).
+PHONE_MATCHED = [{"key": "token", "outcome": "not_in_order"}, {"key": "phone", "outcome": "matched"}]
 
 
 @dataclass
@@ -252,7 +254,12 @@ class TestOrderAttribution:
         assert props["ctwaClid"] == "CLID-A"
         assert props["sourceId"] == "120226305854810726"
         assert props["contactKey"] == "16505551234"
-        assert props["attribution"] == {"status": "attributed", "model": "last_touch", "reason": None}
+        assert props["attribution"] == {
+            "status": "attributed",
+            "model": "last_touch",
+            "reason": None,
+            "keysTried": PHONE_MATCHED,
+        }
         assert props["value"] == 409.94
         assert props["currency"] == "USD"
         assert props["phone"] == "16505551234"
@@ -292,6 +299,7 @@ class TestOrderAttribution:
             "status": "unattributed",
             "model": "last_touch",
             "reason": "outside_window",
+            "keysTried": PHONE_MATCHED,
         }
         assert props["ctwaClid"] is None
         assert props["contactKey"] == "16505551234"
@@ -314,6 +322,7 @@ class TestOrderAttribution:
             "status": "whatsapp_influenced",
             "model": "last_touch",
             "reason": "no_referral",
+            "keysTried": PHONE_MATCHED,
         }
         assert props["ctwaClid"] is None
 

@@ -377,7 +377,10 @@ class TestWhichPhone:
         unmatched = Attribution(AttributionStatus.UNATTRIBUTED, UnmatchedReason.NO_CONTACT, None)
         assert conversion_phone(unmatched, "12125550199") == "12125550199"
         only_user_id = Attribution(AttributionStatus.WHATSAPP_INFLUENCED, None, "uid:US.13491208655302741918")
-        assert conversion_phone(only_user_id, "12125550199") == "12125550199"
+        # An order's phone is not the number of a contact known by user id alone (a link token matched it).
+        assert conversion_phone(only_user_id, "12125550199") is None
+        # An off-thread event's lead_phone is the lead's own number, named by the caller.
+        assert conversion_phone(only_user_id, "12125550199", buyer_is_the_lead=True) == "12125550199"
 
 
 def external(**revenue: Any) -> dict[str, Any]:

@@ -28,6 +28,11 @@ class WebhookSettings(Settings):
     ingest_queue_url: str = Field(alias="INGEST_QUEUE_URL")
 
 
+class TwilioWebhookSettings(WebhookSettings):
+    # The URL Twilio is configured to call, which it signs; empty: the API Gateway URL it came in on.
+    public_url: str = Field(default="", alias="TWILIO_PUBLIC_URL")
+
+
 class CaptureSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
@@ -42,6 +47,8 @@ class CaptureSettings(Settings):
 
 class OperatorSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
+    # POST /contacts/{id}/links: how long a link token attributes orders (docs/shopify.md, "Link tokens").
+    link_token_days: int = Field(default=30, ge=1, le=365, alias="LINK_TOKEN_DAYS")
 
 
 # --- attribution settings ---------------------------------------------------------------------
@@ -222,6 +229,8 @@ class AnalyticsSettings(Settings):
 
 class TrackApiSettings(Settings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    # contact emails from the CRM's events, for attribution by email (store.emails)
+    table_name: str = Field(alias="TABLE_NAME")
 
 
 class MetricsApiSettings(Settings):

@@ -150,7 +150,26 @@ def conversion_deltas(event: LifecycleEvent) -> dict[str, float]:
         deltas[f"{day}|ad#{source_id}#orders"] = 1
         if value:
             deltas[f"{day}|ad#{source_id}#revenue"] = value
+    elif event.event == "conversion.unattributed":
+        for reason in unattributed_reasons(attribution or {}):
+            deltas[f"{day}|unattributed#{reason}"] = 1
     return deltas
+
+
+def unattributed_reasons(attribution: dict[str, Any]) -> list[str]:
+    """Why an order found no ad click, per key tried (docs/shopify.md): "token:expired",
+    "phone:no_contact"; a key that found a contact counts under the attribution's own reason
+    ("phone:no_referral"). Orders from before keys were recorded count under "phone:<reason>"."""
+    reason = _text(attribution.get("reason")) or "unknown"
+    tried = attribution.get("keysTried")
+    if not isinstance(tried, list) or not tried:
+        return [f"phone:{reason}"]
+    found: list[str] = []
+    for item in tried:
+        if isinstance(item, dict) and (key := _text(item.get("key"))):
+            outcome = _text(item.get("outcome")) or "unknown"
+            found.append(f"{key}:{reason if outcome == 'matched' else outcome}")
+    return found
 
 
 class Aggregator:

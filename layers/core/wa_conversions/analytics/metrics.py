@@ -140,6 +140,8 @@ class Metrics(BaseModel):
     orders: int
     revenue: float
     refunds: float
+    # Unattributed conversions per key tried and why it did not match ("token:expired": 2).
+    unattributed_reasons: dict[str, int] = {}
     daily: list[DayMetrics]
 
 
@@ -164,6 +166,7 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
     modes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     ads: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     countries: dict[str, float] = defaultdict(float)
+    unattributed: dict[str, float] = defaultdict(float)
     hours: dict[str, float] = {f"{h:02d}": 0 for h in range(24)}
     daily: list[DayMetrics] = []
     for day in query.days:
@@ -177,6 +180,8 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
                 histogram[int(rest)] += _int(amount)
             elif prefix == "country":
                 countries[rest] += amount
+            elif prefix == "unattributed":
+                unattributed[rest] += amount
             elif prefix == "hour":
                 hours[rest] = hours.get(rest, 0) + amount
             elif prefix in ("agent", "agentrt", "mode", "ad"):
@@ -263,6 +268,7 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
         orders=_int(totals["orders"]),
         revenue=_money(totals["revenue"]),
         refunds=_money(totals["refunds"]),
+        unattributed_reasons={k: _int(v) for k, v in sorted(unattributed.items()) if _int(v)},
         daily=daily,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -34,6 +34,8 @@ TRACK_EVENTS: dict[str, tuple[str, ...]] = {
     "message.read": ("messageId",),
     "message.failed": ("messageId",),
     "contact.created": (),
+    # The CRM learned a contact's email: attribution by email (docs/shopify.md); not counted in metrics.
+    "contact.updated": (),
     "chat.assigned": ("agentId",),
     "chat.resolved": (),
     "agent.handoff": ("toMode",),
@@ -139,9 +141,20 @@ def batch_of(body: Any) -> list[Any]:
     return batch
 
 
+# The CRM events whose `email` property names the contact's email (attribution by email).
+IDENTITY_EVENTS = frozenset({"contact.created", "contact.updated"})
+MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path
+
+
 class TrackIntake:
-    def __init__(self, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        emails: Callable[[list[tuple[str, str]]], None] | None = None,
+    ) -> None:
         self._publisher = publisher
+        # Records (contact key, email) pairs for attribution (store.emails); written before publishing.
+        self._emails = emails
 
     def accept(self, body: Any, now: datetime | None = None) -> TrackResult:
         batch = batch_of(body)
@@ -159,6 +172,17 @@ class TrackIntake:
                 duplicates += 1
             events[event.message_id] = event
         unique: Sequence[LifecycleEvent] = list(events.values())
+        if self._emails is not None:
+            emails = [
+                (str(e.properties["contactKey"]), email.strip())
+                for e in unique
+                if e.event in IDENTITY_EVENTS
+                and isinstance(email := e.properties.get("email"), str)
+                and "@" in email
+                and len(email) <= MAX_EMAIL_LENGTH
+            ]
+            if emails:
+                self._emails(emails)
         if unique:
             self._publisher.publish(unique)
         return TrackResult(accepted=len(unique) + duplicates, duplicates=duplicates, errors=errors)

@@ -53,13 +53,19 @@ def conversion_event_name(attribution: Attribution) -> str:
     return CONVERSION_ATTRIBUTED
 
 
-def conversion_phone(attribution: Attribution | None, buyer_phone: str | None) -> str | None:
+def conversion_phone(
+    attribution: Attribution | None, buyer_phone: str | None, *, buyer_is_the_lead: bool = False
+) -> str | None:
     """The phone every destination gets: the matched contact's own number (its wa_id), since an
     order may also carry other people's phones (a gift's recipient, a partner's); else the buyer's
-    best phone (docs/shopify.md, "Which phone the destinations get")."""
+    best phone; for a contact with no phone, none, unless the caller named the lead's phone itself
+    (an off-thread event's lead_phone) (docs/shopify.md, "Which phone the destinations get")."""
     contact_key = attribution.contact_key if attribution else None
     if contact_key and contact_key.isdigit():
         return contact_key
+    if contact_key and not buyer_is_the_lead:
+        # A contact known by user id alone: an order's phone is not its WhatsApp number, so none.
+        return None
     return buyer_phone
 
 
@@ -104,6 +110,7 @@ def attribution_properties(attribution: Attribution | None) -> dict[str, Any]:
             "status": attribution.status.value,
             "model": attribution.model,
             "reason": attribution.reason.value if attribution.reason else None,
+            "keysTried": [{"key": key, "outcome": outcome} for key, outcome in attribution.keys_tried],
         },
     }
 

@@ -23,7 +23,18 @@ class UnmatchedReason(StrEnum):
     OUTSIDE_WINDOW = "outside_window"
 
 
+class TokenOutcome(StrEnum):
+    """What became of a link token an order carried (attribution.links)."""
+
+    MATCHED = "matched"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+    NOT_IN_ORDER = "not_in_order"
+
+
 LAST_TOUCH = "last_touch"
+LINK_TOKEN = "link_token"  # noqa: S105 (a model name, not a secret)
+EMAIL = "email"
 
 
 class OrderTopic(StrEnum):
@@ -108,6 +119,8 @@ class OrderFacts:
     financial_status: str | None
     test: bool
     web: WebFacts | None = None
+    # Link tokens (attribution.links) the order carries, in the order they were found.
+    link_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +145,8 @@ class Attribution:
     clicked_at: int | None = None
     referral_message_id: str | None = None
     model: str = LAST_TOUCH
+    # Which keys were tried, in order ("token", "phone"), and what each gave: "matched", or why not.
+    keys_tried: tuple[tuple[str, str], ...] = ()
 
     def as_record(self) -> dict[str, object]:
         return {
@@ -143,6 +158,7 @@ class Attribution:
             "source_id": self.source_id,
             "clicked_at": self.clicked_at,
             "referral_message_id": self.referral_message_id,
+            "keys_tried": [{"key": key, "outcome": outcome} for key, outcome in self.keys_tried] or None,
         }
 
     @classmethod
@@ -158,6 +174,11 @@ class Attribution:
             clicked_at=int(str(clicked)) if clicked is not None else None,
             referral_message_id=_str(record.get("referral_message_id")),
             model=str(record.get("model") or LAST_TOUCH),
+            keys_tried=tuple(
+                (str(tried["key"]), str(tried["outcome"]))
+                for tried in record.get("keys_tried") or ()  # type: ignore[attr-defined]
+                if isinstance(tried, dict)
+            ),
         )
 
 

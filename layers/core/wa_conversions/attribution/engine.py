@@ -10,10 +10,10 @@ WhatsApp-influenced. Anything else is unattributed, with the reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .domain import Attribution, AttributionStatus, UnmatchedReason
+from .domain import EMAIL, LINK_TOKEN, Attribution, AttributionStatus, TokenOutcome, UnmatchedReason
 from .phones import ResolvedPhones
 
 DAY_SECONDS = 86_400
@@ -21,6 +21,10 @@ DAY_SECONDS = 86_400
 
 class ContactHistory(Protocol):
     def find_contact(self, contact_keys: Sequence[str]) -> tuple[str, dict[str, Any]] | None: ...
+
+    def link_token(self, token: str) -> dict[str, Any] | None: ...
+
+    def contacts_with_email(self, email: str) -> list[str]: ...
 
     def referrals(self, contact_key: str) -> list[dict[str, Any]]: ...
 
@@ -41,6 +45,76 @@ class Windows:
 
 
 UNLIMITED = Windows(click=None, conversation=None)
+# An order carrying more tokens than this is not a customer's: the rest are not looked up.
+MAX_TOKENS = 3
+
+
+def attribute_order(
+    tokens: Sequence[str],
+    phones: ResolvedPhones,
+    at: int,
+    history: ContactHistory,
+    windows: Windows,
+    email: str | None = None,
+) -> Attribution:
+    """A link token the business handed out in the chat beats any phone on the order (docs/shopify.md,
+    "Link tokens"): it names the contact and the ad click current when the link was sent. An unknown
+    or expired token is passed over, and said so in keys_tried."""
+    tried: list[tuple[str, str]] = []
+    for token in tokens[:MAX_TOKENS]:
+        link = history.link_token(token)
+        if link is None:
+            tried.append(("token", TokenOutcome.UNKNOWN.value))
+            continue
+        if int(link.get("valid_until", 0)) < at:
+            tried.append(("token", TokenOutcome.EXPIRED.value))
+            continue
+        found = history.find_contact([str(link["contact_key"])])
+        if found is None:
+            tried.append(("token", TokenOutcome.UNKNOWN.value))
+            continue
+        tried.append(("token", TokenOutcome.MATCHED.value))
+        clicked = link.get("clicked_at")
+        has_click = bool(link.get("ctwa_clid") or link.get("source_id"))
+        return Attribution(
+            AttributionStatus.ATTRIBUTED if has_click else AttributionStatus.WHATSAPP_INFLUENCED,
+            None if has_click else UnmatchedReason.NO_REFERRAL,
+            found[0],
+            ctwa_clid=link.get("ctwa_clid"),
+            source_id=link.get("source_id"),
+            clicked_at=int(clicked) if clicked is not None else None,
+            referral_message_id=link.get("referral_message_id"),
+            model=LINK_TOKEN,
+            keys_tried=tuple(tried),
+        )
+    if not tokens:
+        tried.append(("token", TokenOutcome.NOT_IN_ORDER.value))
+    by_phone = attribute(phones, at, history, windows)
+    phone_outcome = (
+        "matched" if by_phone.contact_key else (by_phone.reason or UnmatchedReason.NO_CONTACT).value
+    )
+    tried.append(("phone", phone_outcome))
+    if by_phone.contact_key is None:
+        # Nothing better matched: an email the CRM gave for exactly one contact names the buyer.
+        by_email, outcome = _by_email(email, at, history, windows)
+        tried.append(("email", outcome))
+        if by_email is not None:
+            return replace(by_email, keys_tried=tuple(tried))
+    return replace(by_phone, keys_tried=tuple(tried))
+
+
+def _by_email(
+    email: str | None, at: int, history: ContactHistory, windows: Windows
+) -> tuple[Attribution | None, str]:
+    if not email or not email.strip():
+        return None, "no_email"
+    keys = history.contacts_with_email(email)
+    if len(keys) > 1:
+        return None, "ambiguous"
+    found = history.find_contact(keys) if keys else None
+    if found is None:
+        return None, UnmatchedReason.NO_CONTACT.value
+    return replace(attribute_contact(found[0], found[1], at, history, windows), model=EMAIL), "matched"
 
 
 def attribute(phones: ResolvedPhones, at: int, history: ContactHistory, windows: Windows) -> Attribution:

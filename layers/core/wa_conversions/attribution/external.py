@@ -126,7 +126,7 @@ class ExternalEventsService:
             attribution = Attribution.from_record(previous["attribution"])
         else:
             attribution = attribute(phones, at, self._repository, UNLIMITED)
-        phone = cv.conversion_phone(attribution, phones.e164)
+        phone = cv.conversion_phone(attribution, phones.e164, buyer_is_the_lead=True)
         conversion_id = cv.external_conversion_id(external_event_id)
         event_id = f"{conversion_id}:{cv.KIND_EXTERNAL}"
         revenue = request.revenue

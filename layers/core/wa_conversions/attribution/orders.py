@@ -33,7 +33,7 @@ from .domain import (
     OrderTopic,
     RefundFacts,
 )
-from .engine import Windows, attribute
+from .engine import Windows, attribute_order
 from .phones import resolve
 
 PROVIDER = "shopify"
@@ -142,7 +142,9 @@ class OrdersService:
     def _order_item(self, delivery: ShopifyDelivery, facts: OrderFacts) -> dict[str, Any]:
         phones = resolve(facts.phones, self._default_country)
         placed_at = facts.placed_at or _event_time(delivery, facts.updated_at)
-        attribution = attribute(phones, placed_at, self._repository, self._windows)
+        attribution = attribute_order(
+            facts.link_tokens, phones, placed_at, self._repository, self._windows, facts.email
+        )
         phone = cv.conversion_phone(attribution, phones.e164)
         conversion_id = cv.shopify_conversion_id(delivery.shop, facts.order_id)
         event_id = f"{conversion_id}:{cv.KIND_ORDER}"

@@ -11,6 +11,11 @@ from ..models.events import iso_timestamp
 from ..store.attribution import AttributionRepository
 
 
+class KeyTriedView(BaseModel):
+    key: str  # token | phone
+    outcome: str  # matched | expired | unknown | not_in_order | no_phone | unparseable_phone | no_contact
+
+
 class AttributionView(BaseModel):
     status: str
     model: str
@@ -19,6 +24,8 @@ class AttributionView(BaseModel):
     ctwa_clid: str | None
     source_id: str | None
     clicked_at: str | None
+    # Which keys were tried, in order, and what each gave: "matched", or why not (docs/shopify.md).
+    keys_tried: list[KeyTriedView] = []
 
 
 class MoneyView(BaseModel):
@@ -92,6 +99,11 @@ def attribution_view(record: dict[str, Any]) -> AttributionView:
         ctwa_clid=record.get("ctwa_clid"),
         source_id=record.get("source_id"),
         clicked_at=iso_timestamp(int(clicked)) if clicked is not None else None,
+        keys_tried=[
+            KeyTriedView(key=str(tried["key"]), outcome=str(tried["outcome"]))
+            for tried in record.get("keys_tried") or []
+            if isinstance(tried, dict)
+        ],
     )
 
 

@@ -35,7 +35,7 @@ def webhook_kind(document: Any) -> WebhookKind | None:
     sender = document.get("from")
     if (
         isinstance(sender, dict)
-        and isinstance(sender.get("number"), str)
+        and (isinstance(sender.get("number"), str) or isinstance(sender.get("userId"), str))
         and isinstance(document.get("message", {}), dict)
     ):
         return "message"

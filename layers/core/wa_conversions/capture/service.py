@@ -79,6 +79,7 @@ def _merge(known: ContactRef, newer: ContactRef) -> ContactRef:
         parent_user_id=newer.parent_user_id or known.parent_user_id,
         name=newer.name or known.name,
         username=newer.username or known.username,
+        phone_source=known.phone_source if known.phone else newer.phone_source,
     )
 
 
@@ -106,6 +107,7 @@ class CaptureService:
         fresh = list({u.idempotency_key: u for u in updates if u.idempotency_key not in done}.values())
         if not fresh:
             return BatchResult(received=len(updates), applied=0, events=0)
+        fresh = self._move_numbers(fresh)
         contact_keys = self._resolve_contacts(fresh)
         created = self._write_contacts(fresh, contact_keys)
         # Updates of one message go to one worker, in time order: its writes then never race.
@@ -125,9 +127,21 @@ class CaptureService:
 
     # -- contacts --------------------------------------------------------------------------------
 
+    def _move_numbers(self, updates: list[Update]) -> list[Update]:
+        """A user_changed_number moves the contact to its new number first (the old one stays an
+        alias); the system message itself then belongs to the contact under its new number."""
+        moved: list[Update] = []
+        for update in updates:
+            if isinstance(update, InboundMessage) and update.moved_to and update.moved_to.phone:
+                if update.contact.phone and update.contact.phone != update.moved_to.phone:
+                    self._repository.move_contact(update.contact.phone, update.moved_to.phone)
+                update = update._replace(contact=_merge(update.moved_to, update.contact._replace(phone=None)))
+            moved.append(update)
+        return moved
+
     def _resolve_contacts(self, updates: Sequence[Update]) -> dict[ContactRef, str | None]:
-        refs = {contact for u in updates if (contact := _contact_of(u)) is not None}
-        return {ref: self._repository.resolve_contact_key(ref) for ref in refs}
+        refs = [contact for u in updates if (contact := _contact_of(u)) is not None]
+        return self._repository.resolve_contact_keys(refs)
 
     def _write_contacts(self, updates: Sequence[Update], keys: dict[ContactRef, str | None]) -> set[str]:
         """Write each contact once; returns the keys of the updates that created a contact."""

@@ -13,10 +13,9 @@ from ..models.api import (
     MessageView,
     ReferralView,
 )
-from ..models.domain import ContactRef
 from ..models.events import iso_timestamp
 from ..phones import wa_digits
-from ..store.capture import CaptureRepository
+from ..store.capture import CaptureRepository, followed_key
 from ..store.consent import ContactConsent
 
 STATUS_PREFIX = "at_"
@@ -31,9 +30,10 @@ def find_contact_key(repository: CaptureRepository, identifier: str) -> str | No
     identifier = identifier.strip()
     digits = wa_digits(identifier)
     if digits and identifier.lstrip("+").isdigit():
-        return digits if repository.get_contact(digits) else None
-    key = repository.resolve_contact_key(ContactRef(user_id=identifier))
-    return key if key and repository.get_contact(key) else None
+        return followed_key(repository, digits)
+    if not identifier:
+        return None
+    return followed_key(repository, repository.contact_key_of_user(identifier))
 
 
 def contact_view(repository: CaptureRepository, identifier: str) -> ContactView:
@@ -44,6 +44,7 @@ def contact_view(repository: CaptureRepository, identifier: str) -> ContactView:
     counts = repository.count_messages(key)
     return ContactView(
         phone=contact.get("phone"),
+        phone_source=contact.get("phone_source"),
         user_id=contact.get("user_id"),
         parent_user_id=contact.get("parent_user_id"),
         name=contact.get("name"),

@@ -46,7 +46,7 @@ class CmConversionsDestination(ConversionDestination):
         if problem:
             return problem
         if not p.phone:
-            return "no phone number: CM.com addresses the event to the customer's number"
+            return "no_phone: CM.com addresses the event to the customer's number, and the contact has none"
         custom: dict[str, Any] = {"ctwa_id": p.ctwa_clid}
         if p.value is not None and p.currency:
             custom["currency"] = p.currency.upper()

@@ -58,7 +58,7 @@ class Dialog360Destination(ConversionDestination):
         if not action:
             return f"no 360dialog action for a {p.kind!r} conversion"
         if not p.phone:
-            return "no phone number: 360dialog attributes by the lead's phone"
+            return "no_phone: 360dialog attributes by the lead's phone, and the contact has none"
         external: dict[str, Any] = {"action": action, "lead_phone": p.phone}
         if p.kind in WITH_REVENUE and p.value is not None:
             external["revenue"] = {"amount": p.value, "currency": (p.currency or "USD").upper()}

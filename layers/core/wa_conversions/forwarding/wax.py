@@ -78,7 +78,7 @@ class WaxDestination(ConversionDestination):
         if metric is None:
             return f"no Wax metric is configured for {p.kind!r} events (WaxMetricNames)"
         if not p.phone:
-            return "no phone number: Wax identifies contacts by phone"
+            return "no_phone: Wax identifies contacts by phone, and the contact has none"
         s = self.settings
         body: dict[str, Any] = {
             s.metric_field: metric,

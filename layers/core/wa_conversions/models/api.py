@@ -24,6 +24,8 @@ class MessageCounts(BaseModel):
 
 class ContactView(BaseModel):
     phone: str | None
+    # Where the phone came from when the webhook's ids did not carry it: "contact_request".
+    phone_source: str | None = None
     user_id: str | None
     parent_user_id: str | None = None
     name: str | None

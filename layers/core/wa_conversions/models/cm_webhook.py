@@ -24,6 +24,11 @@ class _Model(BaseModel):
 class Party(_Model):
     number: Id | None = None
     name: str | None = None
+    # WhatsApp usernames: CM.com passes Meta's business-scoped user id, and `number` may then be empty
+    # (developers.cm.com/messaging/docs/whatsapp-business-scoped-user-ids).
+    user_id: Id | None = Field(default=None, alias="userId")
+    parent_user_id: Id | None = Field(default=None, alias="parentUserId")
+    username: Name | None = None
 
 
 class Media(_Model):

@@ -1,7 +1,7 @@
 """The domain: what a webhook means once the provider's format is gone.
 
-Meta's and CM.com's parsers both produce these updates, so storage, events and analytics see one
-shape whatever the channel. They are NamedTuples: immutable, and built per update on the hot path
+Meta's, CM.com's and Twilio's parsers all produce these updates, so storage, events and analytics
+see one shape whatever the channel. They are NamedTuples: immutable, and built per update on the hot path
 (where validation has already happened at the boundary) at a third of a frozen dataclass's cost.
 """
 
@@ -79,6 +79,7 @@ class Direction(StrEnum):
 class Channel(StrEnum):
     META = "meta"
     CM = "cm"
+    TWILIO = "twilio"
 
 
 class ContactRef(NamedTuple):
@@ -89,6 +90,8 @@ class ContactRef(NamedTuple):
     parent_user_id: str | None = None
     name: str | None = None
     username: str | None = None
+    # Where the phone came from when not from the webhook's own ids ("contact_request").
+    phone_source: str | None = None
 
     @property
     def key(self) -> str | None:
@@ -146,6 +149,8 @@ class InboundMessage(NamedTuple):
     text_length: int | None = None
     # Read by the conversion rules only (forwarding.rules); never stored, published or logged.
     text: str | None = None
+    # A `system` user_changed_number: the number (and user id) the contact moved to.
+    moved_to: ContactRef | None = None
 
 
 class StatusUpdate(NamedTuple):

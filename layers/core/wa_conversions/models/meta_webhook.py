@@ -90,6 +90,26 @@ class TextDoc(TypedDict, total=False):
     body: str | None
 
 
+class SystemDoc(TypedDict, total=False):
+    """A `system` message: user_changed_number names the new number (wa_id) and, with usernames, the
+    new user id (the user id is regenerated on a number change: docs/shopify.md)."""
+
+    type: Name | None
+    wa_id: Id | None
+    new_wa_id: Id | None
+    user_id: Id | None
+
+
+class PhoneDoc(TypedDict, total=False):
+    phone: Id | None
+    wa_id: Id | None
+
+
+class SharedContactDoc(TypedDict, total=False):
+    phones: list[PhoneDoc]
+    origin: Name | None
+
+
 # "from" is a keyword, hence the functional form.
 MessageDoc = TypedDict(
     "MessageDoc",
@@ -101,6 +121,11 @@ MessageDoc = TypedDict(
         "type": Name,
         "referral": ReferralDoc | None,
         "text": TextDoc | None,
+        "system": SystemDoc | None,
+        # A `contacts` message; origin "contact_request" is the user's own number, sent in answer to a
+        # REQUEST_CONTACT_INFO button (docs/shopify.md, "One contact per person").
+        "contacts": list[SharedContactDoc],
+        "origin": Name | None,
     },
     total=False,
 )

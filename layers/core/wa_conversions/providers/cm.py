@@ -114,7 +114,9 @@ def _inbound(message: wire.InboundMessage) -> InboundMessage:
         contact=ContactRef(
             phone=international_digits(message.from_.number),
             name=message.from_.name or None,
-            user_id=original.get("from_user_id") if original else None,
+            user_id=message.from_.user_id or (original.get("from_user_id") if original else None),
+            parent_user_id=message.from_.parent_user_id,
+            username=message.from_.username,
         ),
         account=BusinessAccount(
             waba_id=None,
@@ -134,7 +136,7 @@ def _inbound(message: wire.InboundMessage) -> InboundMessage:
 
 def _derived_id(message: wire.InboundMessage) -> str:
     identity = {
-        "from": international_digits(message.from_.number),
+        "from": international_digits(message.from_.number) or message.from_.user_id,
         "to": international_digits(message.to.number) if message.to else None,
         "time": message.time_utc,
         "reference": message.reference,

@@ -197,6 +197,9 @@ class _ContactIndex:
 
 def _inbound(message: wire.MessageDoc, contacts: _ContactIndex, account: BusinessAccount) -> InboundMessage:
     contact = contacts.ref(wa_digits(message.get("from")), message.get("from_user_id")) or ContactRef()
+    if not contact.phone and (own := _requested_phone(message)):
+        # The user's own number, asked for in the chat: the contact is now known by both ids.
+        contact = contact._replace(phone=own, phone_source=CONTACT_REQUEST)
     referral = message.get("referral")
     text = message.get("text")
     body = text.get("body") if text else None
@@ -215,7 +218,38 @@ def _inbound(message: wire.MessageDoc, contacts: _ContactIndex, account: Busines
         True,  # referral_known: Meta always tells
         len(body) if body else None,  # text_length
         body or None,  # text: for the conversion rules only
+        _moved_to(message) if raw_type == "system" else None,
     )
+
+
+# Meta's current name and the older one (developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components)
+NUMBER_CHANGES = frozenset({"user_changed_number", "customer_changed_number"})
+
+
+CONTACT_REQUEST = "contact_request"
+
+
+def _requested_phone(message: wire.MessageDoc) -> str | None:
+    """The number in a `contacts` message sent in answer to REQUEST_CONTACT_INFO. A contact card
+    the user merely shares may be anyone's, so only the answer to the request counts."""
+    shared = message.get("contacts") or []
+    for card in shared:
+        if CONTACT_REQUEST not in (card.get("origin"), message.get("origin")):
+            continue
+        for phone in card.get("phones") or []:
+            # wa_id is digits; the display form counts only with its country code ("+1 650 ...").
+            raw = phone.get("wa_id") or (phone.get("phone") or "").strip()
+            if raw and (raw.isdigit() or raw.startswith("+")) and (found := wa_digits(raw)):
+                return found
+    return None
+
+
+def _moved_to(message: wire.MessageDoc) -> ContactRef | None:
+    system = message.get("system")
+    if not system or system.get("type") not in NUMBER_CHANGES:
+        return None
+    phone = wa_digits(system.get("wa_id") or system.get("new_wa_id"))
+    return ContactRef(phone=phone, user_id=system.get("user_id")) if phone else None
 
 
 def ad_referral(referral: wire.ReferralDoc) -> AdReferral:

@@ -103,6 +103,8 @@ class Order(_Wire):
     shipping_address: Address | None = None
     line_items: list[WireLineItem] = Field(default_factory=list)
     landing_site: str | None = None
+    referring_site: str | None = None
+    note: str | None = None
     client_details: ClientDetails | None = None
     note_attributes: list[NoteAttribute] = Field(default_factory=list)
 
@@ -345,7 +347,18 @@ def order_facts(order: Order) -> OrderFacts:
         financial_status=order.financial_status,
         test=order.test,
         web=web_facts(order),
+        link_tokens=link_tokens(order),
     )
+
+
+def link_tokens(order: Order) -> tuple[str, ...]:
+    """The chat's link tokens (attribution.links) wherever the storefront kept them: the landing
+    page's query, the referring site, a `wac` note attribute (cart attributes) or the order note."""
+    from ..attribution.links import tokens_in
+
+    attributes = {str(a.name or "").strip().lower(): a.value for a in order.note_attributes}
+    texts: list[str | None] = [order.landing_site, order.referring_site, order.note]
+    return tokens_in(texts, {k: v for k, v in attributes.items() if isinstance(v, str)})
 
 
 # Shopify Payments refunds are usually still "pending" when refunds/create fires; failures gave nothing.

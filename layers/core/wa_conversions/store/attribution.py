@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_GET_LIMIT = 100
+# store.capture.MERGED: a contact profile folded into another, kept as a pointer.
+MERGED_CONTACT = "merged_contact"
 
 
 class AttributionRepository:
@@ -28,8 +30,11 @@ class AttributionRepository:
 
     # -- contacts, as capture stored them ----------------------------------------------------------
 
-    def find_contact(self, contact_keys: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
-        """The first of `contact_keys` (in the given order) that names a stored contact."""
+    def find_contact(
+        self, contact_keys: Sequence[str], *, hops: int = 3
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The first of `contact_keys` (in the given order) that names a stored contact; a contact
+        merged into another (store.capture.merge_contact) leads to that one."""
         wanted = list(dict.fromkeys(contact_keys))[:BATCH_GET_LIMIT]
         if not wanted:
             return None
@@ -51,8 +56,26 @@ class AttributionRepository:
             raise RuntimeError("DynamoDB kept contact reads unprocessed; the record will be retried")
         for key in wanted:
             if key in found:
+                merged_into = found[key].get("merged_into")
+                if found[key].get("item_type") == MERGED_CONTACT and isinstance(merged_into, str):
+                    return self.find_contact([merged_into], hops=hops - 1) if hops > 0 else None
                 return key, found[key]
         return None
+
+    def contacts_with_email(self, email: str) -> list[str]:
+        """The contacts an email is known for (store.emails); two are enough to call it ambiguous."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": serialize(keys.email_pk(email))},
+            ProjectionExpression="contact_key",
+            Limit=2,
+        )
+        return [str(from_item(item)["contact_key"]) for item in response.get("Items", [])]
+
+    def link_token(self, token: str) -> dict[str, Any] | None:
+        """What a link token stands for (attribution.links), expired or not; None if never issued."""
+        return self._get(keys.link_token_pk(token), keys.LINK)
 
     def referrals(self, contact_key: str) -> list[dict[str, Any]]:
         """The contact's ad clicks, newest first."""

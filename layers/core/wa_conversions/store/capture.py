@@ -5,6 +5,7 @@ conditional writes for the values that only move one way (status, last inbound t
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,39 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+BATCH_GET_LIMIT = 100
+MAX_UNPROCESSED_ROUNDS = 5
+# The keys and the one-way times are not copied as they are when one contact is merged into another.
+_NOT_MERGED = frozenset({"pk", "sk", "item_type", "merged_into", "phone", "first_seen_at", "last_inbound_at"})
+# The item_type of a contact profile folded into another: it keeps only the pointer (merged_into).
+MERGED = "merged_contact"
+
+
+def _followed(profile: dict[str, Any] | None) -> str | None:
+    """The contact a merged profile points to; None for a live contact or none at all."""
+    if profile and profile.get("item_type") == MERGED and isinstance(profile.get("merged_into"), str):
+        return str(profile["merged_into"])
+    return None
+
+
+def followed_key(repository: CaptureRepository, contact_key: str, hops: int = 3) -> str | None:
+    """The live contact a key names, following merges; None when there is none."""
+    for _ in range(hops):
+        profile = repository.get_contact(contact_key)
+        if profile is None:
+            return None
+        target = _followed(profile)
+        if target is None:
+            return contact_key
+        contact_key = target
+    return None
+
+
+def uid_key(user_id: str) -> str:
+    """The key of a contact known only by its business-scoped user id (store/keys.py)."""
+    return f"uid:{user_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class ContactWrite:
     contact_key: str
@@ -36,18 +70,112 @@ class CaptureRepository:
 
     # -- contacts --------------------------------------------------------------------------------
 
-    def resolve_contact_key(self, contact: ContactRef) -> str | None:
-        """A contact known by phone keeps its phone key even when a later webhook carries only its
-        user id: the alias written when both were seen together leads back to it."""
-        if contact.phone or not contact.user_id:
-            return contact.key
-        found = self._client.get_item(
+    def contact_key_of_user(self, user_id: str) -> str:
+        """Where a contact named by its user id alone is: the phone contact it was merged into, else
+        its own user-id key. A read, never a merge (the operator API)."""
+        found = self._get(keys.user_alias_pk(user_id), keys.ALIAS)
+        return str(found["contact_key"]) if found else uid_key(user_id)
+
+    def resolve_contact_keys(self, contacts: Iterable[ContactRef]) -> dict[ContactRef, str | None]:
+        """Where each contact is stored: one person is one contact, under the phone once it is known.
+
+        A webhook with only a user id finds the phone contact through the alias written when both
+        were seen together. A webhook with both folds a contact first seen by user id alone into the
+        phone one (merge_contact), so the order in which the ids arrive never matters. A phone that
+        moved to a new number (move_contact) leads to the new one. One BatchGetItem answers the batch."""
+        refs = list(dict.fromkeys(contacts))
+        wanted: list[tuple[str, str]] = []
+        for ref in refs:
+            if ref.phone:
+                wanted.append((keys.contact_pk(ref.phone), keys.PROFILE))
+                if ref.user_id:
+                    wanted.append((keys.contact_pk(uid_key(ref.user_id)), keys.PROFILE))
+            elif ref.user_id:
+                wanted.append((keys.user_alias_pk(ref.user_id), keys.ALIAS))
+        found = self._batch_get(wanted)
+        answer: dict[ContactRef, str | None] = {}
+        merged: set[str] = set()
+        for ref in refs:
+            key = ref.key
+            if ref.phone:
+                key = _followed(found.get(keys.contact_pk(ref.phone))) or ref.phone
+                source_key = uid_key(ref.user_id) if ref.user_id else None
+                source = found.get(keys.contact_pk(source_key)) if source_key else None
+                if source_key and source and source.get("item_type") != MERGED and source_key not in merged:
+                    self.merge_contact(source_key, key, source=source)
+                    merged.add(source_key)
+            elif ref.user_id and (alias := found.get(keys.user_alias_pk(ref.user_id))):
+                key = str(alias["contact_key"])
+            answer[ref] = key
+        return answer
+
+    def move_contact(self, old_phone: str, new_phone: str) -> bool:
+        """WhatsApp's user_changed_number: the contact moves to its new number, and the old number stays
+        a pointer to it (GET /contacts/{old phone} and order phones still find it)."""
+        return self.merge_contact(old_phone, new_phone)
+
+    def merge_contact(
+        self, source_key: str, target_key: str, *, source: dict[str, Any] | None = None
+    ) -> bool:
+        """Fold contact `source_key` into `target_key`: its profile, messages and ad clicks; then its
+        user id leads to the target and the source profile only points there. Every step is safe to
+        repeat, and the source profile changes last, so a crash midway is finished by the retry."""
+        source = source if source is not None else self.get_contact(source_key)
+        if source is None or source.get("item_type") == MERGED or source_key == target_key:
+            return False
+        target_pk = keys.contact_pk(target_key)
+        profile = UpdateBuilder().set("item_type", "contact")
+        for attribute, value in source.items():
+            if attribute not in _NOT_MERGED:
+                profile.set_if_absent(attribute, value)
+        self._client.update_item(
+            TableName=self._table, Key=self._key(target_pk, keys.PROFILE), **profile.kwargs()
+        )
+        for attribute, earlier in (("first_seen_at", True), ("last_inbound_at", False)):
+            if source.get(attribute) is not None:
+                self._move_one_way(target_key, attribute, int(source[attribute]), earlier=earlier)
+        for message in self._query_all(
+            IndexName=keys.GSI1,
+            KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": serialize(keys.contact_pk(source_key)),
+                ":prefix": serialize(keys.MESSAGE_PREFIX),
+            },
+            ProjectionExpression="pk, sk",
+        ):
+            with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(message["pk"], message["sk"]),
+                    UpdateExpression="SET contact_key = :key, gsi1pk = :pk",
+                    ConditionExpression="attribute_exists(pk)",  # a message expired meanwhile stays gone
+                    ExpressionAttributeValues={":key": serialize(target_key), ":pk": serialize(target_pk)},
+                )
+        for referral in self.list_referrals(source_key):
+            if referral.get("merged_into"):
+                continue
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item({**referral, "pk": target_pk, "contact_key": target_key}),
+            )
+            # The copy now stands for the click in the click index; the original only records the move.
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(referral["pk"], referral["sk"]),
+                UpdateExpression="SET merged_into = :to REMOVE gsi1pk, gsi1sk",
+                ExpressionAttributeValues={":to": serialize(target_key)},
+            )
+        if source.get("user_id"):
+            self._remember_alias(str(source["user_id"]), target_key)
+        # Last: while the source still reads as a contact, a retry finishes the merge. It stays as a
+        # pointer (never deleted), for whatever still names the old key (a link token, an order).
+        self._client.update_item(
             TableName=self._table,
-            Key={"pk": serialize(keys.user_alias_pk(contact.user_id)), "sk": serialize(keys.ALIAS)},
-        ).get("Item")
-        if found:
-            return str(from_item(found)["contact_key"])
-        return contact.key
+            Key=self._key(keys.contact_pk(source_key), keys.PROFILE),
+            UpdateExpression="SET item_type = :merged, merged_into = :to",
+            ExpressionAttributeValues={":merged": serialize(MERGED), ":to": serialize(target_key)},
+        )
+        return True
 
     def upsert_contact(
         self,
@@ -64,6 +192,7 @@ class CaptureRepository:
             UpdateBuilder()
             .set("item_type", "contact")
             .set_if_absent("phone", contact.phone)
+            .set_if_absent("phone_source", contact.phone_source)
             .set_if_absent("user_id", contact.user_id)
             .set("parent_user_id", contact.parent_user_id)
             .set("name", contact.name)
@@ -245,6 +374,14 @@ class CaptureRepository:
             attributes["gsi1sk"] = f"AUTOEVENT#{keys.ts(event.timestamp)}"
         self._client.put_item(TableName=self._table, Item=to_item(attributes))
 
+    # -- link tokens (attribution.links) ---------------------------------------------------------
+
+    def put_link_token(self, item: dict[str, Any]) -> None:
+        # A fresh random token: the condition only guards against the impossible collision.
+        self._client.put_item(
+            TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+        )
+
     # -- reads -----------------------------------------------------------------------------------
 
     def get_contact(self, contact_key: str) -> dict[str, Any] | None:
@@ -278,6 +415,28 @@ class CaptureRepository:
             if direction in counts:
                 counts[direction] += 1
         return counts
+
+    def _batch_get(self, wanted: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """The items found among (pk, sk) pairs, by pk."""
+        found: dict[str, dict[str, Any]] = {}
+        pairs = list(dict.fromkeys(wanted))
+        for start in range(0, len(pairs), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [self._key(pk, sk) for pk, sk in pairs[start : start + BATCH_GET_LIMIT]]
+                }
+            }
+            for _ in range(MAX_UNPROCESSED_ROUNDS):
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    plain = from_item(item)
+                    found[str(plain["pk"])] = plain
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError("DynamoDB kept contact reads unprocessed; the batch will be retried")
+        return found
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self._table, Key=self._key(pk, sk)).get("Item")

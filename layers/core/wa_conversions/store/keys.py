@@ -13,8 +13,14 @@
 | order follow-up  | ORDER#<shop>#<id> | FOLLOWUP#<kind>#<fid> | ORDERID#<id>     | SHOP#<shop>#FOLLOWUP#... |
 | off-thread event | EXTERNAL#<id>     | EXTERNAL              |                  |                  |
 | idempotency key  | IDEMPOTENCY#<scope>#<key> | IDEMPOTENCY   |                  |                  |
+| link token       | LINK#<token>      | LINK                  |                  |                  |
+| contact email    | EMAIL#<sha256>    | CONTACT#<key>         |                  |                  |
 
-<key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id.
+<key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id. One person
+is one contact (store.capture.merge_contact): when a user-id contact turns out to have a phone, or a
+phone moves to a new number, its profile becomes item_type "merged_contact" with merged_into naming the
+contact that now holds its messages and clicks (its referral items stay, marked merged_into, out of the
+click index).
 Timestamps in sort keys are zero-padded epoch seconds, so they sort as numbers.
 
 Delivery (wa_conversions.delivery.log): one item per (destination, event id); <id> is
@@ -28,6 +34,12 @@ conversion.
 Orders (attribution): <shop> is the *.myshopify.com domain, <id> Shopify's order id; a follow-up's
 <kind> is order_paid, order_cancelled or refund and <fid> the order id or the refund id. gsi1 finds an
 order's shop from its id alone. Off-thread events are keyed by the external_event_id we issue.
+Link tokens (attribution.links): the contact, the ad click and the conversation a link handed out in
+the chat stands for, valid_until (epoch seconds) and expires_at (TTL, well after valid_until so that an
+order carrying an expired token is told so, not "unknown").
+Contact emails (store.emails): an email the CRM gave for a contact (/v1/capture contact.created or
+contact.updated), under the SHA-256 of its trimmed, lower-cased form; one item per (email, contact), so
+an email known for two contacts is seen to be ambiguous. Attributes: contact_key, source, seen_at.
 Idempotency keys (attribution.idempotency): <scope> names the route ("external-events"), <key> is the
 client's Idempotency-Key header (at most 255 printable ASCII characters); the item keeps the request's
 fingerprint, the id the first request chose, its answer once there is one, and expires_at for TTL.
@@ -103,6 +115,18 @@ def external_event_pk(external_event_id: str) -> str:
 
 
 IDEMPOTENCY = "IDEMPOTENCY"
+LINK = "LINK"
+
+
+def email_pk(email: str) -> str:
+    """An email as a key: hashed, so that no address sits in a key (or a log line naming one)."""
+    import hashlib
+
+    return f"EMAIL#{hashlib.sha256(email.strip().lower().encode()).hexdigest()}"
+
+
+def link_token_pk(token: str) -> str:
+    return f"LINK#{token}"
 
 
 def idempotency_key_pk(scope: str, key: str) -> str:
