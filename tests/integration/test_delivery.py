@@ -398,3 +398,20 @@ def test_a_rejected_meta_batch_is_split_until_the_bad_event_stands_alone(aws: Qu
     assert [harness.delivery(o)["status"] for i, o in enumerate(orders) if i != 2] == ["delivered"] * 3
     assert all(harness.delivery(o)["attempts"] == 1 for o in orders)
     assert delivery_id_for("meta", bad) in {d["delivery_id"] for d in harness.log.list(status="failed")}
+
+
+@respx.mock
+def test_one_event_twice_in_a_batch_is_sent_once_and_neither_copy_waits(aws: Queues) -> None:
+    # The bus and SQS deliver at least once: before, the second copy found the first one's claim,
+    # was held back for the claim's whole lease (120 s) and kept the queue busy.
+    route = respx.post(CM_URL).mock(return_value=httpx.Response(200))
+    harness = Harness(aws, cm_destination())
+    order = conversion()
+    harness.queue(json.dumps(order), json.dumps(order))
+
+    records, counts = harness.run()
+
+    assert len(records) == 2
+    assert counts == {"failed": [], "delivered": 1, "duplicate": 1}
+    assert route.call_count == 1
+    assert harness.delivery(order)["status"] == "delivered"

@@ -182,7 +182,9 @@ class DeliveryRunner:
             except Exception:
                 # Each message is still planned; what was not fetched is looked up one by one.
                 logger.exception("preparing the batch failed", extra={"destination": self.destination.name})
-        ready = [item for item in (self._plan(message, result) for message in messages) if item]
+        ready = _first_copies(
+            [item for item in (self._plan(message, result) for message in messages) if item], result
+        )
         work: deque[Sequence[_Ready | Job]] = deque(self._batches(ready))
         while work:
             batch = work.popleft()
@@ -421,6 +423,20 @@ def _publish_ambiguous(count: int) -> None:
         metrics.flush_metrics()
     except Exception:
         logger.warning("could not publish the ambiguous deliveries metric", exc_info=True)
+
+
+def _first_copies(ready: list[_Ready], result: BatchResult) -> list[_Ready]:
+    """The bus and SQS deliver at least once, so a batch can hold one event twice: the first copy's
+    record carries it (and its retries); the others are done, not left to wait out its claim."""
+    seen: set[str] = set()
+    first: list[_Ready] = []
+    for item in ready:
+        if item.planned.event_id in seen:
+            result.count("duplicate")
+            continue
+        seen.add(item.planned.event_id)
+        first.append(item)
+    return first
 
 
 def _queued(record: Mapping[str, Any]) -> QueuedMessage:
