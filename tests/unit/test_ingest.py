@@ -86,13 +86,36 @@ def test_large_body_is_split_into_valid_webhooks_holding_every_update() -> None:
     seen = []
     for part in parts:
         piece = ingest.read_webhook(part.encode())
-        for change in piece["entry"][0]["changes"]:
+        for change in (change for entry in piece["entry"] for change in entry["changes"]):
             value = change["value"]
             assert value["metadata"] == wh.METADATA
             seen += [s["id"] for s in value.get("statuses", [])] + [
                 m["id"] for m in value.get("messages", [])
             ]
     assert seen == [f"s{i}" for i in range(300)] + ["m"]
+
+
+def test_many_small_changes_travel_together_so_the_webhook_is_queued_in_few_messages() -> None:
+    # Meta may send each of a webhook's 1000 updates in a change of its own: one queue message per
+    # change made the webhook function queue 1000 messages before answering.
+    document = wh.webhook(
+        *(
+            {"contacts": [wh.contact("1")], "messages": [wh.text_message(f"m{i}", "1", i, body="x" * 2000)]}
+            for i in range(1000)
+        )
+    )
+    body = wh.encode(document)
+    parts = ingest.split_for_queue(body, document, max_bytes=64_000)
+    assert len(parts) <= len(body) // 60_000 + 2
+    assert all(len(p.encode()) <= 64_000 for p in parts)
+    seen = [
+        m["id"]
+        for part in parts
+        for entry in ingest.read_webhook(part.encode())["entry"]
+        for change in entry["changes"]
+        for m in change["value"]["messages"]
+    ]
+    assert seen == [f"m{i}" for i in range(1000)]
 
 
 class FailingClient:
