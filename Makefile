@@ -18,8 +18,8 @@ SAM_VERSION := 1.170.0
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev demo report chromium test lint typecheck validate unit integration e2e bench build deploy \
-	layer-requirements redrive clean
+.PHONY: help setup dev demo report chromium test lint typecheck validate unit integration e2e reliability bench \
+	build deploy layer-requirements redrive doctor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -65,7 +65,13 @@ integration: $(VENV)/.installed chromium
 e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e -q
 
-test: lint typecheck validate chromium  ## everything CI runs: lint, types, template, unit, integration and end-to-end tests
+# The full run prints its figures as one JSON line, last (the README's "Reliability" shows them).
+reliability: $(VENV)/.installed  ## the full reliability suite on the local stack: burst, faults, crashes, fuzz, PII (about 15 min)
+	@figures=$$(mktemp); \
+	RELIABILITY=full RELIABILITY_FIGURES=$$figures $(PY) -m pytest tests/reliability -q; status=$$?; \
+	if [ -s $$figures ]; then cat $$figures; fi; rm -f $$figures; exit $$status
+
+test: lint typecheck validate chromium  ## everything CI runs: lint, types, template, unit, integration, end-to-end and the short reliability suite
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed  ## benchmark the webhook hot path and cold imports (not a test)
@@ -81,6 +87,9 @@ deploy: build  ## sam deploy --guided
 redrive: $(VENV)/.installed  ## move a DLQ back to its queue: make redrive QUEUE=WaxQueue [ENDPOINT=<aws= URL of make dev>]
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue logical id> [ENDPOINT=http://127.0.0.1:<port>]"; exit 1; }
 	$(PY) -m devstack redrive $(QUEUE) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
+doctor: $(VENV)/.installed  ## check the Meta set-up (token, dataset, Graph version): make doctor [ARGS="--create | --stack NAME"]
+	$(PY) -m devstack.doctor $(ARGS)
 
 layer-requirements: $(VENV)/.installed  ## regenerate layers/core/requirements.txt from pyproject.toml
 	$(PY) -m devstack layer-requirements > layers/core/requirements.txt
