@@ -18,7 +18,7 @@ from ..models.money import Amount, Currency
 from ..phones import wa_digits
 from ..store.capture import CaptureRepository
 from .conversion import API_CONVERSION_EVENT
-from .names import META_EVENT_NAMES, VALUE_REQUIRED
+from .names import VALUE_REQUIRED, check_meta_event_name
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -54,9 +54,7 @@ class SendConversionRequest(BaseModel):
     @field_validator("event_name")
     @classmethod
     def _known_name(cls, value: str) -> str:
-        if value not in META_EVENT_NAMES:
-            raise ValueError(f"must be one of {', '.join(sorted(META_EVENT_NAMES))}")
-        return value
+        return check_meta_event_name(value)
 
     @field_validator("phone_e164")
     @classmethod

@@ -67,3 +67,10 @@ def click_window_problem(
     if event_time - clicked_at > window:
         return f"the ad click is more than {window // 86400} days before the conversion"
     return None
+
+
+def check_meta_event_name(value: str) -> str:
+    """The one check of an event name for Meta, used by every request model that takes one."""
+    if value not in META_EVENT_NAMES:
+        raise ValueError(f"must be one of {', '.join(sorted(META_EVENT_NAMES))}")
+    return value

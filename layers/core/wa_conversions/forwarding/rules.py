@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..models.events import EVENT_SOURCE, iso_timestamp
-from .names import META_EVENT_NAMES
+from .names import check_meta_event_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,9 +71,7 @@ class ConversionRule(BaseModel):
     @field_validator("event")
     @classmethod
     def _meta_name(cls, value: str) -> str:
-        if value not in META_EVENT_NAMES:
-            raise ValueError(f"must be one of {', '.join(sorted(META_EVENT_NAMES))}")
-        return value
+        return check_meta_event_name(value)
 
     @field_validator("message")
     @classmethod
