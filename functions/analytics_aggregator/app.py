@@ -35,6 +35,7 @@ def _aggregator() -> Aggregator:
             settings.table_name,
             settings.idempotency_table_name,
             marker_ttl_seconds=settings.dedupe_days * 86_400,
+            retention=settings.retention(),
         )
     )
 

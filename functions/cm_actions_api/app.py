@@ -24,7 +24,7 @@ app = operator_resolver()
 def _actions() -> CmActions:
     settings = load_settings(CmActionsSettings)
     return CmActions(
-        CaptureRepository(aws.dynamodb(), settings.table_name),
+        CaptureRepository(aws.dynamodb(), settings.table_name, retention=settings.retention()),
         CmChannelRepository(aws.dynamodb(), settings.table_name),
         EventQueue(aws.sqs(), settings.cm_events_queue_url),
     )

@@ -34,7 +34,7 @@ def _runner() -> Any:
     )
     return DeliveryRunner(
         destination,
-        DeliveryLog(aws.dynamodb(), settings.table_name),
+        DeliveryLog(aws.dynamodb(), settings.table_name, retention=settings.retention()),
         aws.sqs(),
         settings.delivery_queue_url,
         DeadLetterQueue(aws.sqs(), settings.delivery_dlq_url, "cm_events"),

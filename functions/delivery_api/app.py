@@ -13,7 +13,7 @@ from wa_conversions import aws
 from wa_conversions.config import DeliveryApiSettings, load_settings
 from wa_conversions.delivery.log import DeliveryLog
 from wa_conversions.forwarding.api import ConversionService, parse_send_request
-from wa_conversions.http_api import json_body, operator_resolver
+from wa_conversions.http_api import json_body, operator_resolver, query_tenant
 from wa_conversions.store.capture import CaptureRepository
 
 logger = Logger()
@@ -25,8 +25,8 @@ def _service() -> ConversionService:
     settings = load_settings(DeliveryApiSettings)
     dynamodb = aws.dynamodb()
     return ConversionService(
-        CaptureRepository(dynamodb, settings.table_name),
-        DeliveryLog(dynamodb, settings.table_name),
+        CaptureRepository(dynamodb, settings.table_name, retention=settings.retention()),
+        DeliveryLog(dynamodb, settings.table_name, retention=settings.retention()),
         aws.sqs(),
         settings.queue_urls(),
         settings.click_window_days,
@@ -48,12 +48,12 @@ def post_conversion() -> Response[Any]:
 @app.get("/deliveries")
 def list_deliveries() -> dict[str, Any]:
     params = dict(app.current_event.query_string_parameters or {})
-    return _service().list_deliveries(params)
+    return _service().list_deliveries(params, query_tenant(app, load_settings(DeliveryApiSettings)))
 
 
 @app.get("/deliveries/<delivery_id>")
 def get_delivery(delivery_id: str) -> dict[str, Any]:
-    return _service().get_delivery(delivery_id)
+    return _service().get_delivery(delivery_id, query_tenant(app, load_settings(DeliveryApiSettings)))
 
 
 @app.post("/deliveries/<delivery_id>/retry")

@@ -16,6 +16,7 @@ import pytest
 import respx
 from moto import mock_aws
 
+from tests.integration.conftest import assert_every_record_expires
 from tests.integration.test_delivery import Harness, Queues
 from tests.support.cfn import create_table, load_template
 from tests.support.lambdas import FakeContext, load_handler, reset_caches, sqs_event
@@ -40,12 +41,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queues]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        create_table(boto3.client("dynamodb"), load_template(), "Table", TABLE)
+        template = load_template()
+        create_table(boto3.client("dynamodb"), template, "Table", TABLE)
         sqs = boto3.client("sqs")
         yield Queues(
             queue_url=sqs.create_queue(QueueName="collector")["QueueUrl"],
             dlq_url=sqs.create_queue(QueueName="collector-dlq")["QueueUrl"],
         )
+        assert_every_record_expires(boto3.client("dynamodb"), template, {"Table": TABLE})
 
 
 def lifecycle(event: str, second: int, provider: str = "meta", **properties: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import respx
 from moto import mock_aws
 
 from devstack.pollers import sqs_record
+from tests.integration.conftest import assert_every_record_expires
 from tests.support.cfn import create_table, load_template
 from wa_conversions.config import CmConversionsSettings, MetaCapiSettings, WaxSettings
 from wa_conversions.deadletter import DeadLetterQueue
@@ -65,12 +66,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queues]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        create_table(boto3.client("dynamodb"), load_template(), "Table", TABLE)
+        template = load_template()
+        create_table(boto3.client("dynamodb"), template, "Table", TABLE)
         sqs = boto3.client("sqs")
         yield Queues(
             queue_url=sqs.create_queue(QueueName="deliveries")["QueueUrl"],
             dlq_url=sqs.create_queue(QueueName="deliveries-dlq")["QueueUrl"],
         )
+        assert_every_record_expires(boto3.client("dynamodb"), template, {"Table": TABLE})
 
 
 def conversion(**overrides: Any) -> dict[str, Any]:

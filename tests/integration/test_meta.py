@@ -306,7 +306,9 @@ def test_the_batchs_consent_is_read_in_one_call_per_hundred_contacts(aws: Queues
     contacts = [f"1650555{i:04d}" for i in range(120)]
     for key in contacts:
         dynamodb.put_item(
-            TableName="wa-conversions-table", Item={"pk": {"S": f"CONTACT#{key}"}, "sk": {"S": "PROFILE"}}
+            TableName="wa-conversions-table",
+            # as capture stores a contact: with its TTL (README, "Retention")
+            Item={"pk": {"S": f"CONTACT#{key}"}, "sk": {"S": "PROFILE"}, "expires_at": {"N": "4102444800"}},
         )
     consent = ContactConsent(dynamodb, "wa-conversions-table")
     assert consent.set(contacts[7], False, 1) and consent.set(contacts[110], True, 1)

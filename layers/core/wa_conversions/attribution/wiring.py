@@ -20,7 +20,8 @@ def repository() -> AttributionRepository:
     from ..config import AttributionSettings, load_settings
     from ..store.attribution import AttributionRepository
 
-    return AttributionRepository(aws.dynamodb(), load_settings(AttributionSettings).table_name)
+    settings = load_settings(AttributionSettings)
+    return AttributionRepository(aws.dynamodb(), settings.table_name, retention=settings.retention())
 
 
 def _publisher() -> EventBridgePublisher:
@@ -34,6 +35,7 @@ def _publisher() -> EventBridgePublisher:
 @cache
 def orders_service() -> OrdersService:
     from ..config import AttributionSettings, load_settings
+    from ..tenants import load_tenants
     from .engine import Windows
     from .orders import OrdersService
 
@@ -43,6 +45,7 @@ def orders_service() -> OrdersService:
         _publisher(),
         windows=Windows.of_days(settings.click_window_days, settings.conversation_window_days),
         default_country=settings.default_country,
+        tenants=lambda: load_tenants(settings),
     )
 
 

@@ -21,6 +21,7 @@ from ..delivery.retry import RetryPolicy
 from ..delivery.runner import DeliveryRunner, Destination
 from ..secret_store import get_secret
 from ..store.consent import ContactConsent
+from ..tenants import load_tenants, tenant_secret
 from .cm import CmConversionsDestination
 from .collector import CollectorDestination
 from .dialog360 import Dialog360Destination
@@ -29,7 +30,7 @@ from .wax import WaxDestination
 
 
 def _log(settings: DeliverySettings) -> DeliveryLog:
-    return DeliveryLog(aws.dynamodb(), settings.table_name)
+    return DeliveryLog(aws.dynamodb(), settings.table_name, retention=settings.retention())
 
 
 def _runner(destination: Destination, settings: DeliverySettings) -> DeliveryRunner:
@@ -52,6 +53,8 @@ def wax_runner() -> DeliveryRunner:
         s,
         lambda: http.client_for("wax", s.base_url, s.http_timeout_seconds),
         lambda: get_secret(s, "WAX_API_TOKEN"),
+        tenants=lambda: load_tenants(s),
+        tenant_secret=lambda name: tenant_secret(s, name),
     )
     return _runner(destination, s)
 
@@ -66,6 +69,8 @@ def meta_runner() -> DeliveryRunner:
         lambda: get_secret(s, "META_ACCESS_TOKEN"),
         consent=consent.get,
         prefetch=consent.prefetch,
+        tenants=lambda: load_tenants(s),
+        tenant_secret=lambda name: tenant_secret(s, name),
     )
     return _runner(destination, s)
 
@@ -77,6 +82,8 @@ def cm_runner() -> DeliveryRunner:
         s,
         lambda: http.client_for("cm", "", s.http_timeout_seconds),
         lambda: get_secret(s, "CM_PRODUCT_TOKEN"),
+        tenants=lambda: load_tenants(s),
+        tenant_secret=lambda name: tenant_secret(s, name),
     )
     return _runner(destination, s)
 
@@ -89,6 +96,8 @@ def dialog360_runner() -> DeliveryRunner:
         lambda: http.client_for("dialog360", s.base_url, s.http_timeout_seconds),
         lambda: get_secret(s, "DIALOG360_API_KEY"),
         _log(s),
+        tenants=lambda: load_tenants(s),
+        tenant_secret=lambda name: tenant_secret(s, name),
     )
     return _runner(destination, s)
 

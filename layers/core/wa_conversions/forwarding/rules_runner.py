@@ -88,7 +88,7 @@ def rules_runner() -> RulesRunner:
     sqs = aws.sqs()
     return RulesRunner(
         rules=parse_rules(s.conversion_rules),
-        capture=CaptureRepository(aws.dynamodb(), s.table_name),
+        capture=CaptureRepository(aws.dynamodb(), s.table_name, retention=s.retention()),
         sqs=sqs,
         meta_queue_url=s.meta_queue_url,
         dead_letters=DeadLetterQueue(sqs, s.dead_letter_queue_url, "conversion_rules"),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import keys
 from .dynamo import from_item, serialize, to_item
+from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,9 +25,12 @@ MERGED_CONTACT = "merged_contact"
 
 
 class AttributionRepository:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, retention: Retention = DEFAULT_RETENTION
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._retention = retention
 
     # -- contacts, as capture stored them ----------------------------------------------------------
 
@@ -123,6 +127,7 @@ class AttributionRepository:
             "gsi1sk": keys.order_shop_sk(shop, keys.ORDER),
             "item_type": "order",
             "published": False,
+            "expires_at": self._retention.order_expiry(),
         }
         return self._create(item)
 
@@ -138,6 +143,7 @@ class AttributionRepository:
             "gsi1sk": keys.order_shop_sk(shop, sk),
             "item_type": "order_follow_up",
             "published": False,
+            "expires_at": self._retention.order_expiry(),
         }
         return self._create(item)
 
@@ -184,6 +190,7 @@ class AttributionRepository:
             "sk": keys.EXTERNAL_EVENT,
             "item_type": "external_event",
             "published": False,
+            "expires_at": self._retention.order_expiry(),
         }
         return self._create(item)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import keys
 from .dynamo import to_item
+from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -19,9 +20,12 @@ MAX_UNPROCESSED_ROUNDS = 5
 
 
 class ContactEmails:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, retention: Retention = DEFAULT_RETENTION
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._retention = retention
 
     def remember(self, pairs: Iterable[tuple[str, str]], source: str) -> None:
         """Record (contact key, email) pairs."""
@@ -34,6 +38,8 @@ class ContactEmails:
                 "contact_key": contact_key,
                 "source": source,
                 "seen_at": now,
+                # seen again, kept again: as long as a contact that keeps talking
+                "expires_at": self._retention.contact_expiry(now),
             }
             for contact_key, email in pairs
         }
