@@ -190,3 +190,50 @@ def test_an_order_matched_by_email_is_attributed(api: httpx.Client, stack: Local
         clid,
     )
     assert attribution["contact_key"] == wa_id
+
+
+def new_contacts(api: httpx.Client) -> int:
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - sc.DAY))
+    response = api.get("/metrics", params={"from": yesterday, "to": today}, headers=HEADERS)
+    assert response.status_code == 200, response.text
+    return sum(response.json()["new_contacts"].values())
+
+
+def test_a_phone_the_crm_gives_makes_a_username_lead_one_contact_counted_once(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    user_id, (wa_id, _) = fresh_user_id(), fresh_us_phone()
+    now = int(time.time())
+    stack.wait_until_idle()
+    before = new_contacts(api)
+    # the person wrote from its phone, then clicked an ad under its username: two contacts so far
+    post_whatsapp(
+        api,
+        {
+            "contacts": [wh.contact(wa_id)],
+            "messages": [wh.text_message(f"wamid.{uuid.uuid4().hex}", wa_id, now - 900)],
+        },
+    )
+    username_click(api, user_id, f"CLID-{uuid.uuid4().hex[:8]}", at=now - 600)
+    stack.wait_until_idle()
+    crm = {
+        "type": "track",
+        "event": "contact.updated",
+        "userId": user_id,
+        "timestamp": "2026-06-01T10:00:00Z",
+        "messageId": f"crm-{uuid.uuid4().hex}",
+        "context": {"channel": "whatsapp"},
+        "properties": {"phone": f"+{wa_id}"},
+    }
+    assert api.post("/v1/capture", json={"batch": [crm]}, headers=HEADERS).status_code == 200
+    stack.wait_until_idle()
+
+    by_uid = api.get(f"/contacts/{user_id}", headers=HEADERS)
+    by_phone = api.get(f"/contacts/{wa_id}", headers=HEADERS)
+    assert by_uid.status_code == by_phone.status_code == 200
+    assert by_uid.json() == by_phone.json()
+    # its phone came from its own webhooks, not from the CRM (that is the username-only case)
+    assert (by_phone.json()["user_id"], by_phone.json()["phone_source"]) == (user_id, None)
+    assert by_phone.json()["messages"]["inbound"] == 2
+    assert new_contacts(api) - before == 1

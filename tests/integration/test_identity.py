@@ -388,3 +388,85 @@ class TestEmail:
         attribution = world.get_order(9402)[1]["attribution"]
         assert attribution["status"] == "unattributed"
         assert attribution["keys_tried"][-1] == {"key": "email", "outcome": "ambiguous"}
+
+
+def crm_item(event: str, user_id: str, message_id: str, **properties: Any) -> dict[str, Any]:
+    return {**crm_event(event, PHONE, message_id), "userId": user_id, "properties": properties}
+
+
+class TestCrmGivesThePhone:
+    def test_a_phone_the_crm_gives_for_a_username_lead_joins_the_contact_marked_crm(
+        self, world: AttributionHarness
+    ) -> None:
+        post(world, uid_click())
+        item = crm_item("contact.updated", UID, "crm-p1", phone=f"+1 (650) 555-{PHONE[-4:]}")
+        assert post_capture(world.capture, item) == 200
+        assert post_capture(world.capture, item) == 200  # redelivered: the same contact
+        status, found = get_contact(world.capture, PHONE)
+        assert status == 200
+        assert (found["phone"], found["user_id"], found["phone_source"]) == (PHONE, UID, "crm")
+        assert [r["ctwa_clid"] for r in found["referrals"]] == ["CLID-UID"]
+        assert get_contact(world.capture, UID) == (200, found)
+        world.order(sc.order(order_id=9501, created_at=CLICK_AT + sc.DAY, phone=f"+{PHONE}"))
+        attribution = world.get_order(9501)[1]["attribution"]
+        assert (attribution["status"], attribution["ctwa_clid"]) == ("attributed", "CLID-UID")
+
+    def test_a_contact_with_a_phone_keeps_its_own(self, world: AttributionHarness) -> None:
+        post(world, both_ids())
+        item = crm_item("contact.updated", UID, "crm-p2", phone="+16505550000")
+        assert post_capture(world.capture, item) == 200
+        assert get_contact(world.capture, UID)[1]["phone"] == PHONE
+        assert get_contact(world.capture, "16505550000")[0] == 404
+
+    def test_an_email_the_crm_gives_for_a_username_lead_attributes_its_orders(
+        self, world: AttributionHarness
+    ) -> None:
+        post(world, uid_click())
+        item = crm_item("contact.created", UID, "crm-e1", email="bob.norman@hostmail.com")
+        assert post_capture(world.capture, item) == 200
+        world.order(sc.order(order_id=9502, created_at=CLICK_AT + sc.DAY, phone=SOMEONE_ELSE))
+        attribution = world.get_order(9502)[1]["attribution"]
+        assert (attribution["status"], attribution["model"], attribution["ctwa_clid"]) == (
+            "attributed",
+            "email",
+            "CLID-UID",
+        )
+
+    def test_a_phone_that_is_not_one_is_rejected_naming_it(self, world: AttributionHarness) -> None:
+        event = proxy_event(
+            "POST",
+            "/v1/capture",
+            body=json.dumps({"batch": [crm_item("contact.updated", UID, "crm-p3", phone="me")]}).encode(),
+            headers={"Content-Type": "application/json", "X-Api-Key": world.capture.env["API_KEY"]},
+        )
+        response = world.capture.invoke("capture_api", event)
+        assert response["statusCode"] == 422
+        assert json.loads(response["body"])["errors"][0]["field"] == "properties.phone"
+
+
+class TestTheMergeCarriesOrdersAndCounters:
+    def test_the_merge_is_announced_once_for_the_aggregator(self, world: AttributionHarness) -> None:
+        post(world, uid_click())
+        world.capture.bus_events()
+        post(world, both_ids())
+        post(world, both_ids(message_id="wamid.BOTH2", at=CLICK_AT + 900))  # both ids again: no new merge
+        merged = [e for e in world.capture.bus_events() if e["detail-type"] == "contact.merged"]
+        expected = {"contactKey": PHONE, "mergedFrom": f"uid:{UID}"}
+        assert [e["detail"]["properties"] for e in merged] == [expected]
+
+    def test_an_order_credited_before_the_merge_follows_the_contact_and_its_phone(
+        self, world: AttributionHarness
+    ) -> None:
+        post(world, uid_click())
+        token = new_link(world.capture, UID)["token"]
+        placed = sc.order(order_id=9601, created_at=CLICK_AT + sc.DAY, phone=SOMEONE_ELSE)
+        placed["landing_site"] = f"/products/x?wac={token}"
+        world.order(placed)
+        assert world.get_order(9601)[1]["attribution"]["contact_key"] == f"uid:{UID}"
+        post(world, both_ids())
+        world.conversion_events()
+        world.order(placed, "orders/paid")
+        paid = only(world.conversion_events(), "order.paid")
+        properties = paid["detail"]["properties"]
+        assert (properties["contactKey"], properties["phone"]) == (PHONE, PHONE)
+        assert world.get_order(9601)[1]["attribution"]["contact_key"] == PHONE

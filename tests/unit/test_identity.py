@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,6 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from tests.support import webhooks as wh
+from wa_conversions.analytics.state import ContactState
+from wa_conversions.analytics.track import ItemError, TrackItem, phone_property, to_event, validate_item
 from wa_conversions.attribution.engine import Windows, attribute_order
 from wa_conversions.attribution.links import LinkRequest, new_token, tag_url, tokens_in
 from wa_conversions.attribution.phones import ResolvedPhones
@@ -238,7 +241,8 @@ class TestUnattributedReasons:
                 days.setdefault(day, {}).setdefault(counter, 0)
                 days[day][counter] += amount
         [day] = days
-        metrics = compute(MetricsQuery(start=date.fromisoformat(day), end=date.fromisoformat(day)), days)
+        on = date.fromisoformat(day[:10])  # counters may be kept per hour ("YYYY-MM-DDTHH")
+        metrics = compute(MetricsQuery(start=on, end=on), days)
         assert metrics.unattributed_reasons == {
             "phone:no_contact": 2,
             "phone:no_phone": 1,
@@ -247,3 +251,63 @@ class TestUnattributedReasons:
             "token:not_in_order": 1,
         }
         assert metrics.orders == 4
+
+
+class TestCrmIdentity:
+    NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+    def item(self, user_id: str, **properties: Any) -> dict[str, Any]:
+        return {
+            "type": "track",
+            "event": "contact.updated",
+            "userId": user_id,
+            "timestamp": "2026-06-01T10:00:00Z",
+            "context": {"channel": "whatsapp"},
+            "properties": properties,
+        }
+
+    @pytest.mark.parametrize(
+        ("raw", "digits"),
+        [
+            ("+16505551234", "16505551234"),
+            ("+1 (650) 555-1234", "16505551234"),
+            ("447700900123", "447700900123"),
+        ],
+    )
+    def test_a_crm_phone_is_read_as_e164_digits(self, raw: str, digits: str) -> None:
+        assert phone_property(raw) == digits
+
+    @pytest.mark.parametrize("raw", ["call me", "+0123456789", "123", "+1234567890123456", 16505551234])
+    def test_anything_else_is_not_a_phone(self, raw: Any) -> None:
+        assert phone_property(raw) is None
+
+    def test_a_user_id_names_the_contact_known_by_it_alone(self) -> None:
+        checked = validate_item(0, self.item("US.13491208655302741918"), self.NOW)
+        assert isinstance(checked, TrackItem)
+        event = to_event(checked, self.item("US.13491208655302741918"))
+        assert (event.user_id, event.properties["contactKey"]) == (
+            "US.13491208655302741918",
+            "uid:US.13491208655302741918",
+        )
+
+    def test_a_phone_that_is_not_one_is_an_item_error_naming_it(self) -> None:
+        checked = validate_item(3, self.item("+16505551234", phone="call me"), self.NOW)
+        assert isinstance(checked, ItemError)
+        assert (checked.index, checked.field) == (3, "properties.phone")
+
+
+class TestMergedCounters:
+    def test_what_two_contacts_counted_for_one_person_is_taken_back_once_merged(self) -> None:
+        phone, uid = ContactState(contact="16505551234"), ContactState(contact="uid:US.1")
+        for state, at, message in ((phone, AT, "w1"), (uid, AT + 3600, "w2")):
+            state.note_contact_created(at)
+            state.note_click(message, at, "AD1")
+            state.note_inbound(message, at, None)
+            state.settle()
+        phone.absorb(uid)
+        deltas = phone.settle()
+        assert {k.partition("|")[2]: v for k, v in deltas.items()} == {
+            "new_contacts": -1,
+            "ad#AD1#conversations": -1,
+        }
+        assert len(phone.clicks) == len(phone.inbound) == 2

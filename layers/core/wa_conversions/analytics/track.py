@@ -55,7 +55,9 @@ class TrackItem(BaseModel):
 
     type: Literal["track"] = "track"
     event: str = Field(min_length=1, max_length=100)
-    user_id: str = Field(alias="userId", pattern=r"^\+?[1-9][0-9]{6,14}$")
+    # "+<E.164>", or the business-scoped user id our events name a contact without a phone by
+    # (docs/events.md), e.g. "US.13491208655302741918".
+    user_id: str = Field(alias="userId", pattern=r"^(\+?[1-9][0-9]{6,14}|[A-Z]{2}\.[A-Za-z0-9._-]{1,128})$")
     timestamp: AwareDatetime
     message_id: str | None = Field(default=None, alias="messageId", min_length=1, max_length=200)
     context: TrackContext
@@ -104,6 +106,9 @@ def validate_item(index: int, raw: Any, now: datetime) -> TrackItem | ItemError:
         mode = item.properties.get(name)
         if mode is not None and mode not in SERVICE_MODES:
             return _item_error(index, f"properties.{name} must be 'bot' or 'agent'", f"properties.{name}")
+    phone = item.properties.get("phone")
+    if item.event in IDENTITY_EVENTS and phone is not None and phone_property(phone) is None:
+        return _item_error(index, "properties.phone must be an E.164 number", "properties.phone")
     if item.timestamp > now + MAX_CLOCK_SKEW:
         return _item_error(index, "timestamp is in the future", "timestamp")
     return item
@@ -116,14 +121,16 @@ def to_event(item: TrackItem, raw: dict[str, Any]) -> LifecycleEvent:
         canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         key = f"capture-item:{hashlib.sha256(canonical.encode()).hexdigest()}"
     digits = item.user_id.removeprefix("+")
+    is_phone = digits.isdigit()
     properties = dict(item.properties)
-    properties["contactKey"] = digits
-    if item.event in ("message.received", "contact.created") and not properties.get("countryCode"):
+    properties["contactKey"] = digits if is_phone else f"uid:{item.user_id}"
+    counted = item.event in ("message.received", "contact.created")
+    if is_phone and counted and not properties.get("countryCode"):
         properties["countryCode"] = country_of(digits)
     return LifecycleEvent(
         message_id=event_id_for(key, item.event),
         event=item.event,
-        user_id=f"+{digits}",
+        user_id=f"+{digits}" if is_phone else item.user_id,
         timestamp=iso_timestamp(item.timestamp.timestamp()),
         context=EventContext(provider=PROVIDER),
         properties=properties,
@@ -141,9 +148,18 @@ def batch_of(body: Any) -> list[Any]:
     return batch
 
 
-# The CRM events whose `email` property names the contact's email (attribution by email).
+# The CRM events whose `email` and `phone` properties are the contact's (attribution, one contact).
 IDENTITY_EVENTS = frozenset({"contact.created", "contact.updated"})
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path
+
+
+def phone_property(raw: Any) -> str | None:
+    """A CRM's `phone` property as E.164 digits: "+<digits>" or digits, 7 to 15 of them, spaces,
+    dashes, dots and parentheses aside."""
+    if not isinstance(raw, str):
+        return None
+    digits = "".join(ch for ch in raw.strip().removeprefix("+") if ch not in " -().")
+    return digits if digits.isdigit() and 7 <= len(digits) <= 15 and digits[0] != "0" else None
 
 
 class TrackIntake:
@@ -151,10 +167,13 @@ class TrackIntake:
         self,
         publisher: EventPublisher,
         emails: Callable[[list[tuple[str, str]]], None] | None = None,
+        phones: Callable[[list[tuple[str, str]]], None] | None = None,
     ) -> None:
         self._publisher = publisher
         # Records (contact key, email) pairs for attribution (store.emails); written before publishing.
         self._emails = emails
+        # Gives (contact key, phone digits) to contacts (store.capture.add_phone); before publishing.
+        self._phones = phones
 
     def accept(self, body: Any, now: datetime | None = None) -> TrackResult:
         batch = batch_of(body)
@@ -172,6 +191,14 @@ class TrackIntake:
                 duplicates += 1
             events[event.message_id] = event
         unique: Sequence[LifecycleEvent] = list(events.values())
+        if self._phones is not None:
+            phones = [
+                (str(e.properties["contactKey"]), phone)
+                for e in unique
+                if e.event in IDENTITY_EVENTS and (phone := phone_property(e.properties.get("phone")))
+            ]
+            if phones:
+                self._phones(phones)
         if self._emails is not None:
             emails = [
                 (str(e.properties["contactKey"]), email.strip())

@@ -10,10 +10,11 @@ with orderKnown false.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,15 +27,21 @@ from .delivery import ShopifyDelivery
 from .domain import (
     ORDER_TOPICS,
     Attribution,
+    AttributionStatus,
     FulfillmentFacts,
     LineItem,
     Money,
     OrderFacts,
     OrderTopic,
     RefundFacts,
+    UnmatchedReason,
 )
-from .engine import Windows, attribute_order
-from .phones import resolve
+from .engine import ContactHistory, Windows, attribute_order
+from .phones import ResolvedPhones, resolve
+from .tenancy import TenantHistory
+
+if TYPE_CHECKING:
+    from ..tenants import Tenant, TenantDirectory
 
 PROVIDER = "shopify"
 
@@ -59,11 +66,39 @@ class OrdersService:
         *,
         windows: Windows,
         default_country: str | None,
+        tenants: Callable[[], TenantDirectory] | None = None,
     ) -> None:
         self._repository = repository
         self._publisher = publisher
         self._windows = windows
         self._default_country = default_country or None
+        # The deployment's tenants (docs/tenants.md); None or an unlisted directory: one business.
+        self._tenants = tenants
+
+    def _tenant_of(
+        self, shop: str, order: dict[str, Any] | None
+    ) -> tuple[TenantDirectory | None, Tenant | None]:
+        """The tenant list (None without one) and the shop's tenant: the order's own once stored."""
+        directory = self._tenants() if self._tenants is not None else None
+        if directory is None or not directory.listed:
+            return None, None
+        if order is not None and order.get("tenant"):
+            return directory, directory.get(str(order["tenant"]))
+        return directory, directory.for_shop(shop)
+
+    def _attribute(
+        self, shop: str, facts: OrderFacts, phones: ResolvedPhones, at: int
+    ) -> tuple[Attribution, dict[str, Any]]:
+        """Last touch within the shop's tenant; an order of a shop no tenant lists is unattributed."""
+        directory, tenant = self._tenant_of(shop, None)
+        if directory is None:
+            history: ContactHistory = self._repository
+            return attribute_order(facts.link_tokens, phones, at, history, self._windows, facts.email), {}
+        if tenant is None:
+            return Attribution(AttributionStatus.UNATTRIBUTED, UnmatchedReason.UNKNOWN_SHOP, None), {}
+        history = TenantHistory(self._repository, directory.scope(tenant))
+        attribution = attribute_order(facts.link_tokens, phones, at, history, self._windows, facts.email)
+        return attribution, {"tenant": tenant.id}
 
     def apply(self, delivery: ShopifyDelivery) -> Applied:
         topic = delivery.topic
@@ -142,9 +177,7 @@ class OrdersService:
     def _order_item(self, delivery: ShopifyDelivery, facts: OrderFacts) -> dict[str, Any]:
         phones = resolve(facts.phones, self._default_country)
         placed_at = facts.placed_at or _event_time(delivery, facts.updated_at)
-        attribution = attribute_order(
-            facts.link_tokens, phones, placed_at, self._repository, self._windows, facts.email
-        )
+        attribution, tenancy = self._attribute(delivery.shop, facts, phones, placed_at)
         phone = cv.conversion_phone(attribution, phones.e164)
         conversion_id = cv.shopify_conversion_id(delivery.shop, facts.order_id)
         event_id = f"{conversion_id}:{cv.KIND_ORDER}"
@@ -168,9 +201,11 @@ class OrdersService:
                 **cv.attribution_properties(attribution),
                 "test": facts.test,
                 **cv.web_properties(web),
+                **tenancy,
             },
         )
         return {
+            **tenancy,
             "shop": delivery.shop,
             "order_id": facts.order_id,
             "order_name": facts.name,
@@ -250,7 +285,9 @@ class OrdersService:
         event_id = (
             f"{conversion_id}:{kind}" if kind != cv.KIND_REFUND else f"{conversion_id}:{kind}:{follow_up_id}"
         )
-        attribution = Attribution.from_record(order["attribution"]) if order else None
+        attribution = self._surviving(Attribution.from_record(order["attribution"]) if order else None)
+        tenant = self._tenant_of(delivery.shop, order)[1]
+        tenancy = {"tenant": tenant.id} if tenant is not None else {}
         # Orders stored before the phone rule kept the buyer's first phone: the contact's wins here too.
         phone = cv.conversion_phone(attribution, order.get("phone") if order else None)
         event = cv.build_event(
@@ -274,6 +311,7 @@ class OrdersService:
                 "orderKnown": order is not None,
                 **cv.web_properties(order.get("web") if order else None),
                 **(extra or {}),
+                **tenancy,
             },
         )
         item = self._repository.create_follow_up(
@@ -300,6 +338,15 @@ class OrdersService:
             },
         )
         return self._publish_pending(item)
+
+    def _surviving(self, attribution: Attribution | None) -> Attribution | None:
+        """An order credited to a contact known by user id alone follows that contact once it was
+        merged into a phone's (store.capture.merge_contact): follow-ups carry it and its phone."""
+        key = attribution.contact_key if attribution else None
+        if attribution is None or not key or key.isdigit():
+            return attribution
+        found = self._repository.find_contact([key])
+        return replace(attribution, contact_key=found[0]) if found and found[0] != key else attribution
 
     # -- publishing ------------------------------------------------------------------------------
 

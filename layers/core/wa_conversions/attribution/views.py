@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ..errors import BadRequestError, NotFoundError
 from ..models.events import iso_timestamp
 from ..store.attribution import AttributionRepository
+
+if TYPE_CHECKING:
+    from ..tenants import Tenant
 
 
 class KeyTriedView(BaseModel):
@@ -72,6 +75,8 @@ class OrderView(BaseModel):
     attribution: AttributionView | None = None
     published: bool = False
     follow_ups: list[FollowUpView]
+    # The order's tenant, in a deployment with a tenant list (docs/tenants.md); shown only then.
+    tenant: str | None = None
 
 
 class ExternalEventView(BaseModel):
@@ -107,6 +112,16 @@ def attribution_view(record: dict[str, Any]) -> AttributionView:
     )
 
 
+def _surviving(repository: AttributionRepository, record: dict[str, Any]) -> dict[str, Any]:
+    """The contact an order was credited to, as it is now: a user-id contact merged into a phone's
+    one is that one (store.capture.merge_contact), so the order is found with the contact's others."""
+    key = record.get("contact_key")
+    if not isinstance(key, str) or not key.startswith("uid:"):
+        return record
+    found = repository.find_contact([key])
+    return {**record, "contact_key": found[0]} if found else record
+
+
 def _money(amount: Any, currency: Any) -> MoneyView | None:
     if amount is None or not currency:
         return None
@@ -117,12 +132,19 @@ def _time(value: Any) -> str | None:
     return iso_timestamp(int(value)) if value is not None else None
 
 
-def order_view(repository: AttributionRepository, order_id: str, shop: str | None) -> OrderView:
+def order_view(
+    repository: AttributionRepository, order_id: str, shop: str | None, tenant: Tenant | None = None
+) -> OrderView:
+    """`tenant` (?tenant=): only that tenant's order, looked for in its shops; 404 for another's."""
     order_id = order_id.strip()
     if shop is None:
         shops = repository.shops_with_order(order_id)
+        if tenant is not None:
+            listed = {s.lower() for s in tenant.shops}
+            # the default tenant's orders include those from before the tenant list (any shop)
+            shops = [s for s in shops if s.lower() in listed] or (shops if tenant.default else [])
         if not shops:
-            raise NotFoundError(f"No order {order_id}")
+            raise NotFoundError(f"No order {order_id}" + (f" for tenant {tenant.id}" if tenant else ""))
         if len(shops) > 1:
             raise BadRequestError(
                 f"Order {order_id} exists in several shops ({', '.join(shops)}): pass ?shop=", field="shop"
@@ -132,6 +154,8 @@ def order_view(repository: AttributionRepository, order_id: str, shop: str | Non
     if not items:
         raise NotFoundError(f"No order {order_id} in {shop}")
     order = next((i for i in items if i.get("item_type") == "order"), None)
+    if tenant is not None and not _tenants_order(tenant, str(items[0]["shop"]), order):
+        raise NotFoundError(f"No order {order_id} in {shop} for tenant {tenant.id}")
     follow_ups = sorted(
         (i for i in items if i.get("item_type") == "order_follow_up"), key=lambda i: int(i.get("at") or 0)
     )
@@ -140,6 +164,7 @@ def order_view(repository: AttributionRepository, order_id: str, shop: str | Non
         "order_id": order_id,
         "conversion_id": f"shopify:{items[0]['shop']}:{order_id}",
         "known": order is not None,
+        "tenant": str(order["tenant"]) if order and order.get("tenant") else None,
         "follow_ups": [
             FollowUpView(
                 kind=str(f["kind"]),
@@ -168,9 +193,18 @@ def order_view(repository: AttributionRepository, order_id: str, shop: str | Non
         test=bool(order.get("test")),
         financial_status=order.get("financial_status"),
         cancelled_at=_time(order.get("cancelled_at")),
-        attribution=attribution_view(order["attribution"]),
+        attribution=attribution_view(_surviving(repository, order["attribution"])),
         published=bool(order.get("published")),
     )
+
+
+def _tenants_order(tenant: Tenant, shop: str, order: dict[str, Any] | None) -> bool:
+    from ..tenants import owns
+
+    if order is not None:
+        return owns(tenant, order.get("tenant"))
+    # only follow-ups so far (a refund before its order): the shop tells
+    return shop.lower() in {s.lower() for s in tenant.shops} or tenant.default
 
 
 def external_event_view(item: dict[str, Any]) -> ExternalEventView:

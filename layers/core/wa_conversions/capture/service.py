@@ -9,10 +9,11 @@ publishing and marking can repeat an event; events carry stable ids for consumer
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..models.domain import (
     MEDIA_TYPES,
@@ -24,11 +25,14 @@ from ..models.domain import (
     StatusUpdate,
     Update,
 )
-from ..models.events import LifecycleEvent, iso_timestamp
+from ..models.events import LifecycleEvent, contact_merged, iso_timestamp
 from ..phones import country_of
 from ..publishing.eventbridge import EventPublisher
 from ..store.capture import CaptureRepository
 from ..store.ledger import UpdateLedger
+
+if TYPE_CHECKING:
+    from ..tenants import TenantDirectory
 
 DAY_SECONDS = 86_400
 WRITE_CONCURRENCY = 8
@@ -93,8 +97,15 @@ class CaptureService:
         retention_days: int,
         concurrency: int = WRITE_CONCURRENCY,
         text_rules: Callable[[str | None], list[str]] | None = None,
+        tenants: Callable[[], TenantDirectory] | None = None,
+        erased: UpdateLedger | None = None,
     ) -> None:
         self._repository = repository
+        # The erased message ids (privacy.erasure): an erased person's old messages never come back.
+        self._erased = erased
+        # The deployment's tenants (wa_conversions.tenants), read per batch through a cache.
+        self._tenants = tenants
+        self._tenant_id: str | None = None
         self._publisher = publisher
         self._ledger = ledger
         # The names of the ConversionRules an inbound text matches (forwarding.rules); the text stays here.
@@ -103,12 +114,45 @@ class CaptureService:
         self._concurrency = concurrency
 
     def apply_batch(self, updates: Sequence[Update]) -> BatchResult:
+        directory = self._tenants() if self._tenants is not None else None
+        if directory is None or not directory.listed:
+            return self._apply_batch(updates)
+        # Each tenant's updates go to its contacts (docs/tenants.md): one pass per tenant.
+        groups: dict[str, tuple[str | None, list[Update]]] = {}
+        for update in updates:
+            tenant = directory.for_account(
+                update.account.phone_number_id, update.account.display_phone_number, update.account.waba_id
+            )
+            scope = directory.scope(tenant)
+            groups.setdefault(scope, (tenant.id if tenant else None, []))[1].append(update)
+        results = [
+            self._for_tenant(scope, tenant_id)._apply_batch(group)
+            for scope, (tenant_id, group) in groups.items()
+        ]
+        return BatchResult(
+            received=len(updates),
+            applied=sum(r.applied for r in results),
+            events=sum(r.events for r in results),
+        )
+
+    def _for_tenant(self, scope: str, tenant_id: str | None) -> CaptureService:
+        if not scope and tenant_id == self._tenant_id:
+            return self
+        service = copy.copy(self)
+        service._repository = self._repository.scoped(scope) if scope else self._repository
+        service._tenant_id = tenant_id
+        return service
+
+    def _apply_batch(self, updates: Sequence[Update]) -> BatchResult:
         done = self._ledger.applied(u.idempotency_key for u in updates)
-        fresh = list({u.idempotency_key: u for u in updates if u.idempotency_key not in done}.values())
+        fresh = self._not_erased(
+            list({u.idempotency_key: u for u in updates if u.idempotency_key not in done}.values())
+        )
         if not fresh:
             return BatchResult(received=len(updates), applied=0, events=0)
-        fresh = self._move_numbers(fresh)
-        contact_keys = self._resolve_contacts(fresh)
+        merges: list[tuple[str, str]] = []
+        fresh = self._move_numbers(fresh, merges)
+        contact_keys = self._resolve_contacts(fresh, merges)
         created = self._write_contacts(fresh, contact_keys)
         # Updates of one message go to one worker, in time order: its writes then never race.
         by_message: dict[str, list[Update]] = {}
@@ -121,27 +165,50 @@ class CaptureService:
         with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
             per_group = list(pool.map(apply_group, by_message.values()))
         events = [event for group_events in per_group for event in group_events]
+        # The aggregator folds a merged contact's counts into the survivor's (docs/events.md).
+        if merges:
+            at = min(u.timestamp for u in fresh)
+            provider = next((u.channel.value for u in fresh if not isinstance(u, AutomaticEvent)), "meta")
+            events += [contact_merged(source, target, at, provider) for source, target in merges]
+        if self._tenant_id is not None:
+            for event in events:
+                event.properties["tenant"] = self._tenant_id
         self._publisher.publish(events)
+        if merges:
+            self._repository.mark_announced(source for source, _ in merges)
         self._ledger.mark_applied(u.idempotency_key for u in fresh)
         return BatchResult(received=len(updates), applied=len(fresh), events=len(events))
 
+    def _not_erased(self, updates: list[Update]) -> list[Update]:
+        """Drops the updates of erased messages, a redelivered webhook's included (docs/privacy.md)."""
+        if self._erased is None or not updates:
+            return updates
+        from ..store.keys import erased_message_key
+
+        erased = self._erased.applied(erased_message_key(_message_id_of(u)) for u in updates)
+        if not erased:
+            return updates
+        return [u for u in updates if erased_message_key(_message_id_of(u)) not in erased]
+
     # -- contacts --------------------------------------------------------------------------------
 
-    def _move_numbers(self, updates: list[Update]) -> list[Update]:
+    def _move_numbers(self, updates: list[Update], merges: list[tuple[str, str]]) -> list[Update]:
         """A user_changed_number moves the contact to its new number first (the old one stays an
         alias); the system message itself then belongs to the contact under its new number."""
         moved: list[Update] = []
         for update in updates:
             if isinstance(update, InboundMessage) and update.moved_to and update.moved_to.phone:
                 if update.contact.phone and update.contact.phone != update.moved_to.phone:
-                    self._repository.move_contact(update.contact.phone, update.moved_to.phone)
+                    self._repository.move_contact(update.contact.phone, update.moved_to.phone, merges)
                 update = update._replace(contact=_merge(update.moved_to, update.contact._replace(phone=None)))
             moved.append(update)
         return moved
 
-    def _resolve_contacts(self, updates: Sequence[Update]) -> dict[ContactRef, str | None]:
+    def _resolve_contacts(
+        self, updates: Sequence[Update], merges: list[tuple[str, str]]
+    ) -> dict[ContactRef, str | None]:
         refs = [contact for u in updates if (contact := _contact_of(u)) is not None]
-        return self._repository.resolve_contact_keys(refs)
+        return self._repository.resolve_contact_keys(refs, merges)
 
     def _write_contacts(self, updates: Sequence[Update], keys: dict[ContactRef, str | None]) -> set[str]:
         """Write each contact once; returns the keys of the updates that created a contact."""
@@ -268,7 +335,7 @@ class CaptureService:
                     "referralKnown": update.referral_known,
                     "countryCode": country_of(update.contact.phone),
                     "phoneNumberId": update.account.phone_number_id,
-                    **self._rules_matched(update),
+                    **({"backfill": True} if update.backfill else self._rules_matched(update)),
                 },
             )
         )
@@ -309,6 +376,10 @@ class CaptureService:
             "pricingCategory": update.pricing_category,
             "phoneNumberId": update.account.phone_number_id,
         }
+        if update.service_mode:
+            properties["serviceMode"] = update.service_mode
+        if update.backfill:
+            properties["backfill"] = True
         if update.errors:
             properties["errors"] = [
                 {"code": e.code, "title": e.title, "message": e.message} for e in update.errors

@@ -68,3 +68,21 @@ class LifecycleEvent(BaseModel):
 
     def detail_json(self) -> str:
         return self.model_dump_json(by_alias=True)
+
+
+CONTACT_MERGED = "contact.merged"
+
+
+def contact_merged(
+    source_key: str, target_key: str, epoch_seconds: int | float, provider: str
+) -> LifecycleEvent:
+    """Capture folded contact `source_key` into `target_key` (one person is one contact, docs/events.md):
+    the analytics aggregator folds their states likewise. One id per merged contact, however repeated."""
+    return LifecycleEvent.build(
+        update_key=f"merge:{source_key}",
+        event=CONTACT_MERGED,
+        user_id=None,
+        epoch_seconds=epoch_seconds,
+        provider=provider,
+        properties={"contactKey": target_key, "mergedFrom": source_key},
+    )

@@ -5,6 +5,7 @@ conditional writes for the values that only move one way (status, last inbound t
 from __future__ import annotations
 
 import contextlib
+import copy as copy_module
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from ..models.domain import (
 )
 from . import keys
 from .dynamo import UpdateBuilder, from_item, serialize, to_item
+from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 5
 # The keys and the one-way times are not copied as they are when one contact is merged into another.
-_NOT_MERGED = frozenset({"pk", "sk", "item_type", "merged_into", "phone", "first_seen_at", "last_inbound_at"})
+_NOT_MERGED = frozenset(
+    {"pk", "sk", "item_type", "merged_into", "phone", "first_seen_at", "last_inbound_at", "expires_at"}
+)
 # The item_type of a contact profile folded into another: it keeps only the pointer (merged_into).
 MERGED = "merged_contact"
 
@@ -37,6 +41,11 @@ def _followed(profile: dict[str, Any] | None) -> str | None:
     if profile and profile.get("item_type") == MERGED and isinstance(profile.get("merged_into"), str):
         return str(profile["merged_into"])
     return None
+
+
+def _unannounced(source: dict[str, Any], target_key: str) -> bool:
+    """A merged profile whose contact.merged never went out (CaptureRepository.mark_announced)."""
+    return source.get("merged_into") == target_key and not source.get("merge_announced")
 
 
 def followed_key(repository: CaptureRepository, contact_key: str, hops: int = 3) -> str | None:
@@ -64,9 +73,31 @@ class ContactWrite:
 
 
 class CaptureRepository:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, retention: Retention = DEFAULT_RETENTION
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._retention = retention
+        # A listed tenant's contacts live under keys scoped to it (wa_conversions.tenants); "" for none.
+        self._scope = ""
+
+    def scoped(self, scope: str) -> CaptureRepository:
+        """The same table, with contact keys scoped to one tenant (docs/tenants.md)."""
+        copy = copy_module.copy(self)
+        copy._scope = scope
+        return copy
+
+    def _scoped(self, key: str) -> str:
+        return f"{self._scope}~{key}" if self._scope else key
+
+    def own_key(self, key: str) -> str:
+        """A phone's or user-id key as this repository's tenant stores it (unchanged without one)."""
+        return self._scoped(key)
+
+    def _in_scope(self, key: str) -> bool:
+        scope, separator, _ = key.partition("~")
+        return scope == self._scope if separator else not self._scope
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -74,45 +105,115 @@ class CaptureRepository:
         """Where a contact named by its user id alone is: the phone contact it was merged into, else
         its own user-id key. A read, never a merge (the operator API)."""
         found = self._get(keys.user_alias_pk(user_id), keys.ALIAS)
-        return str(found["contact_key"]) if found else uid_key(user_id)
+        if found and self._in_scope(str(found["contact_key"])):
+            return str(found["contact_key"])
+        return self._scoped(uid_key(user_id))
 
-    def resolve_contact_keys(self, contacts: Iterable[ContactRef]) -> dict[ContactRef, str | None]:
+    def resolve_contact_keys(
+        self, contacts: Iterable[ContactRef], merges: list[tuple[str, str]] | None = None
+    ) -> dict[ContactRef, str | None]:
         """Where each contact is stored: one person is one contact, under the phone once it is known.
 
         A webhook with only a user id finds the phone contact through the alias written when both
         were seen together. A webhook with both folds a contact first seen by user id alone into the
         phone one (merge_contact), so the order in which the ids arrive never matters. A phone that
-        moved to a new number (move_contact) leads to the new one. One BatchGetItem answers the batch."""
+        moved to a new number (move_contact) leads to the new one. One BatchGetItem answers the batch.
+        `merges` gets each (merged, surviving) pair not yet announced on the bus (mark_announced)."""
         refs = list(dict.fromkeys(contacts))
         wanted: list[tuple[str, str]] = []
         for ref in refs:
             if ref.phone:
-                wanted.append((keys.contact_pk(ref.phone), keys.PROFILE))
+                wanted.append((keys.contact_pk(self._scoped(ref.phone)), keys.PROFILE))
                 if ref.user_id:
-                    wanted.append((keys.contact_pk(uid_key(ref.user_id)), keys.PROFILE))
+                    wanted.append((keys.contact_pk(self._scoped(uid_key(ref.user_id))), keys.PROFILE))
             elif ref.user_id:
                 wanted.append((keys.user_alias_pk(ref.user_id), keys.ALIAS))
         found = self._batch_get(wanted)
         answer: dict[ContactRef, str | None] = {}
         merged: set[str] = set()
         for ref in refs:
-            key = ref.key
+            key = self._scoped(ref.key) if ref.key else None
             if ref.phone:
-                key = _followed(found.get(keys.contact_pk(ref.phone))) or ref.phone
-                source_key = uid_key(ref.user_id) if ref.user_id else None
+                phone_key = self._scoped(ref.phone)
+                key = _followed(found.get(keys.contact_pk(phone_key))) or phone_key
+                source_key = self._scoped(uid_key(ref.user_id)) if ref.user_id else None
                 source = found.get(keys.contact_pk(source_key)) if source_key else None
-                if source_key and source and source.get("item_type") != MERGED and source_key not in merged:
-                    self.merge_contact(source_key, key, source=source)
+                if source_key and source and source_key not in merged:
                     merged.add(source_key)
-            elif ref.user_id and (alias := found.get(keys.user_alias_pk(ref.user_id))):
+                    if source.get("item_type") != MERGED:
+                        self.merge_contact(source_key, key, source=source)
+                        if merges is not None:
+                            merges.append((source_key, key))
+                    elif merges is not None and _unannounced(source, key):
+                        merges.append((source_key, key))  # merged, then a crash before the event
+            elif (
+                ref.user_id
+                and (alias := found.get(keys.user_alias_pk(ref.user_id)))
+                # user ids are business-scoped; another tenant's alias is not this tenant's contact
+                and self._in_scope(str(alias["contact_key"]))
+            ):
                 key = str(alias["contact_key"])
             answer[ref] = key
         return answer
 
-    def move_contact(self, old_phone: str, new_phone: str) -> bool:
+    def move_contact(
+        self, old_phone: str, new_phone: str, merges: list[tuple[str, str]] | None = None
+    ) -> bool:
         """WhatsApp's user_changed_number: the contact moves to its new number, and the old number stays
-        a pointer to it (GET /contacts/{old phone} and order phones still find it)."""
-        return self.merge_contact(old_phone, new_phone)
+        a pointer to it (GET /contacts/{old phone} and order phones still find it). `merges` as in
+        resolve_contact_keys."""
+        source_key, target_key = self._scoped(old_phone), self._scoped(new_phone)
+        source = self.get_contact(source_key)
+        moved = self.merge_contact(source_key, target_key, source=source)
+        if merges is not None and source is not None and (moved or _unannounced(source, target_key)):
+            merges.append((source_key, target_key))
+        return moved
+
+    def mark_announced(self, merged_keys: Iterable[str]) -> None:
+        """contact.merged went out for these merged profiles: a redelivery need not announce it again."""
+        for merged_key in dict.fromkeys(merged_keys):
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.contact_pk(merged_key), keys.PROFILE),
+                UpdateExpression="SET merge_announced = :yes",
+                ExpressionAttributeValues={":yes": serialize(True)},
+            )
+
+    def add_phone(
+        self, contact_key: str, phone: str, source: str, merges: list[tuple[str, str]] | None = None
+    ) -> str | None:
+        """A phone given for a contact from outside the webhook's ids (the CRM): a contact known by
+        user id alone gets it, merged into that phone's contact exactly as when a webhook names both,
+        with `phone_source` saying where it came from. A contact that has a phone keeps its own (the
+        CRM's other number may be anyone's). Returns the contact's key afterwards; None if unknown.
+        `merges` as in resolve_contact_keys."""
+        named = self.get_contact(contact_key)
+        if named is None and contact_key.startswith("uid:"):
+            # first seen with its phone: the user id is only an alias of the phone's contact
+            contact_key = self.contact_key_of_user(contact_key.removeprefix("uid:"))
+        elif (target := _followed(named)) and merges is not None and _unannounced(named or {}, target):
+            merges.append((contact_key, target))  # merged by an earlier try that never announced it
+        key = followed_key(self, contact_key)
+        profile = self.get_contact(key) if key else None
+        if key is None or profile is None:
+            return None
+        if profile.get("phone") or not profile.get("user_id"):
+            return key
+        contact = ContactRef(phone=phone, user_id=str(profile["user_id"]), phone_source=source)
+        # A phone contact seen on WhatsApp already has its phone from its own webhooks.
+        known = (self.get_contact(followed_key(self, phone) or phone) or {}).get("phone")
+        target = self.resolve_contact_keys([contact], merges)[contact] or phone
+        update = (
+            UpdateBuilder()
+            .set("item_type", "contact")
+            .set_if_absent("phone", phone)
+            .set_if_absent("phone_source", None if known else source)
+            .set_if_absent("user_id", contact.user_id)
+        )
+        self._client.update_item(
+            TableName=self._table, Key=self._key(keys.contact_pk(target), keys.PROFILE), **update.kwargs()
+        )
+        return target
 
     def merge_contact(
         self, source_key: str, target_key: str, *, source: dict[str, Any] | None = None
@@ -124,7 +225,9 @@ class CaptureRepository:
         if source is None or source.get("item_type") == MERGED or source_key == target_key:
             return False
         target_pk = keys.contact_pk(target_key)
-        profile = UpdateBuilder().set("item_type", "contact")
+        profile = (
+            UpdateBuilder().set("item_type", "contact").set("expires_at", self._retention.contact_expiry())
+        )
         for attribute, value in source.items():
             if attribute not in _NOT_MERGED:
                 profile.set_if_absent(attribute, value)
@@ -172,8 +275,12 @@ class CaptureRepository:
         self._client.update_item(
             TableName=self._table,
             Key=self._key(keys.contact_pk(source_key), keys.PROFILE),
-            UpdateExpression="SET item_type = :merged, merged_into = :to",
-            ExpressionAttributeValues={":merged": serialize(MERGED), ":to": serialize(target_key)},
+            UpdateExpression="SET item_type = :merged, merged_into = :to, expires_at = :expires",
+            ExpressionAttributeValues={
+                ":merged": serialize(MERGED),
+                ":to": serialize(target_key),
+                ":expires": serialize(self._retention.contact_expiry()),
+            },
         )
         return True
 
@@ -199,6 +306,9 @@ class CaptureRepository:
             .set("username", contact.username)
             .set_if_absent("first_seen_at", first_seen)
             .set_if_absent("created_by", update_key)
+            .set_if_absent("tenant", self._scope or None)
+            # Every webhook naming the contact is activity: a contact that keeps talking is kept.
+            .set("expires_at", self._retention.contact_expiry())
         )
         result = self._client.update_item(
             TableName=self._table,
@@ -229,19 +339,16 @@ class CaptureRepository:
             )
 
     def _remember_alias(self, user_id: str, contact_key: str) -> None:
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(
-                    {
-                        "pk": keys.user_alias_pk(user_id),
-                        "sk": keys.ALIAS,
-                        "item_type": "alias",
-                        "contact_key": contact_key,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        # The first contact named wins; each sighting keeps the alias as long as its contact.
+        update = (
+            UpdateBuilder()
+            .set("item_type", "alias")
+            .set_if_absent("contact_key", contact_key)
+            .set("expires_at", self._retention.contact_expiry())
+        )
+        self._client.update_item(
+            TableName=self._table, Key=self._key(keys.user_alias_pk(user_id), keys.ALIAS), **update.kwargs()
+        )
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -274,6 +381,7 @@ class CaptureRepository:
             .set_if_absent("status_rank", MessageStatus.RECEIVED.rank)
             .set_if_absent("at_received", timestamp)
             .set_if_absent("has_referral", has_referral)
+            .set_if_absent("tenant", self._scope or None)
         )
         self._client.update_item(
             TableName=self._table, Key=self._key(keys.message_pk(message_id), keys.MESSAGE), **update.kwargs()
@@ -339,6 +447,7 @@ class CaptureRepository:
             "pk": keys.contact_pk(contact_key),
             "sk": keys.referral_sk(timestamp, message_id),
             "item_type": "referral",
+            "tenant": self._scope or None,
             "contact_key": contact_key,
             "message_id": message_id,
             "received_at": timestamp,
@@ -350,6 +459,7 @@ class CaptureRepository:
             "headline": referral.headline,
             "body": referral.body,
             "media_type": referral.media_type,
+            "expires_at": self._retention.referral_expiry(timestamp),
         }
         if referral.ctwa_clid:
             attributes["gsi1pk"] = keys.click_pk(referral.ctwa_clid)
@@ -368,6 +478,7 @@ class CaptureRepository:
             "custom_data": event.custom_data or None,
             "waba_id": event.account.waba_id,
             "phone_number_id": event.account.phone_number_id,
+            "expires_at": self._retention.referral_expiry(event.timestamp),
         }
         if event.ctwa_clid:
             attributes["gsi1pk"] = keys.click_pk(event.ctwa_clid)

@@ -15,12 +15,15 @@
 | idempotency key  | IDEMPOTENCY#<scope>#<key> | IDEMPOTENCY   |                  |                  |
 | link token       | LINK#<token>      | LINK                  |                  |                  |
 | contact email    | EMAIL#<sha256>    | CONTACT#<key>         |                  |                  |
+| erasure          | ERASURE#<id>      | ERASURE               |                  |                  |
+| suppression      | SUPPRESSED#<hmac> | SUPPRESSION           |                  |                  |
+| data export      | EXPORT#<shop>#<request id> | EXPORT       |                  |                  |
 
 <key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id. One person
 is one contact (store.capture.merge_contact): when a user-id contact turns out to have a phone, or a
 phone moves to a new number, its profile becomes item_type "merged_contact" with merged_into naming the
 contact that now holds its messages and clicks (its referral items stay, marked merged_into, out of the
-click index).
+click index), and merge_announced once contact.merged went out on the bus.
 Timestamps in sort keys are zero-padded epoch seconds, so they sort as numbers.
 
 Delivery (wa_conversions.delivery.log): one item per (destination, event id); <id> is
@@ -40,6 +43,9 @@ order carrying an expired token is told so, not "unknown").
 Contact emails (store.emails): an email the CRM gave for a contact (/v1/capture contact.created or
 contact.updated), under the SHA-256 of its trimmed, lower-cased form; one item per (email, contact), so
 an email known for two contacts is seen to be ambiguous. Attributes: contact_key, source, seen_at.
+Erasures (privacy.erasure): what one erasure took, by kind and count; a suppression item is an erased
+phone or user id as HMAC-SHA256 under the erasure-hash-key secret, naming its erasure (docs/privacy.md).
+A data export is what Shopify's customers/data_request asked for (privacy.shopify), kept 30 days.
 Idempotency keys (attribution.idempotency): <scope> names the route ("external-events"), <key> is the
 client's Idempotency-Key header (at most 255 printable ASCII characters); the item keeps the request's
 fingerprint, the id the first request chose, its answer once there is one, and expires_at for TTL.
@@ -151,3 +157,29 @@ def delivery_status_sk(epoch_seconds: int, delivery_id: str) -> str:
 
 def delivery_reference_pk(destination: str, key: str) -> str:
     return f"DELIVERYREF#{destination}#{key}"
+
+
+def erasure_pk(erasure_id: str) -> str:
+    return f"ERASURE#{erasure_id}"
+
+
+def suppression_pk(identity_hash: str) -> str:
+    return f"SUPPRESSED#{identity_hash}"
+
+
+EXPORT = "EXPORT"
+
+
+def data_export_pk(shop: str, request_id: str) -> str:
+    return f"EXPORT#{shop}#{request_id}"
+
+
+# The idempotency table's namespace of erased message ids (privacy.erasure): capture drops their updates.
+ERASED_MESSAGES = "erased"
+
+
+def erased_message_key(message_id: str) -> str:
+    """An erased message id as the tombstone keeps it: its SHA-256 (a wamid carries the phone, base64)."""
+    import hashlib
+
+    return hashlib.sha256(message_id.encode()).hexdigest()
