@@ -18,6 +18,7 @@ from wa_conversions.analytics.report import write_report
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "report" / "index.html"
 DEMO_CONTACT = "16505551234"  # the sample ad click's buyer, as the attribution step left it
+DEMO_AD = "120226305854810726"  # the sample click's ad (events/payloads/, its referral.source_id)
 
 
 def _days_with_data(stack: LocalStack) -> list[str]:
@@ -32,7 +33,8 @@ def _days_with_data(stack: LocalStack) -> list[str]:
         ProjectionExpression="#d",
         ExpressionAttributeNames={"#d": "day"},
     ):
-        days.update(item["day"]["S"] for item in page["Items"])
+        # counters are per UTC hour ("2025-06-18T05"); their day is its first ten characters
+        days.update(item["day"]["S"][:10] for item in page["Items"])
     return sorted(days)
 
 
@@ -56,10 +58,53 @@ def _print(metrics: dict[str, Any]) -> None:
     )
     print(f"  By country      {metrics['by_country'] or '-'}")
     for source_id, ad in metrics["ads"].items():
-        print(
-            f"  Ad {source_id}: {ad['clicks']} clicks, {ad['conversations']} conversations,"
-            f" {ad['orders']} orders, revenue {ad['revenue']:.2f}"
+        spend = (
+            ""
+            if ad.get("spend") is None
+            else f", spend {ad['spend']:.2f} {ad['currency']}, ROAS {ad['roas']}"
         )
+        print(
+            f"  Ad {ad.get('ad_name') or source_id}: {ad['clicks']} clicks,"
+            f" {ad['conversations']} conversations,"
+            f" {ad['orders']} orders, revenue {ad['revenue']:.2f}{spend}"
+        )
+
+
+def _read_spend(stack: LocalStack, env: dict[str, str], days: list[str]) -> None:
+    """Meta's insights for the demo's days, played by the stand-in (the sample ad, and one whose
+    clicks were never captured), read as the daily schedule would (`make insights`)."""
+    account = env.get("META_AD_ACCOUNT_IDS", "").split(",")[0].strip().removeprefix("act_")
+    if not account or not days:
+        return
+
+    def row(day: str, ad_id: str, name: str, campaign: str, spend: str) -> dict[str, str]:
+        return {
+            "date_start": day,
+            "ad_id": ad_id,
+            "ad_name": name,
+            "adset_name": "Lookalike 1% US",
+            "campaign_name": campaign,
+            "spend": spend,
+            "impressions": "4210",
+            "clicks": "57",
+            "account_currency": "USD",
+        }
+
+    stack.standins.set_insights(
+        {
+            "accounts": {
+                account: [
+                    row(days[-1], DEMO_AD, "Summer sale carousel", "Summer sale", "82.40"),
+                    row(days[-1], "120226305854810999", "Retargeting video", "Retargeting", "35.00"),
+                ]
+            }
+        }
+    )
+    invocation = stack.invoke("AdInsightsFunction", {"since": days[-1], "until": days[-1]})
+    print(
+        "  AdInsightsFunction (make insights) read the ad spend  ->",
+        "ok" if invocation.ok else invocation.error_summary,
+    )
 
 
 def _converse(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
@@ -134,6 +179,7 @@ def run(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
     _converse(stack, api, env)
     stack.wait_until_idle()
     days = _days_with_data(stack)
+    _read_spend(stack, env, days)
     params = {"granularity": "day"}
     if days:
         last = date.fromisoformat(days[-1])

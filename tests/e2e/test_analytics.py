@@ -125,7 +125,10 @@ def test_metrics_over_http_count_each_fact_once(api: httpx.Client, stack: LocalS
     assert metrics["by_agent"]["agent_e2e"]["sent"] == 1
     assert metrics["by_agent"]["agent_e2e"]["response_time_seconds"]["median"] == 90
     assert metrics["by_service_mode"] == {"agent": {"sent": 1, "resolved": 0}}
-    assert metrics["ads"] == {AD: {"clicks": 1, "conversations": 1, "orders": 1, "revenue": 25.5}}
+    assert set(metrics["ads"]) == {AD}
+    ad = metrics["ads"][AD]
+    assert (ad["clicks"], ad["conversations"], ad["orders"], ad["revenue"]) == (1, 1, 1, 25.5)
+    assert ad["ad_started_answered_within_24h"] == 1.0  # answered in 90 s
     assert (
         stack.client("sqs").get_queue_attributes(
             QueueUrl=stack.physical_id("AnalyticsDLQ"), AttributeNames=["ApproximateNumberOfMessages"]
@@ -143,3 +146,88 @@ def test_metrics_refuses_bad_ranges_over_http(api: httpx.Client, stack: LocalSta
         api.get("/metrics", params={"from": "2020-01-01", "to": "2024-03-01"}, headers=key).status_code == 422
     )
     assert api.get("/metrics", params={"from": DAY, "to": DAY}).status_code == 401
+
+
+# -- coexistence and time zones (docs/events.md#coexistence, docs/analytics.md) ------------------
+# Their own days and number, so the session's other data does not reach these numbers.
+COEX_DAY, PAST_DAY = "2023-11-15", "2023-11-10"
+COEX_PHONE = "5215599001122"  # Mexico
+COEX_AD = "e2e-ad-coex"
+
+
+def at_epoch(day: str, clock: str) -> int:
+    return int(datetime.fromisoformat(f"{day}T{clock}+00:00").timestamp())
+
+
+def test_replies_from_the_business_app_count_and_history_backfills_once(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    key = {"X-Api-Key": stack.env_values["API_KEY"]}
+    business = wh.METADATA["display_phone_number"]
+    referral = {"source_id": COEX_AD, "source_type": "ad", "ctwa_clid": "e2e-clid-coex"}
+    # The customer writes from the ad at 02:00 UTC (20:00 the day before in Mexico City) ...
+    inbound = wh.webhook(
+        {
+            "contacts": [wh.contact(COEX_PHONE, "E2E Coexistence")],
+            "messages": [
+                wh.text_message(
+                    "wamid.e2e-coex-in", COEX_PHONE, at_epoch(COEX_DAY, "02:00:00"), referral=referral
+                )
+            ],
+        }
+    )
+    # ... and the business answers 200 s later from the WhatsApp Business app.
+    echo = {
+        "from": business,
+        "to": COEX_PHONE,
+        "id": "wamid.e2e-coex-echo",
+        "timestamp": str(at_epoch(COEX_DAY, "02:03:20")),
+        "type": "text",
+        "text": {"body": "Hola, ¿en qué te ayudo?"},
+    }
+    echoes = wh.webhook({"message_echoes": [echo]}, field="smb_message_echoes")
+    # A chat from before onboarding: asked at 10:00, answered from the app at 10:10, read.
+    past = [
+        wh.text_message("wamid.e2e-coex-past-in", COEX_PHONE, at_epoch(PAST_DAY, "10:00:00")),
+        {
+            **wh.text_message("wamid.e2e-coex-past-out", business, at_epoch(PAST_DAY, "10:10:00")),
+            "to": COEX_PHONE,
+            "history_context": {"status": "READ"},
+        },
+    ]
+    chunk = {
+        "metadata": {"phase": 1, "chunk_order": 1, "progress": 100},
+        "threads": [{"id": COEX_PHONE, "messages": past}],
+    }
+    backfill = wh.webhook({"history": [chunk]}, field="history")
+    # The echo before the message it answers; Meta repeats webhooks, the history is replayed.
+    for document in (echoes, inbound, backfill, echoes, backfill):
+        post_webhook(api, stack, document)
+    stack.wait_until_idle()
+
+    day = api.get("/metrics", params={"from": COEX_DAY, "to": COEX_DAY, "tz": "UTC"}, headers=key).json()
+    assert day["response_time_seconds"] == {"median": 200, "p90": 200, "count": 1}
+    assert day["funnel"] == {"sent": 1, "delivered": 0, "read": 0, "replied": 0}
+    assert day["by_service_mode"] == {"app": {"sent": 1, "resolved": 0}}
+    assert day["ads"][COEX_AD]["conversations"] == 1
+    assert day["ads"][COEX_AD]["ad_started_answered_within_24h"] == 1.0
+    assert day["received"] == 1
+
+    # In Mexico City the chat happened the evening before.
+    local = api.get(
+        "/metrics", params={"from": PAST_DAY, "to": COEX_DAY, "tz": "America/Mexico_City"}, headers=key
+    ).json()
+    received = {d["date"]: d["received"] for d in local["daily"] if d["received"]}
+    assert received == {PAST_DAY: 1, "2023-11-14": 1}
+    assert {h: n for h, n in local["by_hour"].items() if n} == {"04": 1, "20": 1}
+
+    # The history, posted twice, counts once: one question, one reply after 600 s, read (and
+    # replied to, by the ad message five days later).
+    history = api.get("/metrics", params={"from": PAST_DAY, "to": PAST_DAY, "tz": "UTC"}, headers=key).json()
+    assert history["received"] == 1
+    assert history["funnel"] == {"sent": 1, "delivered": 1, "read": 1, "replied": 1}
+    assert history["response_time_seconds"] == {"median": 600, "p90": 600, "count": 1}
+    assert history["by_service_mode"] == {"app": {"sent": 1, "resolved": 0}}
+
+    bad = api.get("/metrics", params={"from": COEX_DAY, "to": COEX_DAY, "tz": "Mexico City"}, headers=key)
+    assert bad.status_code == 400 and bad.json()["field"] == "tz"

@@ -190,9 +190,23 @@ EXPECTED: dict[str, Any] = {
     },
     "handoffs": 1,
     "ads": {
-        S1: {"clicks": 1, "conversations": 1, "orders": 1, "revenue": 49.9},
-        S2: {"clicks": 2, "conversations": 1, "orders": 1, "revenue": 70.0},
+        # A answered in 120 s, C in 40 s: both within Meta's 24 h
+        S1: {
+            "clicks": 1,
+            "conversations": 1,
+            "ad_started_answered_within_24h": 1.0,
+            "orders": 1,
+            "revenue": 49.9,
+        },
+        S2: {
+            "clicks": 2,
+            "conversations": 1,
+            "ad_started_answered_within_24h": 1.0,
+            "orders": 1,
+            "revenue": 70.0,
+        },
     },
+    "ad_started_answered_within_24h": 1.0,
     "orders": 3,
     "revenue": 139.9,
     "refunds": 30.0,
@@ -214,12 +228,15 @@ def assert_matches_expected(metrics: dict[str, Any]) -> None:
         "by_agent",
         "by_service_mode",
         "handoffs",
-        "ads",
+        "ad_started_answered_within_24h",
         "orders",
         "revenue",
         "refunds",
     ):
         assert metrics[key] == EXPECTED[key], (key, metrics[key])
+    # the figures counted from events; an ad's spend and names come from Meta's insights
+    ads = {ad: {k: metrics["ads"][ad][k] for k in figures} for ad, figures in EXPECTED["ads"].items()}
+    assert ads == EXPECTED["ads"] and set(metrics["ads"]) == set(EXPECTED["ads"]), ("ads", metrics["ads"])
     assert {d: n for d, n in metrics["new_contacts"].items() if n} == EXPECTED["new_contacts"]
     assert {h: n for h, n in metrics["by_hour"].items() if n} == EXPECTED["by_hour_nonzero"]
     assert len(metrics["by_hour"]) == 24

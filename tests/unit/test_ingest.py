@@ -10,6 +10,7 @@ import pytest
 from tests.support import webhooks as wh
 from wa_conversions.capture import ingest
 from wa_conversions.errors import BadRequestError, ForbiddenError, UnauthorizedError
+from wa_conversions.providers.meta import normalize, parse_webhook
 from wa_conversions.signatures import meta_signature, verify_meta_signature
 
 SECRET = "app-secret"
@@ -93,6 +94,26 @@ def test_large_body_is_split_into_valid_webhooks_holding_every_update() -> None:
                 m["id"] for m in value.get("messages", [])
             ]
     assert seen == [f"s{i}" for i in range(300)] + ["m"]
+
+
+def test_one_large_history_chunk_is_cut_into_parts_that_normalize_to_the_same_updates() -> None:
+    # Meta: "a single webhook could potentially describe thousands of messages" (docs/events.md)
+    customer = "16505551234"
+    messages = [
+        {**wh.text_message(f"h{i}", customer if i % 2 else "15550783881", i, body="z" * 400), "to": customer}
+        for i in range(400)
+    ]
+    chunk = {
+        "metadata": {"phase": 1, "chunk_order": 3, "progress": 40},
+        "threads": [{"id": customer, "messages": messages}],
+    }
+    document = wh.webhook({"history": [chunk]}, field="history")
+    parts = ingest.split_for_queue(wh.encode(document), document, max_bytes=20_000)
+    assert len(parts) > 1
+    assert all(len(p.encode()) <= 20_000 for p in parts)
+    whole = [u.idempotency_key for u in normalize(parse_webhook(wh.encode(document)))]
+    cut = [u.idempotency_key for part in parts for u in normalize(parse_webhook(part))]
+    assert sorted(cut) == sorted(whole) and len(whole) == 400
 
 
 def test_many_small_changes_travel_together_so_the_webhook_is_queued_in_few_messages() -> None:

@@ -288,3 +288,48 @@ def test_salvage_gives_up_on_changes_without_a_field_or_that_are_not_a_list() ->
     assert salvage(wh.encode(no_field)) is None
     not_a_list = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": 5}]}
     assert salvage(wh.encode(not_a_list)) is None
+
+
+# -- coexistence: replies from the WhatsApp Business app and the chat history -------------------
+
+
+def test_an_smb_message_echo_is_a_message_the_business_sent_from_the_app() -> None:
+    [update] = updates_of(wh.sample("meta_docs_smb_message_echoes.json"))
+    assert isinstance(update, StatusUpdate)
+    # the key a "sent" status of the same message would have: counted once whichever comes
+    assert update.idempotency_key == "status:wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA:sent"
+    assert update.status is MessageStatus.SENT
+    assert update.timestamp == 1750276112
+    assert update.contact is not None and update.contact.phone == "16505551234"
+    assert update.service_mode == "app"
+    assert not update.backfill
+
+
+def test_a_history_chunk_is_the_customers_messages_in_and_the_businesss_out() -> None:
+    updates = updates_of(wh.sample("meta_docs_history.json"))
+    inbound = [u for u in updates if isinstance(u, InboundMessage)]
+    sent = [u for u in updates if isinstance(u, StatusUpdate)]
+    assert [(u.message_id, u.contact.phone, u.timestamp, u.backfill) for u in inbound] == [
+        ("wamid.HBgLMTY1MDUwNzY1MjAVAgASGBQzQUFFMzY4MkI0QkQ2Q0E2QTY0MgA=", "16505551234", 1750190400, True)
+    ]
+    out_id = "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBJCNjBCMEE3QjJGMjY4QkEwNkIA"
+    # history_context.status READ: sent, delivered and read, as the live statuses would say
+    assert [(u.idempotency_key, u.status) for u in sent] == [
+        (f"status:{out_id}:sent", MessageStatus.SENT),
+        (f"status:{out_id}:delivered", MessageStatus.DELIVERED),
+        (f"status:{out_id}:read", MessageStatus.READ),
+    ]
+    assert all(u.service_mode == "app" and u.backfill and u.timestamp == 1750191000 for u in sent)
+    assert all(u.contact is not None and u.contact.phone == "16505551234" for u in sent)
+
+
+def test_salvage_parks_a_broken_echo_and_keeps_the_good_one() -> None:
+    good = {"from": "15550783881", "to": "16505551234", "id": "wamid.E1", "timestamp": "1750276112"}
+    bad = {**good, "id": "wamid." + "A" * 3000}
+    body = wh.encode(wh.webhook({"message_echoes": [good, bad]}, field="smb_message_echoes"))
+    with pytest.raises(ValidationError):
+        parse_webhook(body)
+    salvaged = salvage(body)
+    assert salvaged is not None
+    assert [u.idempotency_key for u in normalize(salvaged.valid)] == ["status:wamid.E1:sent"]
+    assert salvaged.reasons == ("message_echoes[1].id: String should have at most 200 characters",)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
-from datetime import date, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import UnprocessableError
+from ..errors import BadRequestError, UnprocessableError
+from .ads import AdMetrics, CampaignMetrics, ad_metrics, by_campaign
 from .histogram import percentile
+from .insights import AdDay
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
@@ -23,15 +26,63 @@ class MetricsQuery(BaseModel):
     start: date
     end: date
     granularity: Literal["day"] = "day"
+    # The IANA zone days and hours are reported in (docs/analytics.md#time-zones).
+    tz: str = "UTC"
 
     @property
     def days(self) -> list[str]:
         count = (self.end - self.start).days + 1
         return [(self.start + timedelta(days=i)).isoformat() for i in range(count)]
 
+    @property
+    def zone(self) -> tzinfo:
+        return _zone(self.tz)
 
-def parse_query(params: Mapping[str, str | None], today: date) -> MetricsQuery:
-    """from/to are inclusive ISO dates (UTC days); to defaults to today, from to 29 days before it."""
+    @property
+    def utc_days(self) -> tuple[date, date]:
+        """The UTC days whose hours make up the range's local days: what to read."""
+        first = datetime.combine(self.start, datetime.min.time(), tzinfo=self.zone)
+        last = datetime.combine(self.end, datetime.max.time(), tzinfo=self.zone)
+        try:
+            low = first.astimezone(UTC).date()
+        except OverflowError:  # 0001-01-01 east of UTC
+            low = date.min
+        try:
+            high = last.astimezone(UTC).date()
+        except OverflowError:  # 9999-12-31 west of UTC
+            high = date.max
+        return low, high
+
+
+MAX_TZ_LENGTH = 64
+
+
+def _zone(name: str) -> tzinfo:
+    # UTC needs no time zone database (a runtime may have none: docs/analytics.md#time-zones).
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
+def parse_zone(raw: str | None, default: str = "UTC") -> str:
+    """An IANA zone name ("America/Mexico_City"); 400 naming it when there is no such zone."""
+    name = raw or default
+    try:
+        if len(name) <= MAX_TZ_LENGTH:
+            _zone(name)
+            return name
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    shown = name if len(name) <= 40 else name[:40] + "..."
+    raise BadRequestError(f"tz must be an IANA time zone like America/Mexico_City, got {shown!r}", field="tz")
+
+
+def parse_query(
+    params: Mapping[str, str | None], today: date | datetime, default_tz: str = "UTC"
+) -> MetricsQuery:
+    """from/to are inclusive ISO dates, days in tz (default_tz when absent); to defaults to today
+    there, from to 29 days before it."""
+    tz = parse_zone(params.get("tz"), default_tz)
+    if isinstance(today, datetime):
+        today = today.astimezone(_zone(tz)).date()
 
     def parse(name: str) -> date | None:
         raw = params.get(name)
@@ -59,7 +110,7 @@ def parse_query(params: Mapping[str, str | None], today: date) -> MetricsQuery:
         raise UnprocessableError("from is after to", field="from")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise UnprocessableError(f"The range is longer than {MAX_RANGE_DAYS} days", field="to")
-    return MetricsQuery(start=start, end=end)
+    return MetricsQuery(start=start, end=end, tz=tz)
 
 
 class Percentiles(BaseModel):
@@ -94,13 +145,6 @@ class ModeMetrics(BaseModel):
     resolved: int = 0
 
 
-class AdMetrics(BaseModel):
-    clicks: int = 0
-    conversations: int = 0
-    orders: int = 0
-    revenue: float = 0.0
-
-
 class DayMetrics(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -122,6 +166,8 @@ class Metrics(BaseModel):
     from_: str = Field(alias="from")
     to: str
     granularity: str
+    # the zone days and hours are in (from, to, daily, by_hour)
+    tz: str = "UTC"
     response_time_seconds: Percentiles
     response_time_histogram: list[HistogramBucket]
     new_contacts: dict[str, int]
@@ -137,6 +183,10 @@ class Metrics(BaseModel):
     by_service_mode: dict[str, ModeMetrics]
     handoffs: int
     ads: dict[str, AdMetrics]
+    # Ad-started conversations whose first business reply came within 24 h (Meta's free entry point).
+    ad_started_answered_within_24h: float | None = None
+    # the ads with spend, by campaign name (analytics.ads)
+    by_campaign: dict[str, CampaignMetrics] = {}
     orders: int
     revenue: float
     refunds: float
@@ -150,6 +200,10 @@ def _rate(part: float, whole: float) -> float | None:
     return None if not whole else round(min(part / whole, 1.0), 4)
 
 
+def _share(part: float, whole: float) -> float | None:
+    return None if round(whole) <= 0 else round(min(part / whole, 1.0), 4)
+
+
 def _int(value: float) -> int:
     return round(value)
 
@@ -158,7 +212,9 @@ def _money(value: float) -> float:
     return round(value, 2)
 
 
-def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Metrics:
+def compute(
+    query: MetricsQuery, days: Mapping[str, Mapping[str, float]], spend: Sequence[AdDay] = ()
+) -> Metrics:
     totals: dict[str, float] = defaultdict(float)
     histogram: dict[int, int] = defaultdict(int)
     agent_histograms: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -169,6 +225,7 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
     unattributed: dict[str, float] = defaultdict(float)
     hours: dict[str, float] = {f"{h:02d}": 0 for h in range(24)}
     daily: list[DayMetrics] = []
+    days = _local_days(query, days, hours)
     for day in query.days:
         counters = days.get(day, {})
         day_clicks = 0.0
@@ -219,10 +276,12 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
         )
 
     sent = totals["sent"]
+    ad_rows = ad_metrics(ads, spend, keep={source for source, values in ads.items() if _nonzero(values)})
     return Metrics(
         from_=query.start.isoformat(),
         to=query.end.isoformat(),
         granularity=query.granularity,
+        tz=query.tz,
         response_time_seconds=percentiles(histogram),
         response_time_histogram=[
             HistogramBucket(seconds=b, count=c) for b, c in sorted(histogram.items()) if c > 0
@@ -255,22 +314,42 @@ def compute(query: MetricsQuery, days: Mapping[str, Mapping[str, float]]) -> Met
             if _nonzero(values)
         },
         handoffs=_int(totals["handoffs"]),
-        ads={
-            source: AdMetrics(
-                clicks=_int(values["clicks"]),
-                conversations=_int(values["conversations"]),
-                orders=_int(values["orders"]),
-                revenue=_money(values["revenue"]),
-            )
-            for source, values in sorted(ads.items())
-            if _nonzero(values)
-        },
+        ads=ad_rows,
+        by_campaign=by_campaign(ad_rows),
+        ad_started_answered_within_24h=_share(
+            sum(v.get("answered24h", 0) for v in ads.values()),
+            sum(v.get("conversations", 0) for v in ads.values()),
+        ),
         orders=_int(totals["orders"]),
         revenue=_money(totals["revenue"]),
         refunds=_money(totals["refunds"]),
         unattributed_reasons={k: _int(v) for k, v in sorted(unattributed.items()) if _int(v)},
         daily=daily,
     )
+
+
+def _local_days(
+    query: MetricsQuery, buckets: Mapping[str, Mapping[str, float]], hours: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """UTC hour buckets ("2025-06-18T05") summed into the query's local days, inbound messages into
+    its local hours. A bucket that is a whole day (counters from before hours were kept, or a day
+    Meta reports spend for) is that day whatever the zone."""
+    zone = query.zone
+    wanted = set(query.days)
+    local: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for bucket, counters in buckets.items():
+        day, hour = bucket, None
+        if len(bucket) == 13 and bucket[10] == "T":
+            moment = datetime.fromisoformat(bucket + ":00+00:00").astimezone(zone)
+            day, hour = moment.date().isoformat(), f"{moment.hour:02d}"
+        if day not in wanted:
+            continue
+        into = local[day]
+        for name, amount in counters.items():
+            into[name] += amount
+        if hour is not None:
+            hours[hour] += counters.get("received", 0)
+    return local
 
 
 def _nonzero(values: Mapping[str, float]) -> bool:

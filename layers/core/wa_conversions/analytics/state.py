@@ -39,6 +39,16 @@ def hour_of(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H")
 
 
+def bucket_of_time(epoch: int) -> str:
+    """The UTC hour a fact is counted in ("2025-06-18T05"): hours let GET /metrics answer in any
+    whole-hour time zone exactly (docs/analytics.md#time-zones)."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H")
+
+
+# Meta's free entry point: a reply within 24 h of an ad-started chat (docs/analytics.md).
+ENTRY_POINT_SECONDS = 86_400
+
+
 def _earliest(known: int | None, seen: int | None) -> int | None:
     if known is None:
         return seen
@@ -92,8 +102,14 @@ class ContactState(BaseModel):
     clicks: dict[str, Click] = Field(default_factory=dict)
     # Kept for good, unlike clicks: a contact's first click on an ad starts the conversation from it.
     first_clicks: dict[str, int] = Field(default_factory=dict)
+    # The first business reply after each first click, kept for good too: the reply itself is forgotten.
+    ad_replies: dict[str, int] = Field(default_factory=dict)
     activities: dict[str, Activity] = Field(default_factory=dict)
     counted: Contributions = Field(default_factory=dict)
+    # Set once this contact was merged into another (contact.merged): its facts live there now.
+    merged_into: str | None = None
+    # The listed tenant its events name (analytics.tenancy); its counters are counted for it too.
+    tenant: str | None = None
 
     # -- merging facts (idempotent: the same fact twice leaves the state as it was) -------------
 
@@ -132,6 +148,29 @@ class ContactState(BaseModel):
     def note_activity(self, event_id: str, activity: Activity) -> None:
         self.activities.setdefault(event_id, activity)
 
+    def absorb(self, other: ContactState) -> None:
+        """Take over the facts and the counted contributions of a contact merged into this one. What
+        both counted (new_contacts twice, one ad conversation twice) the next settle() takes back."""
+        self.created = _earliest(self.created, other.created)
+        for message_id, inbound in other.inbound.items():
+            self.note_inbound(message_id, inbound.ts, inbound.country)
+        for message_id, entry in other.outbound.items():
+            for stage in ("sent", "delivered", "read", "failed"):
+                if (ts := getattr(entry, stage)) is not None:
+                    self.note_outbound(message_id, stage, ts, agent=entry.agent, mode=entry.mode)
+        for message_id, click in other.clicks.items():
+            self.note_click(message_id, click.ts, click.source_id)
+        for source_id, ts in other.first_clicks.items():
+            self.first_clicks[source_id] = min(self.first_clicks.get(source_id, ts), ts)
+        for source_id, ts in other.ad_replies.items():
+            self.ad_replies[source_id] = min(self.ad_replies.get(source_id, ts), ts)
+        for event_id, activity in other.activities.items():
+            self.note_activity(event_id, activity)
+        for group, counters in other.counted.items():
+            mine = self.counted.setdefault(group, {})
+            for key, amount in counters.items():
+                mine[key] = mine.get(key, 0) + amount
+
     # -- deriving counters ----------------------------------------------------------------------
 
     def _mode_at(self, ts: int) -> str | None:
@@ -150,7 +189,7 @@ class ContactState(BaseModel):
         out: Contributions = defaultdict(dict)
 
         def add(group: str, ts: int, counter: str, amount: float = 1) -> None:
-            key = f"{day_of(ts)}|{counter}"
+            key = f"{bucket_of_time(ts)}|{counter}"
             out[group][key] = out[group].get(key, 0) + amount
 
         if self.created is not None:
@@ -158,8 +197,8 @@ class ContactState(BaseModel):
 
         for message_id, inbound in self.inbound.items():
             group = f"in:{message_id}"
+            # by_hour is read from the hour of "received" itself, in the zone asked for.
             add(group, inbound.ts, "received")
-            add(group, inbound.ts, f"hour#{hour_of(inbound.ts)}")
             if inbound.country:
                 add(group, inbound.ts, f"country#{inbound.country}")
 
@@ -191,6 +230,9 @@ class ContactState(BaseModel):
         # A conversation from an ad is a contact's first click on that ad.
         for source_id, ts in self.first_clicks.items():
             add(f"adconv:{source_id}", ts, f"ad#{source_id}#conversations")
+            reply = self.ad_replies.get(source_id)
+            if reply is not None and reply - ts <= ENTRY_POINT_SECONDS:
+                add(f"adconv:{source_id}", ts, f"ad#{source_id}#answered24h")
 
         for event_id, activity in self.activities.items():
             group = f"act:{event_id}"
@@ -231,6 +273,7 @@ class ContactState(BaseModel):
         """Derive the counters, record them as counted, and return what changed: {"day|counter": delta}.
 
         Then forget facts older than the window (their counters stay counted)."""
+        self._note_ad_replies()
         derived = self.derive()
         deltas: dict[str, float] = defaultdict(float)
         for group in set(derived) | set(self.counted):
@@ -242,6 +285,20 @@ class ContactState(BaseModel):
         self.counted = derived
         self._forget_old()
         return {key: value for key, value in deltas.items() if value}
+
+    def _note_ad_replies(self) -> None:
+        """The earliest known business message at or after each first click. Idempotent and
+        order-free: a late earlier reply or an earlier click moves it; a forgotten reply keeps it."""
+        sent = [ref for entry in self.outbound.values() if (ref := entry.reference) is not None]
+        for source_id, clicked in self.first_clicks.items():
+            known = self.ad_replies.get(source_id)
+            after = [ts for ts in sent if ts >= clicked]
+            if known is not None and known >= clicked:
+                after.append(known)
+            if after:
+                self.ad_replies[source_id] = min(after)
+            else:
+                self.ad_replies.pop(source_id, None)
 
     def _forget_old(self) -> None:
         facts = self._fact_times()

@@ -37,7 +37,7 @@ WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
 PART_BYTES = 64_000
 # The most one part may take (an update alone larger than PART_BYTES): far under SQS's 1 MiB.
 MAX_MESSAGE_BYTES = 240_000
-UPDATE_LISTS = ("messages", "statuses", "automatic_events")
+UPDATE_LISTS = ("messages", "statuses", "automatic_events", "message_echoes", "history")
 
 
 class PayloadTooLargeError(ApiError):
@@ -170,6 +170,9 @@ def _change_pieces(obj: str, entry_id: Any, change: Any, max_bytes: int) -> Iter
         yield whole
         return
     value = dict(change.get("value", {}))
+    if isinstance(value.get("history"), list):
+        # One history chunk can hold thousands of messages: cut it to a chunk per message to split.
+        value["history"] = list(_history_pieces(value["history"]))
     lists = {k: v for k, v in value.items() if k in UPDATE_LISTS and isinstance(v, list)}
     # What is not a list of updates goes with every part: the processor tells what is wrong with it.
     shared = {k: v for k, v in value.items() if k not in lists}
@@ -189,6 +192,23 @@ def _change_pieces(obj: str, entry_id: Any, change: Any, max_bytes: int) -> Iter
             size += added
         if chunk:
             yield wrap({**shared, list_name: chunk})
+
+
+def _history_pieces(chunks: list[Any]) -> Iterator[Any]:
+    """Each message of each thread as a chunk of its own, with its chunk's metadata and thread id;
+    what is not of the documented shape goes as it came, for the processor to park."""
+    for chunk in chunks:
+        threads = chunk.get("threads") if isinstance(chunk, dict) else None
+        if not isinstance(threads, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("messages", []), list) for t in threads
+        ):
+            yield chunk
+            continue
+        shared = {k: v for k, v in chunk.items() if k != "threads"}
+        for thread in threads:
+            head = {k: v for k, v in thread.items() if k != "messages"}
+            for message in thread.get("messages", []):
+                yield {**shared, "threads": [{**head, "messages": [message]}]}
 
 
 class IngestQueue:

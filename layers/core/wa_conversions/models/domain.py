@@ -151,6 +151,8 @@ class InboundMessage(NamedTuple):
     text: str | None = None
     # A `system` user_changed_number: the number (and user id) the contact moved to.
     moved_to: ContactRef | None = None
+    # Read from a coexistence `history` chunk: a past message, counted but not acted on.
+    backfill: bool = False
 
 
 class StatusUpdate(NamedTuple):
@@ -165,6 +167,9 @@ class StatusUpdate(NamedTuple):
     errors: tuple[ErrorDetail, ...] = ()
     conversation_id: str | None = None
     pricing_category: str | None = None
+    # "app": sent from the WhatsApp Business app (coexistence echoes and history), not through the API.
+    service_mode: str | None = None
+    backfill: bool = False
 
 
 class AutomaticEvent(NamedTuple):

@@ -100,6 +100,10 @@ class SystemDoc(TypedDict, total=False):
     user_id: Id | None
 
 
+class HistoryContextDoc(TypedDict, total=False):
+    status: Name | None
+
+
 class PhoneDoc(TypedDict, total=False):
     phone: Id | None
     wa_id: Id | None
@@ -126,9 +130,31 @@ MessageDoc = TypedDict(
         # REQUEST_CONTACT_INFO button (docs/shopify.md, "One contact per person").
         "contacts": list[SharedContactDoc],
         "origin": Name | None,
+        # Coexistence only (docs/events.md): the customer an smb_message_echoes or history message
+        # went to, and a history message's last status.
+        "to": Id | None,
+        "history_context": HistoryContextDoc | None,
     },
     total=False,
 )
+
+
+class HistoryMetadataDoc(TypedDict, total=False):
+    phase: int | None
+    chunk_order: int | None
+    progress: int | None
+
+
+class HistoryThreadDoc(TypedDict, total=False):
+    """One chat of a `history` chunk: id is the customer's WhatsApp number."""
+
+    id: Id | None
+    messages: list[MessageDoc]
+
+
+class HistoryChunkDoc(TypedDict, total=False):
+    metadata: HistoryMetadataDoc | None
+    threads: list[HistoryThreadDoc]
 
 
 class ErrorDataDoc(TypedDict, total=False):
@@ -176,6 +202,9 @@ class ChangeValueDoc(TypedDict, total=False):
     messages: list[MessageDoc]
     statuses: list[StatusDoc]
     automatic_events: list[AutomaticEventDoc]
+    # Coexistence: what the business sent from the WhatsApp Business app, and its past chats.
+    message_echoes: list[MessageDoc]
+    history: list[HistoryChunkDoc]
 
 
 class ChangeDoc(TypedDict, total=False):

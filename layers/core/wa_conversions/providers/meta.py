@@ -33,7 +33,10 @@ from ..phones import wa_digits
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
 # A call's status webhook has a message status's shape (statuses[] with id, status, recipient_id) under
 # field "calls": the field alone tells a message from a call, account updates or template reviews.
-READ_FIELDS = frozenset({"messages", "automatic_events"})
+# smb_message_echoes and history are coexistence's (docs/events.md#coexistence).
+ECHOES = "smb_message_echoes"
+HISTORY = "history"
+READ_FIELDS = frozenset({"messages", "automatic_events", ECHOES, HISTORY})
 
 
 def parse_webhook(raw: bytes | str) -> wire.WebhookDocument:
@@ -55,6 +58,8 @@ _UPDATE_ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "messages": TypeAdapter(wire.MessageDoc),
     "statuses": TypeAdapter(wire.StatusDoc),
     "automatic_events": TypeAdapter(wire.AutomaticEventDoc),
+    "message_echoes": TypeAdapter(wire.MessageDoc),
+    "history": TypeAdapter(wire.HistoryChunkDoc),
 }
 
 
@@ -148,6 +153,10 @@ def iter_updates(payload: wire.WebhookDocument) -> Iterator[Update]:
                 yield _status(status, contacts, account)
             for event in value.get("automatic_events", ()):
                 yield _automatic_event(event, account)
+            for echo in value.get("message_echoes", ()):
+                yield _sent_from_app(echo, contacts.ref(wa_digits(echo.get("to")), None), account)
+            for chunk in value.get("history", ()):
+                yield from _history(chunk, contacts, account)
 
 
 # Enum(value) goes through EnumType.__call__ and costs ten dict lookups; these are the lookups.
@@ -285,6 +294,63 @@ def _status(status: wire.StatusDoc, contacts: _ContactIndex, account: BusinessAc
         conversation.get("id") if conversation else None,
         pricing.get("category") if pricing else None,
     )
+
+
+def _sent_from_app(
+    message: wire.MessageDoc,
+    contact: ContactRef | None,
+    account: BusinessAccount,
+    status: MessageStatus = MessageStatus.SENT,
+    *,
+    backfill: bool = False,
+) -> StatusUpdate:
+    """A message the business sent from the WhatsApp Business app, as the status the API would have
+    reported: the same idempotency key, so an echo delivered twice or also in history counts once."""
+    return StatusUpdate(
+        f"status:{message['id']}:{status.value}",  # idempotency_key
+        Channel.META,
+        message["id"],
+        status,
+        status.value,
+        message["timestamp"],
+        contact,
+        account,
+        service_mode=APP_MODE,
+        backfill=backfill,
+    )
+
+
+APP_MODE = "app"
+# history_context.status of a past message the business sent; the stages it implies besides "sent".
+_HISTORY_STAGES: dict[str, tuple[MessageStatus, ...]] = {
+    "delivered": (MessageStatus.DELIVERED,),
+    "read": (MessageStatus.DELIVERED, MessageStatus.READ),
+    "played": (MessageStatus.DELIVERED, MessageStatus.READ),
+    "error": (MessageStatus.FAILED,),
+    "failed": (MessageStatus.FAILED,),
+}
+
+
+def _history(
+    chunk: wire.HistoryChunkDoc, contacts: _ContactIndex, account: BusinessAccount
+) -> Iterator[Update]:
+    """A chunk of the chats the business had in the app before onboarding: the customer's messages
+    as inbound, the business's as sent (and delivered or read as far as history_context says). The
+    keys are those of the live webhooks, so a replayed chunk, or one overlapping live traffic, adds
+    nothing (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/history/)."""
+    for thread in chunk.get("threads", ()):
+        customer = wa_digits(thread.get("id"))
+        for message in thread.get("messages", ()):
+            sender = wa_digits(message.get("from"))
+            if sender is not None and sender == customer:
+                yield _inbound(message, contacts, account)._replace(backfill=True)
+                continue
+            contact = contacts.ref(customer or wa_digits(message.get("to")), None)
+            yield _sent_from_app(message, contact, account, backfill=True)
+            context = message.get("history_context")
+            raw = ((context.get("status") if context else None) or "").lower()
+            for stage in _HISTORY_STAGES.get(raw, ()):
+                yield _sent_from_app(message, contact, account, stage, backfill=True)
 
 
 def _error(error: wire.ErrorDoc) -> ErrorDetail:

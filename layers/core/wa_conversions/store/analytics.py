@@ -2,25 +2,31 @@
 
 | item            | table       | key                                                     |
 |-----------------|-------------|---------------------------------------------------------|
-| day counters    | single      | pk ANALYTICS#<YYYY-MM>, sk DAY#<YYYY-MM-DD>#<shard>     |
+| hour counters   | single      | pk ANALYTICS#<YYYY-MM>, sk DAY#<YYYY-MM-DD>T<HH>#<shard> |
 | contact state   | single      | pk ANALYTICS#CONTACT#<contact key>, sk STATE            |
 | counted marker  | idempotency | id analytics#<event messageId> (TTL: expiration)        |
 
 Counters are flat attributes ("sent", "country#KE", "ad#<source id>#revenue") updated with ADD, so a
-new counter needs no schema. A month is one partition: a 366-day query is at most 13 Query calls.
-Each day is split over a few shards so concurrent writers rarely touch the same item.
+new counter needs no schema; a listed tenant's are there again as "tenant#<id>#<counter>"
+(analytics.tenancy). They are kept per UTC hour, so a day in any whole-hour time zone is a
+sum of hours (docs/analytics.md#time-zones); items written before that are per UTC day
+(sk DAY#<YYYY-MM-DD>#<shard>) and still read. A month is one partition: a 366-day query is at most
+14 Query calls (a day more each side for the zone). Each hour is split over a few shards so
+concurrent writers rarely touch the same item.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..analytics.aggregator import StateConflictError
 from ..analytics.state import ContactState
+from ..analytics.tenancy import counters_of
 from .dynamo import from_item, serialize
+from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -49,8 +55,10 @@ class AnalyticsReader:
         self._client = client
         self._table = table_name
 
-    def read_days(self, start: date, end: date) -> dict[str, dict[str, float]]:
-        """The counters of every day from start to end inclusive, shards summed: {day: {counter: n}}."""
+    def read_days(self, start: date, end: date, tenant: str | None = None) -> dict[str, dict[str, float]]:
+        """The counters of every UTC day from start to end inclusive, shards summed:
+        {"YYYY-MM-DDTHH" (or "YYYY-MM-DD" for items from before hours were kept): {counter: n}};
+        one tenant's (analytics.tenancy) when given, else the whole deployment's."""
         totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for month in _months(start, end):
             kwargs: dict[str, Any] = {
@@ -59,7 +67,8 @@ class AnalyticsReader:
                 "ExpressionAttributeValues": {
                     ":pk": serialize(month_pk(month)),
                     ":low": serialize(f"DAY#{max(start.isoformat(), month + '-01')}"),
-                    ":high": serialize(f"DAY#{min(end.isoformat(), month + '-31')}#~"),
+                    # "~" sorts after both "#<shard>" (whole days) and "T<hour>#<shard>" (hours).
+                    ":high": serialize(f"DAY#{min(end.isoformat(), month + '-31')}~"),
                 },
             }
             while True:
@@ -69,7 +78,7 @@ class AnalyticsReader:
                     day = str(item.pop("day"))
                     for key in ("pk", "sk"):
                         item.pop(key, None)
-                    for counter, amount in item.items():
+                    for counter, amount in counters_of(item, tenant).items():
                         if isinstance(amount, int | float):
                             totals[day][counter] += amount
                 if "LastEvaluatedKey" not in page:
@@ -80,11 +89,18 @@ class AnalyticsReader:
 
 class AnalyticsRepository(AnalyticsReader):
     def __init__(
-        self, client: DynamoDBClient, table_name: str, idempotency_table_name: str, *, marker_ttl_seconds: int
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        idempotency_table_name: str,
+        *,
+        marker_ttl_seconds: int,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         super().__init__(client, table_name)
         self._markers = idempotency_table_name
         self._marker_ttl = marker_ttl_seconds
+        self._retention = retention
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -118,7 +134,10 @@ class AnalyticsRepository(AnalyticsReader):
         *,
         state: ContactState | None = None,
         expected_version: int | None = None,
+        retired: tuple[ContactState, int] | None = None,
     ) -> bool:
+        """`retired`: a contact merged into `state`'s one (contact.merged), written emptied in the same
+        transaction, with the version it was loaded at."""
         now = int(time.time())
         actions: list[TransactWriteItemTypeDef] = [
             {
@@ -135,7 +154,8 @@ class AnalyticsRepository(AnalyticsReader):
                 }
             }
         ]
-        if state is not None:
+        written = [(state, expected_version)] if state is not None else []
+        for state, expected_version in written + ([retired] if retired else []):
             condition = "attribute_not_exists(pk)" if not expected_version else "version = :expected"
             put: dict[str, Any] = {
                 "TableName": self._table,
@@ -145,6 +165,8 @@ class AnalyticsRepository(AnalyticsReader):
                     "version": serialize(state.version),
                     "state": serialize(state.model_dump_json(exclude={"version"})),
                     "updated_at": serialize(now),
+                    # each counted event rewrites it, so the state of a contact still active stays
+                    "expires_at": serialize(self._retention.analytics_state_expiry(now)),
                 },
                 "ConditionExpression": condition,
             }
@@ -157,7 +179,10 @@ class AnalyticsRepository(AnalyticsReader):
             by_day[day][counter] = amount
         for day, counters in sorted(by_day.items()):
             names: dict[str, str] = {}
-            values: dict[str, Any] = {":day": serialize(day)}
+            values: dict[str, Any] = {
+                ":day": serialize(day),
+                ":expires": serialize(self._retention.analytics_counter_expiry(_day_start(day))),
+            }
             clauses: list[str] = []
             for index, (counter, amount) in enumerate(sorted(counters.items())):
                 names[f"#c{index}"] = counter
@@ -168,8 +193,8 @@ class AnalyticsRepository(AnalyticsReader):
                     "Update": {
                         "TableName": self._table,
                         "Key": {"pk": serialize(month_pk(day[:7])), "sk": serialize(day_sk(day, shard))},
-                        "UpdateExpression": "SET #day = :day ADD " + ", ".join(clauses),
-                        "ExpressionAttributeNames": {**names, "#day": "day"},
+                        "UpdateExpression": "SET #day = :day, #expires = :expires ADD " + ", ".join(clauses),
+                        "ExpressionAttributeNames": {**names, "#day": "day", "#expires": "expires_at"},
                         "ExpressionAttributeValues": values,
                     }
                 }
@@ -180,10 +205,16 @@ class AnalyticsRepository(AnalyticsReader):
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return False
-            if len(reasons) > 1 and reasons[1] in ("ConditionalCheckFailed", "TransactionConflict"):
+            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons[1:3]):
                 raise StateConflictError(f"contact state changed: {reasons}") from error
             raise
         return True
+
+
+def _day_start(day: str) -> int:
+    """Epoch seconds of a YYYY-MM-DD day's start (UTC)."""
+    # day[:10]: counters are kept per UTC hour ("2025-06-18T05"), by the day the hour is in
+    return int(datetime.combine(date.fromisoformat(day[:10]), datetime.min.time(), tzinfo=UTC).timestamp())
 
 
 def _months(start: date, end: date) -> list[str]:
