@@ -257,6 +257,27 @@ def proxy_response(result: Any) -> HttpResponse:
 
 
 Invoker = Callable[[str, Any], Invocation]
+# Lambda's Invoke API, as `sam local start-lambda` serves it, so `make insights` and
+# `aws lambda invoke --endpoint-url` can run a function of the local stack on demand.
+# https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+LAMBDA_INVOKE_PATH: Final = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+
+
+def lambda_invoke(invoke: Invoker, function: str, body: bytes) -> HttpResponse:
+    """A RequestResponse invocation: the function's result, or its error with X-Amz-Function-Error."""
+    try:
+        event = json.loads(body or b"{}")
+    except ValueError:
+        return gateway_error(400, "Could not parse request body into json", "InvalidRequestContentException")
+    try:
+        invocation = invoke(function, event)
+    except KeyError:
+        return gateway_error(404, f"Function not found: {function}", "ResourceNotFoundException")
+    headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+    if not invocation.ok:
+        headers.append(("X-Amz-Function-Error", "Unhandled"))
+        return HttpResponse(200, headers, json.dumps(invocation.error or {}).encode())
+    return HttpResponse(200, headers, json.dumps(invocation.result).encode())
 
 
 class ApiGateway:
@@ -304,6 +325,10 @@ class ApiGateway:
     ) -> HttpResponse:
         raw_path, _, raw_query = target.partition("?")
         raw_path = raw_path.partition("#")[0] or "/"
+        invoked = LAMBDA_INVOKE_PATH.fullmatch(raw_path)
+        if method == "POST" and invoked is not None:
+            log.info("invoke %s", invoked[1])
+            return lambda_invoke(self.invoke, unquote(invoked[1]), body)
         match = self.table.match(method, raw_path)
         if match is None:
             # API Gateway answers 403 for unknown routes; the local stack says 404 so that a wrong

@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from devstack.sample_events import proxy_event, read_env
+from tests.integration.conftest import assert_every_record_expires
 from tests.support import analytics_history as history
 from tests.support.cfn import create_table, load_template
 from tests.support.lambdas import FakeContext, load_handler, reset_caches, sqs_event
@@ -117,7 +118,12 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnalyticsHarness]:
         )
         reset_caches()
         yield AnalyticsHarness(queue_url=queue_url, api_key=env["API_KEY"])
-        reset_caches()
+        try:
+            assert_every_record_expires(
+                dynamodb, template, {"Table": TABLE, "IdempotencyTable": IDEMPOTENCY_TABLE}
+            )
+        finally:
+            reset_caches()
 
 
 def metrics_of(harness: AnalyticsHarness) -> dict[str, Any]:
@@ -162,9 +168,9 @@ class TestScriptedHistory:
         assert second_day["funnel"] == {"sent": 2, "delivered": 1, "read": 0, "replied": 2}
         assert second_day["new_contacts"] == {history.D2: 1}
         assert second_day["response_time_seconds"] == {"median": 40, "p90": 40, "count": 1}
-        assert second_day["ads"] == {
-            history.S2: {"clicks": 2, "conversations": 1, "orders": 1, "revenue": 70.0}
-        }
+        assert set(second_day["ads"]) == {history.S2}
+        ad = second_day["ads"][history.S2]
+        assert (ad["clicks"], ad["conversations"], ad["orders"], ad["revenue"]) == (2, 1, 1, 70.0)
 
 
 def track(event: str, **props: Any) -> dict[str, Any]:
@@ -310,7 +316,7 @@ class TestReport:
         harness.drain()
         page = write_report(metrics_of(harness), tmp_path / "index.html")
         html = page.read_text()
-        assert "<script" not in html and "<link" not in html and "src=" not in html  # self-contained
+        assert "<link" not in html and "src=" not in html and "http" not in html  # self-contained
 
         class Bars(HTMLParser):
             def __init__(self) -> None:
@@ -344,3 +350,95 @@ class TestReport:
         ]
         shot = chromium.screenshot(page, tmp_path / "report.png")
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the 24-hour window and time zones (docs/analytics.md) --------------------------------------
+
+X, Y, Z = "5215512345601", "5215512345602", "5215512345603"
+S3, S4 = "120210000000003", "120210000000004"
+
+
+def ad_chat(contact: str, ad: str, clicked: str, replied: str) -> list[history.Step]:
+    """An ad-started chat: the click's message, and the business's first reply."""
+    key = f"{contact}-{ad}"
+    return [
+        history.bus(
+            "referral.captured", contact, clicked, f"{key}-in", messageId=f"wamid.{key}-in", sourceId=ad
+        ),
+        history.bus("message.received", contact, clicked, f"{key}-in", messageId=f"wamid.{key}-in"),
+        history.bus("message.sent", contact, replied, f"{key}-out", messageId=f"wamid.{key}-out"),
+    ]
+
+
+WINDOW = [
+    # X answered in 5 minutes; Y 25 hours later, after the window; Z at 24 h exactly, still in it.
+    *ad_chat(X, S3, history.at(history.D1, "10:00:00"), history.at(history.D1, "10:05:00")),
+    *ad_chat(Y, S3, history.at(history.D1, "11:00:00"), history.at(history.D2, "12:00:00")),
+    *ad_chat(Z, S4, history.at(history.D1, "12:00:00"), history.at(history.D2, "12:00:00")),
+    # a later message of X's does not make Y's chat answered, nor a second chat of X's
+    history.bus("message.sent", X, history.at(history.D2, "09:00:00"), "x-later", messageId="wamid.x-later"),
+]
+
+
+class TestEntryPointWindow:
+    @pytest.mark.parametrize("order", ["in order", "backwards", "shuffled twice"])
+    def test_the_share_of_ad_started_chats_answered_within_24_hours(
+        self, harness: AnalyticsHarness, order: str
+    ) -> None:
+        steps = {
+            "in order": WINDOW,
+            "backwards": list(reversed(WINDOW)),
+            "shuffled twice": random.Random(5).sample([*WINDOW, *WINDOW], 2 * len(WINDOW)),
+        }[order]
+        for step in steps:
+            harness.deliver(step)
+            if order == "backwards":
+                harness.drain()
+        harness.drain(redeliver=order == "shuffled twice")
+        metrics = metrics_of(harness)
+        assert metrics["ad_started_answered_within_24h"] == 0.6667  # X and Z of X, Y and Z
+        assert metrics["ads"][S3]["conversations"] == 2
+        assert metrics["ads"][S3]["ad_started_answered_within_24h"] == 0.5
+        assert metrics["ads"][S4]["ad_started_answered_within_24h"] == 1.0
+
+    def test_a_reply_stays_counted_once_the_chat_is_forgotten(self, harness: AnalyticsHarness) -> None:
+        # The contact's state keeps 30 days of facts: the reply is dropped, its count is not.
+        for step in ad_chat(X, S3, history.at(history.D1, "10:00:00"), history.at(history.D1, "10:05:00")):
+            harness.deliver(step)
+        harness.drain()
+        later = history.at("2025-08-01", "10:00:00")
+        harness.deliver(history.bus("message.received", X, later, "x-aug", messageId="wamid.x-aug"))
+        harness.drain()
+        assert metrics_of(harness)["ads"][S3]["ad_started_answered_within_24h"] == 1.0
+
+    def test_no_ad_started_chat_gives_no_share(self, harness: AnalyticsHarness) -> None:
+        assert metrics_of(harness)["ad_started_answered_within_24h"] is None
+
+
+class TestTimeZones:
+    def test_a_message_at_two_utc_is_the_previous_day_in_the_report_time_zone(
+        self, harness: AnalyticsHarness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("REPORT_TIME_ZONE", "America/Mexico_City")
+        at_two = history.at(history.D2, "02:00:00")  # 20:00 on D1 in Mexico City (UTC-6)
+        harness.deliver(history.bus("message.received", X, at_two, "x-two", messageId="wamid.x-two"))
+        reply = history.at(history.D2, "02:01:00")
+        harness.deliver(history.bus("message.sent", X, reply, "x-two-out", messageId="wamid.x-two-out"))
+        harness.drain()
+        local = metrics_of(harness)
+        assert local["tz"] == "America/Mexico_City"
+        assert [(d["date"], d["received"], d["sent"]) for d in local["daily"]] == [
+            (history.D1, 1, 1),
+            (history.D2, 0, 0),
+        ]
+        assert {h: n for h, n in local["by_hour"].items() if n} == {"20": 1}
+        assert local["response_time_seconds"] == {"median": 60, "p90": 60, "count": 1}
+        utc = harness.metrics({**RANGE, "tz": "UTC"})["json"]
+        assert [(d["date"], d["received"]) for d in utc["daily"]] == [(history.D1, 0), (history.D2, 1)]
+        assert {h: n for h, n in utc["by_hour"].items() if n} == {"02": 1}
+
+    def test_a_zone_that_does_not_exist_is_400_naming_tz(self, harness: AnalyticsHarness) -> None:
+        response = harness.metrics({**RANGE, "tz": "America/Atlantis"})
+        assert response["statusCode"] == 400
+        assert response["json"]["field"] == "tz"
+        assert "America/Atlantis" in response["json"]["message"]

@@ -20,11 +20,11 @@ FLAGS = (
 )
 
 
-def _run(page: Path, *extra: str) -> str:
+def _run(page: Path, *extra: str, fragment: str = "") -> str:
     assert CHROMIUM.exists(), "chromium is missing: run `make chromium` (apt-get install -y chromium)"
     with tempfile.TemporaryDirectory() as profile:
         completed = subprocess.run(  # noqa: S603 - fixed binary, our own arguments
-            [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
+            [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri() + fragment],
             capture_output=True,
             text=True,
             timeout=90,
@@ -33,9 +33,10 @@ def _run(page: Path, *extra: str) -> str:
     return completed.stdout
 
 
-def dump_dom(page: Path) -> str:
-    """The DOM after Chromium has loaded and laid out the page."""
-    return _run(page, "--dump-dom")
+def dump_dom(page: Path, fragment: str = "") -> str:
+    """The DOM after Chromium has loaded and laid out the page (and run its scripts), opened at
+    `fragment` ("#sort=roas-desc")."""
+    return _run(page, "--dump-dom", fragment=fragment)
 
 
 def screenshot(page: Path, out: Path, size: str = "1400,1100") -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import logging
 from typing import Any
 
@@ -205,3 +206,33 @@ def test_the_access_log_keeps_ids_that_cannot_be_phone_numbers(caplog: pytest.Lo
     gateway(answered).handle("GET", "/contacts/wamid.HBgL%2Fab%3D", [], b"", "127.0.0.1")
 
     assert "/contacts/wamid.HBgL%2Fab%3D -> 404" in caplog.text
+
+
+def test_lambda_invoke_api_runs_a_function_with_the_posted_event() -> None:
+    """POST /2015-03-31/functions/<id>/invocations, as `sam local start-lambda` serves it (make insights)."""
+    seen: list[tuple[str, Any]] = []
+
+    def invoke(function: str, event: Any) -> Invocation:
+        seen.append((function, event))
+        if function == "Missing":
+            raise KeyError(function)
+        if event.get("fail"):
+            return Invocation(
+                function, "rid", ok=False, error={"errorType": "ValueError", "errorMessage": "bad"}
+            )
+        return Invocation(function, "rid", ok=True, result={"stored": 3})
+
+    api = ApiGateway([route("/contacts/{id}", function="Contacts")], invoke, region="us-east-1")
+    path = "/2015-03-31/functions/{}/invocations"
+
+    ok = api.handle("POST", path.format("AdInsightsFunction"), [], b'{"since": "2026-06-01"}', "127.0.0.1")
+    failed = api.handle("POST", path.format("AdInsightsFunction"), [], b'{"fail": true}', "127.0.0.1")
+    missing = api.handle("POST", path.format("Missing"), [], b"{}", "127.0.0.1")
+    garbled = api.handle("POST", path.format("AdInsightsFunction"), [], b"{not json", "127.0.0.1")
+
+    assert seen[0] == ("AdInsightsFunction", {"since": "2026-06-01"})
+    assert (ok.status, json.loads(ok.body)) == (200, {"stored": 3})
+    assert ("X-Amz-Function-Error", "Unhandled") in failed.headers
+    assert json.loads(failed.body) == {"errorType": "ValueError", "errorMessage": "bad"}
+    assert (missing.status, json.loads(missing.body)["message"]) == (404, "Function not found: Missing")
+    assert garbled.status == 400 and len(seen) == 3

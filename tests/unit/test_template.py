@@ -106,7 +106,15 @@ def test_each_rule_may_send_to_its_queue_and_to_its_dead_letter_queue_and_no_oth
                 )
 
     needed: dict[str, set[str]] = {}
+    schedules = {
+        f"{f}{n}"
+        for f, fn in _of_type(resources, "AWS::Serverless::Function").items()
+        for n, e in (fn["Properties"].get("Events") or {}).items()
+        if e["Type"] == "ScheduleV2"
+    }
     for rule, target in _rule_targets(resources):
+        if rule in schedules:
+            continue  # EventBridge Scheduler sends with the schedule's role, which SAM grants
         for arn in (target["Arn"], target["DeadLetterConfig"]["Arn"]):
             if arn.startswith("arn:") and resources[arn.removeprefix("arn:")]["Type"] == "AWS::SQS::Queue":
                 needed.setdefault(arn.removeprefix("arn:"), set()).add(f"arn:{rule}")

@@ -9,7 +9,8 @@ from typing import Any, Literal, Protocol
 
 from ..models.events import LifecycleEvent
 from ..phones import country_of
-from .state import Activity, ContactState, day_of
+from .state import Activity, ContactState, bucket_of_time, merge_deltas
+from .tenancy import tenant_of, with_tenant
 
 SHARDS = 8
 MAX_ATTEMPTS = 6
@@ -23,6 +24,8 @@ STAGES = {
 ACTIVITIES = {"chat.assigned": "assigned", "chat.resolved": "resolved", "agent.handoff": "handoff"}
 CONTACT_EVENTS = frozenset({"message.received", "contact.created", "referral.captured", *STAGES, *ACTIVITIES})
 CONVERSION_EVENTS = frozenset({"conversion.attributed", "conversion.unattributed", "refund.created"})
+# Capture folded one contact into another (store.capture.merge_contact): so do their states.
+CONTACT_MERGED = "contact.merged"
 
 type Outcome = Literal["counted", "duplicate", "ignored"]
 
@@ -44,9 +47,11 @@ class AnalyticsStore(Protocol):
         *,
         state: ContactState | None = None,
         expected_version: int | None = None,
+        retired: tuple[ContactState, int] | None = None,
     ) -> bool:
         """Mark the event counted and add the deltas, atomically. False when it was already counted;
-        StateConflictError when the state's version moved."""
+        StateConflictError when the state's version moved. `retired`: a merged contact's emptied
+        state and the version it was loaded at, written in the same transaction."""
         ...
 
 
@@ -107,7 +112,8 @@ def fold(state: ContactState, event: LifecycleEvent) -> None:
             STAGES[name],
             ts,
             agent=_text(props.get("agentId")),
-            mode=mode if mode in ("bot", "agent") else None,
+            # "app": sent from the WhatsApp Business app (coexistence, docs/events.md)
+            mode=mode if mode in ("bot", "agent", "app") else None,
         )
     elif name == "contact.created":
         state.note_contact_created(ts)
@@ -128,11 +134,14 @@ def conversion_deltas(event: LifecycleEvent) -> dict[str, float]:
     props = event.properties
     if props.get("test"):
         return {}
-    day = day_of(epoch_of(event.timestamp))
+    day = bucket_of_time(epoch_of(event.timestamp))  # the UTC hour, like every counter
     value = _number(props.get("value"))
     attribution = props.get("attribution") if isinstance(props.get("attribution"), dict) else {}
     source_id = _text(props.get("sourceId"))
     attributed = source_id is not None and (attribution or {}).get("status", "attributed") == "attributed"
+    currency = _text(props.get("currency"))
+    # per currency too, so ROAS never sums two currencies (analytics.ads)
+    per_currency = f"{day}|ad#{source_id}#revenue:{currency.upper()}" if currency else None
     deltas: dict[str, float] = {}
     if event.event == "refund.created":
         if value:
@@ -140,6 +149,8 @@ def conversion_deltas(event: LifecycleEvent) -> dict[str, float]:
             deltas[f"{day}|revenue"] = -value
             if attributed:
                 deltas[f"{day}|ad#{source_id}#revenue"] = -value
+                if per_currency:
+                    deltas[per_currency] = -value
         return deltas
     if props.get("kind", "order") != "order" and not value:
         return deltas  # a lead or booking without value is not an order
@@ -150,6 +161,8 @@ def conversion_deltas(event: LifecycleEvent) -> dict[str, float]:
         deltas[f"{day}|ad#{source_id}#orders"] = 1
         if value:
             deltas[f"{day}|ad#{source_id}#revenue"] = value
+            if per_currency:
+                deltas[per_currency] = value
     elif event.event == "conversion.unattributed":
         for reason in unattributed_reasons(attribution or {}):
             deltas[f"{day}|unattributed#{reason}"] = 1
@@ -178,22 +191,34 @@ class Aggregator:
 
     def apply(self, event: LifecycleEvent) -> Result:
         name = event.event
-        if name not in CONTACT_EVENTS and name not in CONVERSION_EVENTS:
+        if name not in CONTACT_EVENTS and name not in CONVERSION_EVENTS and name != CONTACT_MERGED:
             return Result("ignored", name)
         if self._store.seen(event.message_id):
             return Result("duplicate", name)
+        if name == CONTACT_MERGED:
+            return self._merge(event)
         contact = contact_of(event)
         if name in CONVERSION_EVENTS:
-            fresh = self._store.commit(event.message_id, conversion_deltas(event), shard_of(event.message_id))
+            deltas = with_tenant(conversion_deltas(event), tenant_of(event.properties))
+            fresh = self._store.commit(event.message_id, deltas, shard_of(event.message_id))
             return Result("counted" if fresh else "duplicate", name)
         if contact is None:
             # Only a status without a recipient lands here; it still counts, on its own.
             contact = f"msg:{event.properties.get('messageId') or event.message_id}"
         for _ in range(MAX_ATTEMPTS):
             state = self._store.load_state(contact)
+            for _hop in range(3):  # a late event of a contact merged since counts for the survivor
+                if not state.merged_into:
+                    break
+                contact = state.merged_into
+                state = self._store.load_state(contact)
             expected = state.version
+            # what was counted before the contact's tenant was known is counted for it now too
+            before = merge_deltas(state.counted.values()) if state.tenant is None else {}
             fold(state, event)
-            deltas = state.settle()
+            tenant = state.tenant or tenant_of(event.properties)
+            deltas = with_tenant(state.settle(), tenant, before)
+            state.tenant = tenant
             state.version = expected + 1
             try:
                 fresh = self._store.commit(
@@ -203,3 +228,45 @@ class Aggregator:
                 continue
             return Result("counted" if fresh else "duplicate", name)
         raise StateConflictError(f"contact state kept changing over {MAX_ATTEMPTS} attempts")
+
+    def _merge(self, event: LifecycleEvent) -> Result:
+        """contact.merged: the merged contact's facts and counted contributions move to the survivor,
+        and what both had counted for one fact (two contact.created, one ad conversation twice) is
+        taken back, in one transaction; the merged state keeps only a pointer for late events."""
+        target = _text(event.properties.get("contactKey"))
+        source = _text(event.properties.get("mergedFrom"))
+        if not target or not source or target == source:
+            return Result("ignored", event.event)
+        for _ in range(MAX_ATTEMPTS):
+            merged = self._store.load_state(source)
+            if merged.merged_into:
+                return Result("duplicate", event.event)
+            state = self._store.load_state(target)
+            for _hop in range(3):  # the survivor may have been merged on since (a new number)
+                if not state.merged_into or state.merged_into == source:
+                    break
+                target = state.merged_into
+                state = self._store.load_state(target)
+            expected = state.version
+            # each side's contributions not yet counted for the tenant (its tenant was unknown) are now
+            unscoped = [s.counted.values() for s in (state, merged) if s.tenant is None]
+            before = merge_deltas(part for parts in unscoped for part in parts)
+            tenant = state.tenant or merged.tenant or tenant_of(event.properties)
+            state.absorb(merged)
+            deltas = with_tenant(state.settle(), tenant, before)
+            state.tenant = tenant
+            state.version = expected + 1
+            emptied = ContactState(contact=source, version=merged.version + 1, merged_into=target)
+            try:
+                fresh = self._store.commit(
+                    event.message_id,
+                    deltas,
+                    shard_of(target),
+                    state=state,
+                    expected_version=expected,
+                    retired=(emptied, merged.version),
+                )
+            except StateConflictError:
+                continue
+            return Result("counted" if fresh else "duplicate", event.event)
+        raise StateConflictError(f"contact states kept changing over {MAX_ATTEMPTS} attempts")

@@ -1,0 +1,132 @@
+"""Ad spend per ad per day, from Meta's insights (analytics.insights).
+
+| item      | table  | key                                                          |
+|-----------|--------|--------------------------------------------------------------|
+| ad day    | single | pk ADSPEND#<YYYY-MM>, sk DAY#<YYYY-MM-DD>#<account>#<ad id>  |
+
+Storing an account's range replaces it: each ad day is put whole (a re-read overwrites it), and ad
+days of that account and range that the new read no longer holds are deleted. A month is one
+partition, so GET /metrics reads a range's spend in one Query per month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..analytics.insights import AdDay
+from .dynamo import from_item, serialize, to_item
+from .retention import DEFAULT_RETENTION, TTL_ATTRIBUTE, Retention
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_WRITE_LIMIT = 25  # BatchWriteItem's most requests per call
+MAX_UNPROCESSED_ROUNDS = 8
+
+
+def spend_pk(month: str) -> str:
+    return f"ADSPEND#{month}"
+
+
+def spend_sk(day: str, account_id: str, ad_id: str) -> str:
+    return f"DAY#{day}#{account_id}#{ad_id}"
+
+
+class AdSpendReader:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def read(self, start: date, end: date) -> list[AdDay]:
+        return [
+            AdDay.model_validate(
+                {**item, "date_start": item["day"], "account_currency": item.get("currency")}
+            )
+            for item in self._items(start, end)
+        ]
+
+    def _items(self, start: date, end: date, account_id: str | None = None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for month in _months(start, end):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+                "ExpressionAttributeValues": {
+                    ":pk": serialize(spend_pk(month)),
+                    ":low": serialize(f"DAY#{max(start.isoformat(), month + '-01')}"),
+                    ":high": serialize(f"DAY#{min(end.isoformat(), month + '-31')}#~"),
+                },
+            }
+            while True:
+                page = self._client.query(**kwargs)
+                for raw in page.get("Items", []):
+                    item = from_item(raw)
+                    if account_id is None or str(item.get("account_id")) == account_id:
+                        found.append(item)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
+
+
+class AdSpendRepository(AdSpendReader):
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, retention: Retention = DEFAULT_RETENTION
+    ) -> None:
+        super().__init__(client, table_name)
+        self._retention = retention
+
+    def replace(self, account_id: str, since: date, until: date, rows: Iterable[AdDay]) -> int:
+        """Makes the stored ad days of the account from since to until exactly `rows`; returns how many."""
+        items: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:
+            if row.account_id != account_id or not since.isoformat() <= row.day <= until.isoformat():
+                continue
+            items[(spend_pk(row.day[:7]), spend_sk(row.day, account_id, row.ad_id))] = {
+                "day": row.day,
+                "account_id": account_id,
+                "ad_id": row.ad_id,
+                "ad_name": row.ad_name,
+                "adset_name": row.adset_name,
+                "campaign_name": row.campaign_name,
+                "spend": row.spend,
+                "impressions": row.impressions,
+                "clicks": row.clicks,
+                "currency": row.currency,
+                # aggregate figures, no personal data: kept as long as the day counters they sit beside
+                TTL_ATTRIBUTE: self._retention.analytics_counter_expiry(
+                    int(datetime.fromisoformat(row.day).replace(tzinfo=UTC).timestamp())
+                ),
+            }
+        stale = [
+            (item["pk"], item["sk"])
+            for item in self._items(since, until, account_id)
+            if (item["pk"], item["sk"]) not in items
+        ]
+        requests: list[dict[str, Any]] = [
+            {"PutRequest": {"Item": to_item({"pk": pk, "sk": sk, **values})}}
+            for (pk, sk), values in items.items()
+        ]
+        requests += [
+            {"DeleteRequest": {"Key": {"pk": serialize(pk), "sk": serialize(sk)}}} for pk, sk in stale
+        ]
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            request: dict[str, Any] = {self._table: requests[start : start + BATCH_WRITE_LIMIT]}
+            for _ in range(MAX_UNPROCESSED_ROUNDS):
+                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError("DynamoDB kept ad spend unwritten; the run will be retried")
+        return len(items)
+
+
+def _months(start: date, end: date) -> list[str]:
+    months: list[str] = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
