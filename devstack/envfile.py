@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Final
@@ -36,6 +37,25 @@ def parse_env_text(text: str) -> dict[str, str]:
 def parse_env_file(path: str | Path) -> dict[str, str]:
     """KEY=VALUE pairs in file order; blank lines and # comments are ignored."""
     return parse_env_text(Path(path).read_text(encoding="utf-8"))
+
+
+# A KEY of local.env holding {"<name under the prefix>": "<value>"}: SecureStrings whose names no KEY
+# can spell (shopify/<shop domain>/admin-token), each put as /<prefix>/<name>.
+NAMED_SECRETS_KEY: Final = "SECURE_PARAMETERS"
+
+
+def named_secrets(prefix: str, env_values: dict[str, str]) -> dict[str, str]:
+    raw = env_values.get(NAMED_SECRETS_KEY)
+    if not raw:
+        return {}
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise ValueError(f"{NAMED_SECRETS_KEY} must be a JSON object of parameter name to value")
+    root = "/" + prefix.strip("/") + "/"
+    return {root + str(name).strip("/"): str(value) for name, value in document.items()}
 
 
 def secret_parameter_name(prefix: str, key: str) -> str:

@@ -234,6 +234,10 @@ class FunctionReader:
             )
         elif kind in ("EventBridgeRule", "CloudWatchEvent"):
             rule_events.append((event_name, self.evaluator.resolve(raw_properties)))
+        elif kind in ("Schedule", "ScheduleV2"):
+            # Schedules never fire locally; `python -m devstack invoke <function>` runs one on demand.
+            expression = to_str(self.evaluator.resolve(raw_properties.get("ScheduleExpression", "")))
+            log.info("%s: schedule %s does not fire locally; invoke it on demand", label, expression)
         else:
             self.provisioner.warn_once(
                 f"event:{kind}", f"{label}: {kind} events are not emulated locally; the event is ignored"

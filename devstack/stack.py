@@ -30,7 +30,7 @@ from devstack.cfn import (
     resolve_parameters,
     to_str,
 )
-from devstack.envfile import parse_env_file, secret_parameter_name
+from devstack.envfile import NAMED_SECRETS_KEY, named_secrets, parse_env_file, secret_parameter_name
 from devstack.functions import FunctionReader, FunctionSpec
 from devstack.motoserver import MotoMode, MotoServer, start_moto
 from devstack.pollers import Activity, PollerConfig, QueuePoller
@@ -268,7 +268,12 @@ class LocalStack:
                 log.warning(
                     "the template has no %s parameter; secrets go under /%s", SECRETS_PREFIX_PARAMETER, prefix
                 )
-        self.secrets = {secret_parameter_name(prefix, key): value for key, value in self.env_values.items()}
+        self.secrets = {
+            secret_parameter_name(prefix, key): value
+            for key, value in self.env_values.items()
+            if key != NAMED_SECRETS_KEY
+        }
+        self.secrets.update(named_secrets(prefix, self.env_values))
         provisioner.put_secrets(prefix, self.secrets)
 
     def _resolve_outputs(self) -> dict[str, Any]:

@@ -27,6 +27,18 @@ as the real API would refuse it) and recorded. Control endpoints:
                          "missing_permissions": [...]}: the Graph objects `make doctor` checks
                          (GET|POST /meta/<version>/<waba id>/dataset, GET /meta/<version>/me/permissions,
                          GET /meta/<version>/<dataset id>); DELETE /_meta forgets them
+    POST   /_insights   {"accounts": {"<ad account id>": [{"date_start": "2026-06-18", "ad_id": ...,
+                         "spend": "12.50", ...}]}, "page_size": 2, "throttle": 1}: the rows
+                         GET /meta/<version>/act_<id>/insights serves (level=ad, time_increment=1,
+                         filtered to time_range, paged by `limit`/page_size with paging.next), the
+                         first `throttle` requests answered with Meta's rate-limit error (code 80000
+                         and its usage headers); DELETE /_insights forgets them
+    POST   /_shopify    {"orders": {"<shop>": [<Admin GraphQL order nodes>]}, "tokens": {"<shop>":
+                         "<token>"}, "page_size": 2, "throttle": 1}: the orders
+                         POST /shopify/<shop>/admin/api/<version>/graphql.json serves (updated_at
+                         filter, sorted by updatedAt, paged by cursor), the first `throttle` queries
+                         answered THROTTLED with their cost; a 429 with Retry-After is a /_faults
+                         fault for destination "shopify"; DELETE /_shopify forgets them
 
     python -m devstack.standins --port 3001
 """
@@ -51,7 +63,7 @@ from wa_conversions.forwarding.names import META_EVENT_NAMES
 
 DEFAULT_PORT: Final = 3001
 DEFAULT_URL: Final = f"http://127.0.0.1:{DEFAULT_PORT}"
-DESTINATIONS: Final = ("wax", "meta", "cm", "dialog360", "collector")
+DESTINATIONS: Final = ("wax", "meta", "cm", "dialog360", "collector", "shopify")
 DROPS: Final = ("before_record", "after_record")
 # Where each destination lives under the stand-in's URL, by the template parameter that points at it.
 PARAMETER_PATHS: Final = {
@@ -60,6 +72,7 @@ PARAMETER_PATHS: Final = {
     "CmEventUrl": "/cm/v1.0/event",
     "Dialog360BaseUrl": "/360dialog",
     "CollectorUrl": "/collector/v1/capture",
+    "ShopifyAdminBaseUrl": "/shopify",
 }
 CM_CHANNEL_EVENTS: Final = frozenset({"MarkAsRead", "Block", "UnBlock"})
 _HASH = re.compile(r"^[a-f0-9]{64}$")
@@ -314,6 +327,15 @@ class StandIns:
         self.meta_datasets: dict[str, str] = {}
         self.meta_bad_tokens: set[str] = set()
         self.meta_missing_permissions: set[str] = set()
+        # ad account id -> its insights rows; rate-limit answers still to give; the most rows a page holds
+        self.insights: dict[str, list[dict[str, Any]]] = {}
+        self.insights_throttle = 0
+        self.insights_page_size = 0
+        # Shopify's Admin API: shop -> its orders (GraphQL nodes), access tokens, THROTTLED answers to give
+        self.shopify_orders: dict[str, list[dict[str, Any]]] = {}
+        self.shopify_tokens: dict[str, str] = {}
+        self.shopify_throttle = 0
+        self.shopify_page_size = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -375,6 +397,100 @@ class StandIns:
             self.meta_bad_tokens.clear()
             self.meta_missing_permissions.clear()
 
+    def set_insights(self, spec: Any) -> None:
+        _need(isinstance(spec, dict), "body must be a JSON object")
+        accounts = spec.get("accounts", {})
+        _need(isinstance(accounts, dict), "accounts: {ad account id: [rows]}")
+        with self._lock:
+            for account, rows in accounts.items():
+                _need(isinstance(rows, list), f"accounts.{account}: a list of rows")
+                self.insights[str(account).removeprefix("act_")] = [dict(r) for r in rows]
+            self.insights_throttle = int(spec.get("throttle", 0))
+            self.insights_page_size = int(spec.get("page_size", 0))
+
+    def reset_insights(self) -> None:
+        with self._lock:
+            self.insights.clear()
+            self.insights_throttle = 0
+            self.insights_page_size = 0
+
+    def ad_insights(
+        self, account: str, version: str, headers: dict[str, str], query: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        """GET /{version}/act_{id}/insights as the Marketing API answers it
+        (https://developers.facebook.com/docs/marketing-api/insights)."""
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        params = dict(_query_pairs(query))
+        token = token or params.get("access_token", "")
+        if not token or token in self.meta_bad_tokens:
+            return 400, _graph_error("Invalid OAuth access token - Cannot parse access token", 190), {}
+        with self._lock:
+            if self.insights_throttle > 0:
+                self.insights_throttle -= 1
+                usage = {
+                    account: [
+                        {
+                            "type": "ads_insights",
+                            "call_count": 100,
+                            "total_cputime": 100,
+                            "total_time": 100,
+                            "estimated_time_to_regain_access": 0,
+                        }
+                    ]
+                }
+                return (
+                    400,
+                    _graph_error("(#80000) There have been too many calls from this ad-account.", 80000),
+                    {
+                        "x-business-use-case-usage": json.dumps(usage),
+                        "x-fb-ads-insights-throttle": json.dumps(
+                            {
+                                "app_id_util_pct": 100,
+                                "acc_id_util_pct": 100,
+                                "ads_api_access_tier": "standard_access",
+                            }
+                        ),
+                    },
+                )
+            rows = list(self.insights.get(account, []))
+            page_size = self.insights_page_size
+        try:
+            _need(params.get("level") == "ad", "level must be ad")
+            _need(params.get("time_increment") == "1", "time_increment must be 1 (daily)")
+            fields = [f for f in params.get("fields", "").split(",") if f]
+            _need(bool(fields), "fields is required")
+            window = json.loads(params.get("time_range") or "{}")
+            _need(
+                isinstance(window, dict) and {"since", "until"} <= set(window), "time_range: {since, until}"
+            )
+            limit = int(params.get("limit", "25"))
+            offset = int(params.get("after", "0") or 0)
+        except (ValueError, ShapeError) as error:
+            return 400, _graph_error(f"(#100) {error}", 100), {}
+        chosen = [
+            {
+                **{k: row[k] for k in fields if k in row},
+                "date_start": row["date_start"],
+                "date_stop": row.get("date_stop", row["date_start"]),
+            }
+            for row in rows
+            if window["since"] <= str(row.get("date_start", "")) <= window["until"]
+        ]
+        size = min(limit, page_size) if page_size else limit
+        page = chosen[offset : offset + size]
+        body: dict[str, Any] = {
+            "data": page,
+            "paging": {"cursors": {"before": str(offset), "after": str(offset + len(page))}},
+        }
+        if offset + size < len(chosen):
+            following = {**params, "after": str(offset + size)}
+            from urllib.parse import urlencode
+
+            body["paging"]["next"] = (
+                f"{self.url}/meta/{version}/act_{account}/insights?{urlencode(following)}"
+            )
+        return 200, body, {}
+
     def graph(self, method: str, path: str, headers: dict[str, str], query: str) -> tuple[int, Any]:
         """The Graph API calls `make doctor` makes, as Meta documents them (docs/forwarding.md)."""
         token = headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -433,8 +549,93 @@ class StandIns:
         with self._lock:
             return [dict(r) for r in self.requests if destination is None or r["destination"] == destination]
 
+    def set_shopify(self, spec: Any) -> None:
+        _need(isinstance(spec, dict), "body must be a JSON object")
+        orders = spec.get("orders", {})
+        _need(isinstance(orders, dict), "orders: {shop: [order nodes]}")
+        with self._lock:
+            for shop, nodes in orders.items():
+                _need(isinstance(nodes, list), f"orders.{shop}: a list of order nodes")
+                known = {str(n.get("legacyResourceId")): n for n in self.shopify_orders.get(shop, [])}
+                known.update({str(n.get("legacyResourceId")): dict(n) for n in nodes if isinstance(n, dict)})
+                self.shopify_orders[str(shop)] = list(known.values())
+            self.shopify_tokens.update({str(k): str(v) for k, v in (spec.get("tokens") or {}).items()})
+            self.shopify_throttle = int(spec.get("throttle", 0))
+            self.shopify_page_size = int(spec.get("page_size", 0))
+
+    def reset_shopify(self) -> None:
+        with self._lock:
+            self.shopify_orders.clear()
+            self.shopify_tokens.clear()
+            self.shopify_throttle = 0
+            self.shopify_page_size = 0
+
+    def admin_graphql(self, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        """The `orders` query of Shopify's Admin GraphQL API
+        (https://shopify.dev/docs/api/admin-graphql/latest/queries/orders), with its cost extension."""
+        match = re.fullmatch(r"/([^/]+)/admin/api/(\d{4}-\d{2})/graphql\.json", path)
+        if match is None:
+            return 404, {"errors": "Not Found"}
+        shop = match[1]
+        token = headers.get("x-shopify-access-token", "")
+        with self._lock:
+            expected = self.shopify_tokens.get(shop)
+            if not token or (expected is not None and token != expected):
+                return 401, {
+                    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+                }
+            if self.shopify_throttle > 0:
+                self.shopify_throttle -= 1
+                # 152 points asked, 100 left, 100 back per second: the client waits about half a second
+                return 200, {
+                    "errors": [
+                        {
+                            "message": "Throttled",
+                            "extensions": {
+                                "code": "THROTTLED",
+                                "documentation": "https://shopify.dev/api/usage/rate-limits",
+                            },
+                        }
+                    ],
+                    "extensions": {"cost": _shopify_cost(None, 100.0)},
+                }
+            nodes = list(self.shopify_orders.get(shop, []))
+            page_size = self.shopify_page_size
+        try:
+            _need(isinstance(body, dict) and isinstance(body.get("query"), str), "body: {query, variables}")
+            _need("orders(" in body["query"], "only the orders query is played here")
+            variables = body.get("variables") or {}
+            first = int(variables.get("first") or 0)
+            _need(1 <= first <= 250, "first: 1 to 250")
+            search = str(variables.get("query") or "")
+            since = re.search(r"updated_at:>=?'?([^' ]+)'?", search)
+            offset = int(variables.get("after") or 0) if str(variables.get("after") or "0").isdigit() else -1
+            _need(offset >= 0, "after: a cursor this API gave")
+        except (ValueError, TypeError, ShapeError) as error:
+            return 200, {"errors": [{"message": str(error), "extensions": {"code": "BAD_REQUEST"}}]}
+        chosen = sorted(
+            (n for n in nodes if since is None or str(n.get("updatedAt", "")) >= since[1]),
+            key=lambda n: str(n.get("updatedAt", "")),
+        )
+        size = min(first, page_size) if page_size else first
+        page = chosen[offset : offset + size]
+        return 200, {
+            "data": {
+                "orders": {
+                    "nodes": page,
+                    "pageInfo": {
+                        "hasNextPage": offset + size < len(chosen),
+                        "endCursor": str(offset + len(page)) if page else None,
+                    },
+                }
+            },
+            "extensions": {"cost": _shopify_cost(12, 1988.0)},
+        }
+
     def answer(self, destination: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
         """The destination's answer to a well-routed request (after faults)."""
+        if destination == "shopify":
+            return self.admin_graphql(path, body, headers)
         try:
             if destination == "wax":
                 _need(path.endswith("/metric-events"), f"no route {path}")
@@ -480,6 +681,14 @@ class StandIns:
             return 400, {"error": "bad_request", "message": str(error)}
 
 
+def _shopify_cost(actual: int | None, available: float) -> dict[str, Any]:
+    return {
+        "requestedQueryCost": 152,
+        "actualQueryCost": actual,
+        "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": available, "restoreRate": 100.0},
+    }
+
+
 def _graph_error(message: str, code: int) -> dict[str, Any]:
     return {
         "error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": uuid.uuid4().hex}
@@ -493,6 +702,7 @@ def _query_pairs(query: str) -> list[tuple[str, str]]:
 
 
 _PREFIXES: Final = (
+    ("/shopify", "shopify"),
     ("/wax", "wax"),
     ("/meta", "meta"),
     ("/cm", "cm"),
@@ -527,6 +737,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_requests":
             self._reply(200, self.standins.recorded())
             return
+        insights = re.fullmatch(r"/meta/(v[\d.]+)/act_([^/]+)/insights", path)
+        if insights is not None:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, answer, extra = self.standins.ad_insights(insights[2], insights[1], headers, query)
+            self._record("meta_insights", None, headers, status, "GET")
+            self._reply(status, answer, extra)
+            return
         if path.startswith("/meta/"):
             self._graph("GET", path[len("/meta") :], query, None)
             return
@@ -551,6 +768,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/_meta":
             self.standins.reset_meta()
             self._reply(200, {"cleared": True})
+        elif path == "/_insights":
+            self.standins.reset_insights()
+            self._reply(200, {"cleared": True})
+        elif path == "/_shopify":
+            self.standins.reset_shopify()
+            self._reply(200, {"cleared": True})
         else:
             self._reply(404, {"error": "not_found"})
 
@@ -561,6 +784,22 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 self.standins.set_meta(json.loads(raw or "{}"))
             except (ValueError, ShapeError) as error:
+                self._reply(400, {"error": "bad_request", "message": str(error)})
+                return
+            self._reply(200, {"set": True})
+            return
+        if path == "/_shopify":
+            try:
+                self.standins.set_shopify(json.loads(raw or "{}"))
+            except (ValueError, TypeError, ShapeError) as error:
+                self._reply(400, {"error": "bad_request", "message": str(error)})
+                return
+            self._reply(200, {"set": True})
+            return
+        if path == "/_insights":
+            try:
+                self.standins.set_insights(json.loads(raw or "{}"))
+            except (ValueError, TypeError, ShapeError) as error:
                 self._reply(400, {"error": "bad_request", "message": str(error)})
                 return
             self._reply(200, {"set": True})

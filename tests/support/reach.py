@@ -64,6 +64,8 @@ MESSAGING_ACTIONS = {
     "put_events": "events:PutEvents",
 }
 SECRET_READERS = frozenset({"get_secret", "get_optional_secret"})
+# Readers of secrets named at run time, each under one path (wa_conversions.tenants: tenants/<id>/...).
+PATH_SECRET_READERS = {"tenant_secret": "tenants/*"}
 
 # Methods of dict, list, set and str: a call on an untyped receiver is taken for the builtin's.
 _BUILTIN_METHODS = frozenset(
@@ -485,6 +487,8 @@ class Codebase:
         if name in SECRET_READERS:
             self._record_secret(module, function, call, walk.result)
             return
+        if name in PATH_SECRET_READERS and function.qualname.split(".")[-1] != name:
+            walk.result.secrets.add(PATH_SECRET_READERS[name])
         if not isinstance(func, ast.Attribute):
             return
         operation = name
@@ -525,6 +529,9 @@ class Codebase:
         value = None
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
             value = key.value
+        elif isinstance(key, ast.JoinedStr):
+            # f"shopify/{shop}/admin-token": one secret per value, granted as shopify/*/admin-token
+            value = "".join(str(part.value) if isinstance(part, ast.Constant) else "*" for part in key.values)
         elif isinstance(key, ast.Name):
             resolved = self.resolve_name(module, key.id)
             if isinstance(resolved, str):
