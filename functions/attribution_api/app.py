@@ -12,7 +12,7 @@ from wa_conversions.attribution import idempotency
 from wa_conversions.attribution.external import ExternalEventRequest
 from wa_conversions.attribution.views import external_event_view, order_view
 from wa_conversions.attribution.wiring import external_service, repository
-from wa_conversions.http_api import json_body, operator_resolver
+from wa_conversions.http_api import json_body, operator_resolver, query_tenant
 
 logger = Logger()
 app = operator_resolver()
@@ -47,8 +47,13 @@ def get_external_event(external_event_id: str) -> dict[str, Any]:
 
 @app.get("/orders/<order_id>")
 def get_order(order_id: str) -> dict[str, Any]:
+    from wa_conversions.config import AttributionSettings, load_settings
+
     shop = app.current_event.get_query_string_value("shop")
-    return order_view(repository(), order_id, shop or None).model_dump()
+    tenant = query_tenant(app, load_settings(AttributionSettings))
+    view = order_view(repository(), order_id, shop or None, tenant)
+    # `tenant` only in a deployment with a tenant list: a single-business answer is as it was
+    return view.model_dump(exclude={"tenant"} if view.tenant is None else None)
 
 
 @logger.inject_lambda_context

@@ -32,13 +32,16 @@ class FakeContext:
 
 
 def reset_caches() -> None:
-    from wa_conversions import aws, config, secret_store
+    from wa_conversions import aws, config, secret_store, tenants
     from wa_conversions.capture import pipeline
+    from wa_conversions.privacy import wiring as privacy
 
     config.load_settings.cache_clear()
+    privacy.reset()
     aws.reset()
     pipeline.default_pipeline.cache_clear()
     secret_store.clear_cache()
+    tenants.clear_cache()
 
 
 def sqs_event(

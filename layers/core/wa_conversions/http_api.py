@@ -4,7 +4,7 @@ every error answered as JSON {"error", "message", "field"} with its status code.
 from __future__ import annotations
 
 from re import Match
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -15,6 +15,9 @@ from .config import Settings, load_settings
 from .errors import ApiError, NotFoundError, UnauthorizedError, UnprocessableError
 from .secret_store import get_secret
 from .signatures import constant_time_equals
+
+if TYPE_CHECKING:
+    from .tenants import Tenant
 
 
 def error_response(error: ApiError) -> Response[Any]:
@@ -86,3 +89,13 @@ def json_body(app: APIGatewayRestResolver) -> Any:
         return loads(base64.b64decode(body, validate=True) if event.is_base64_encoded else body)
     except ValueError as error:  # JsonTextError, or a base64 body that is not base64
         raise BadRequestError(f"Body is not valid JSON: {error}") from None
+
+
+def query_tenant(app: APIGatewayRestResolver, settings: Settings) -> Tenant | None:
+    """The tenant `?tenant=` names (docs/tenants.md), None without one; an unknown one is a 400."""
+    tenant_id = app.current_event.get_query_string_value("tenant")
+    if tenant_id is None:
+        return None
+    from .tenants import load_tenants, tenant_named
+
+    return tenant_named(load_tenants(settings), tenant_id)

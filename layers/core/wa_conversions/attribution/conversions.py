@@ -60,9 +60,11 @@ def conversion_phone(
     order may also carry other people's phones (a gift's recipient, a partner's); else the buyer's
     best phone; for a contact with no phone, none, unless the caller named the lead's phone itself
     (an off-thread event's lead_phone) (docs/shopify.md, "Which phone the destinations get")."""
+    from ..tenants import phone_of_key
+
     contact_key = attribution.contact_key if attribution else None
-    if contact_key and contact_key.isdigit():
-        return contact_key
+    if contact_phone := phone_of_key(contact_key):
+        return contact_phone
     if contact_key and not buyer_is_the_lead:
         # A contact known by user id alone: an order's phone is not its WhatsApp number, so none.
         return None

@@ -21,6 +21,8 @@ class UnmatchedReason(StrEnum):
     NO_CONTACT = "no_contact"
     NO_REFERRAL = "no_referral"
     OUTSIDE_WINDOW = "outside_window"
+    # A deployment with a tenant list (docs/tenants.md) and an order from a shop no tenant lists.
+    UNKNOWN_SHOP = "unknown_shop"
 
 
 class TokenOutcome(StrEnum):
@@ -49,7 +51,16 @@ class OrderTopic(StrEnum):
     FULFILLMENT_EVENTS_CREATE = "fulfillment_events/create"
 
 
-HANDLED_TOPICS = frozenset(topic.value for topic in OrderTopic)
+class ComplianceTopic(StrEnum):
+    """Shopify's mandatory compliance webhooks (docs/privacy.md, "Shopify's compliance webhooks")."""
+
+    CUSTOMERS_DATA_REQUEST = "customers/data_request"
+    CUSTOMERS_REDACT = "customers/redact"
+    SHOP_REDACT = "shop/redact"
+
+
+COMPLIANCE_TOPICS = frozenset(topic.value for topic in ComplianceTopic)
+HANDLED_TOPICS = frozenset(topic.value for topic in OrderTopic) | COMPLIANCE_TOPICS
 # The topics whose payload is an Order.
 ORDER_TOPICS = frozenset(
     {OrderTopic.ORDERS_CREATE, OrderTopic.ORDERS_PAID, OrderTopic.ORDERS_UPDATED, OrderTopic.ORDERS_CANCELLED}

@@ -188,7 +188,9 @@ def default_pipeline() -> CapturePipeline:
     from ..config import CaptureSettings, load_settings
     from ..publishing.eventbridge import EventBridgePublisher
     from ..store.capture import CaptureRepository
+    from ..store.keys import ERASED_MESSAGES
     from ..store.ledger import UpdateLedger
+    from ..tenants import load_tenants
 
     settings = load_settings(CaptureSettings)
     text_rules = None
@@ -198,13 +200,20 @@ def default_pipeline() -> CapturePipeline:
         rules = parse_rules(settings.conversion_rules)
         text_rules = partial(matched_message_rules, rules)
     service = CaptureService(
-        CaptureRepository(aws.dynamodb(), settings.table_name),
+        CaptureRepository(aws.dynamodb(), settings.table_name, retention=settings.retention()),
         EventBridgePublisher(aws.events(), settings.event_bus_name),
         UpdateLedger(
             aws.dynamodb(), settings.idempotency_table_name, ttl_seconds=settings.idempotency_ttl_seconds
         ),
         retention_days=settings.message_retention_days,
         text_rules=text_rules,
+        tenants=lambda: load_tenants(settings),
+        erased=UpdateLedger(
+            aws.dynamodb(),
+            settings.idempotency_table_name,
+            ttl_seconds=settings.message_retention_days * 86_400,
+            namespace=ERASED_MESSAGES,
+        ),
     )
     dead_letters = (
         DeadLetterQueue(aws.sqs(), settings.dead_letter_queue_url, "whatsapp_processor")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError
+from ..config import Settings
+from ..errors import BadRequestError, NotFoundError
 from ..models.api import (
     ConsentRequest,
     ContactView,
@@ -18,6 +19,9 @@ from ..phones import wa_digits
 from ..store.capture import CaptureRepository, followed_key
 from ..store.consent import ContactConsent
 
+if TYPE_CHECKING:
+    from ..tenants import Tenant
+
 STATUS_PREFIX = "at_"
 
 
@@ -30,10 +34,26 @@ def find_contact_key(repository: CaptureRepository, identifier: str) -> str | No
     identifier = identifier.strip()
     digits = wa_digits(identifier)
     if digits and identifier.lstrip("+").isdigit():
-        return followed_key(repository, digits)
+        return followed_key(repository, repository.own_key(digits))
     if not identifier:
         return None
     return followed_key(repository, repository.contact_key_of_user(identifier))
+
+
+def tenant_repository(
+    repository: CaptureRepository, settings: Settings, tenant_id: str | None
+) -> CaptureRepository:
+    """The contacts of one tenant (`?tenant=`, docs/tenants.md); all of them without one."""
+    if not tenant_id:
+        return repository
+    from ..tenants import load_tenants
+
+    directory = load_tenants(settings)
+    tenant = directory.get(tenant_id) if directory.listed else None
+    if tenant is None:
+        raise BadRequestError(f"tenant: no tenant {tenant_id!r} in the Tenants parameter")
+    scope = directory.scope(tenant)
+    return repository.scoped(scope) if scope else repository
 
 
 def contact_view(repository: CaptureRepository, identifier: str) -> ContactView:
@@ -84,10 +104,13 @@ def set_ads_consent(
     return contact_view(repository, identifier)
 
 
-def message_view(repository: CaptureRepository, message_id: str) -> MessageView:
+def message_view(repository: CaptureRepository, message_id: str, tenant: Tenant | None = None) -> MessageView:
+    """`tenant` (?tenant=): a 404 for another tenant's message (docs/tenants.md)."""
+    from ..tenants import owns
+
     item = repository.get_message(message_id)
-    if item is None:
-        raise NotFoundError(f"No message {message_id!r}")
+    if item is None or (tenant is not None and not owns(tenant, item.get("tenant"))):
+        raise NotFoundError(f"No message {message_id!r}" + (f" for tenant {tenant.id}" if tenant else ""))
     statuses = {
         name[len(STATUS_PREFIX) :]: _iso(value) or ""
         for name, value in item.items()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..store import keys
 from ..store.dynamo import UpdateBuilder, from_item, serialize
+from ..store.retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -36,6 +37,10 @@ def delivery_id_for(destination: str, event_id: str) -> str:
     return str(uuid.uuid5(_DELIVERY_NAMESPACE, f"{destination}|{event_id}"))
 
 
+# The reason of a delivery whose person was erased (privacy.erasure): it is never claimed again.
+ERASED_REASON = "erased"
+
+
 class ClaimResult(StrEnum):
     CLAIMED = "claimed"
     ALREADY_DELIVERED = "already_delivered"
@@ -43,6 +48,8 @@ class ClaimResult(StrEnum):
     AMBIGUOUS = "ambiguous"
     # found interrupted, and recorded ambiguous just now
     INTERRUPTED = "interrupted"
+    # its person was erased before it went out (docs/privacy.md): never sent
+    ERASED = "erased"
 
 
 class OperatorResult(StrEnum):
@@ -75,9 +82,11 @@ class DeliveryFacts:
     kind: str | None = None
     conversion_id: str | None = None
     order_id: str | None = None
+    # The conversion's tenant, in a deployment with a tenant list (GET /deliveries?tenant=).
+    tenant: str | None = None
 
     def attributes(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "destination": self.destination,
             "event_id": self.event_id,
             "event_name": self.event_name,
@@ -85,13 +94,24 @@ class DeliveryFacts:
             "conversion_id": self.conversion_id,
             "order_id": self.order_id,
         }
+        if self.tenant:  # only then: a single-business deployment's records are as they were
+            found["tenant"] = self.tenant
+        return found
 
 
 class DeliveryLog:
-    def __init__(self, client: DynamoDBClient, table_name: str, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        clock: Any = time.time,
+        *,
+        retention: Retention = DEFAULT_RETENTION,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._clock = clock
+        self._retention = retention
 
     def _now(self) -> int:
         return int(self._clock())
@@ -111,6 +131,7 @@ class DeliveryLog:
             .set_if_absent("created_at", now)
             .set("gsi1pk", keys.delivery_status_pk(status.value))
             .set("gsi1sk", keys.delivery_status_sk(now, delivery_id))
+            .set("expires_at", self._retention.delivery_expiry(now))
         )
 
     def claim(
@@ -146,13 +167,14 @@ class DeliveryLog:
         ambiguous = update.value_token(DeliveryStatus.AMBIGUOUS.value)
         pending = update.value_token(DeliveryStatus.PENDING.value)
         free = f"attribute_not_exists({lease}) OR {lease} = {zero}"
+        reason, erased = update.name_token("reason"), update.value_token(ERASED_REASON)
         if resend_interrupted:
             free += f" OR {lease} < {update.value_token(now)}"
         kwargs = update.kwargs()
         kwargs["UpdateExpression"] += f", {attempts} = if_not_exists({attempts}, {zero}) + {one}"
         condition = (
             f"attribute_not_exists(pk) OR ({status} <> {delivered} AND {status} <> {ambiguous} AND "
-            f"({status} <> {pending} OR {free}))"
+            f"({status} <> {pending} OR {free}) AND (attribute_not_exists({reason}) OR {reason} <> {erased}))"
         )
         try:
             result = self._client.update_item(
@@ -175,6 +197,8 @@ class DeliveryLog:
             return Claim(ClaimResult.ALREADY_DELIVERED, delivery_id, attempts)
         if status == DeliveryStatus.AMBIGUOUS.value:
             return Claim(ClaimResult.AMBIGUOUS, delivery_id, attempts)
+        if current.get("reason") == ERASED_REASON:
+            return Claim(ClaimResult.ERASED, delivery_id, attempts)
         lease_until = int(current.get("lease_until") or 0)
         if status == DeliveryStatus.PENDING.value and 0 < lease_until < now:
             if self._interrupted(delivery_id, facts, lease_until):
@@ -331,6 +355,7 @@ class DeliveryLog:
             .set("lease_until", 0)
             .set("gsi1pk", keys.delivery_status_pk(DeliveryStatus.DELIVERED.value))
             .set("gsi1sk", keys.delivery_status_sk(now, delivery_id))
+            .set("expires_at", self._retention.delivery_expiry(now))
         )
         return self._operator_update(delivery_id, update, allow_skipped=False)
 
@@ -346,6 +371,7 @@ class DeliveryLog:
             .set("reason", "the operator asked for another attempt")
             .set("gsi1pk", keys.delivery_status_pk(DeliveryStatus.PENDING.value))
             .set("gsi1sk", keys.delivery_status_sk(now, delivery_id))
+            .set("expires_at", self._retention.delivery_expiry(now))
         )
         return self._operator_update(delivery_id, update, allow_skipped=True)
 
@@ -375,9 +401,12 @@ class DeliveryLog:
         status: str | None = None,
         destination: str | None = None,
         order_id: str | None = None,
+        tenant: str | None = None,
+        untenanted: bool = False,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Newest first. One query per status partition; the other filters narrow each page."""
+        """Newest first. One query per status partition; the other filters narrow each page.
+        `tenant`: the deliveries naming it, and with `untenanted` those naming no tenant too."""
         statuses = [status] if status else [s.value for s in DeliveryStatus]
         found: list[dict[str, Any]] = []
         for one in statuses:
@@ -395,6 +424,11 @@ class DeliveryLog:
             if order_id:
                 filters.append("order_id = :order_id")
                 query["ExpressionAttributeValues"][":order_id"] = serialize(order_id)
+            if tenant:
+                either = "(#tenant = :tenant OR attribute_not_exists(#tenant))"
+                filters.append(either if untenanted else "#tenant = :tenant")
+                query["ExpressionAttributeNames"] = {"#tenant": "tenant"}
+                query["ExpressionAttributeValues"][":tenant"] = serialize(tenant)
             if filters:
                 query["FilterExpression"] = " AND ".join(filters)
             for page in self._client.get_paginator("query").paginate(**query):
@@ -408,7 +442,12 @@ class DeliveryLog:
 
     def remember_reference(self, destination: str, key: str, value: str) -> None:
         """First writer wins: the chain's head stays the first event the destination accepted."""
-        update = UpdateBuilder().set("item_type", "delivery_reference").set_if_absent("value", value)
+        update = (
+            UpdateBuilder()
+            .set("item_type", "delivery_reference")
+            .set_if_absent("value", value)
+            .set("expires_at", self._retention.delivery_expiry(self._now()))
+        )
         self._client.update_item(
             TableName=self._table,
             Key=_reference_key(destination, key),

@@ -88,7 +88,18 @@ class Destination(Protocol):
     def on_delivered(self, job: Job, outcome: Outcome) -> None: ...
 
 
-def _facts(destination: str, decision: Planned | Skip, event_id: str) -> DeliveryFacts:
+def _tenant_of(message: QueuedMessage) -> str | None:
+    """The tenant a queued conversion names (an EventBridge event's detail, or the detail itself)."""
+    body = message.json if isinstance(message.json, dict) else {}
+    detail = body.get("detail") if isinstance(body.get("detail"), dict) else body
+    properties = detail.get("properties") if isinstance(detail, dict) else None
+    tenant = properties.get("tenant") if isinstance(properties, dict) else None
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
+def _facts(
+    destination: str, decision: Planned | Skip, event_id: str, message: QueuedMessage
+) -> DeliveryFacts:
     return DeliveryFacts(
         destination=destination,
         event_id=event_id,
@@ -96,6 +107,7 @@ def _facts(destination: str, decision: Planned | Skip, event_id: str) -> Deliver
         kind=decision.kind,
         conversion_id=decision.conversion_id,
         order_id=decision.order_id,
+        tenant=_tenant_of(message),
     )
 
 
@@ -238,7 +250,7 @@ class DeliveryRunner:
         if isinstance(decision, Skip):
             if decision.event_id:
                 self.log.mark_skipped(
-                    _facts(name, decision, decision.event_id),
+                    _facts(name, decision, decision.event_id, message),
                     decision.reason,
                     message=message.body,
                     queue=name,
@@ -254,7 +266,7 @@ class DeliveryRunner:
         message, planned = item.message, item.planned
         name = self.destination.name
         claim = self.log.claim(
-            _facts(name, planned, planned.event_id),
+            _facts(name, planned, planned.event_id, message),
             message=message.body,
             queue=name,
             lease_seconds=self._lease_seconds,
@@ -262,6 +274,9 @@ class DeliveryRunner:
         )
         if claim.result is ClaimResult.ALREADY_DELIVERED:
             result.count("already_delivered")
+            return None
+        if claim.result is ClaimResult.ERASED:
+            result.count("erased")  # its person was erased meanwhile (docs/privacy.md): not sent
             return None
         if claim.result is ClaimResult.AMBIGUOUS:
             # Left for the operator (confirm or retry); the record itself is done.
@@ -303,7 +318,7 @@ class DeliveryRunner:
 
     def _settle(self, job: Job, outcome: Outcome, result: BatchResult) -> None:
         name = self.destination.name
-        facts = _facts(name, job.planned, job.planned.event_id)
+        facts = _facts(name, job.planned, job.planned.event_id, job.message)
         if outcome.kind is OutcomeKind.DELIVERED:
             self.log.mark_delivered(
                 job.delivery_id, facts, outcome.status_code, outcome.body, note=job.planned.note
@@ -373,7 +388,7 @@ class DeliveryRunner:
         name = self.destination.name
         again: list[QueuedMessage] = []
         for item in items:
-            facts = _facts(name, item.planned, item.planned.event_id)
+            facts = _facts(name, item.planned, item.planned.event_id, item.message)
             if isinstance(item, Job):
                 self.log.release(item.delivery_id, facts)
             if self._retry.is_last(item.message.receive_count):

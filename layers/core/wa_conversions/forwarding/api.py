@@ -23,6 +23,8 @@ from .names import VALUE_REQUIRED, check_meta_event_name
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from ..tenants import Tenant
+
 DESTINATIONS = ("wax", "meta", "cm", "dialog360", "collector")
 MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 E164_MAX_DIGITS = 15  # ITU-T E.164
@@ -195,7 +197,8 @@ class ConversionService:
 
     # -- deliveries --------------------------------------------------------------------------------
 
-    def list_deliveries(self, params: dict[str, str]) -> dict[str, Any]:
+    def list_deliveries(self, params: dict[str, str], tenant: Tenant | None = None) -> dict[str, Any]:
+        """`tenant` (?tenant=): only that tenant's conversions' deliveries (docs/tenants.md)."""
         status = params.get("status") or None
         if status and status not in {s.value for s in DeliveryStatus}:
             raise UnprocessableError(
@@ -213,15 +216,25 @@ class ConversionService:
         if not 1 <= limit <= 500:
             raise UnprocessableError("limit must be between 1 and 500", field="limit")
         items = self.log.list(
-            status=status, destination=destination, order_id=params.get("order_id") or None, limit=limit
+            status=status,
+            destination=destination,
+            order_id=params.get("order_id") or None,
+            tenant=tenant.id if tenant else None,
+            # the default tenant's include those from before the tenant list, which name none
+            untenanted=bool(tenant and tenant.default),
+            limit=limit,
         )
         views = [delivery_view(item) for item in items]
         return {"deliveries": views, "count": len(views)}
 
-    def get_delivery(self, delivery_id: str) -> dict[str, Any]:
+    def get_delivery(self, delivery_id: str, tenant: Tenant | None = None) -> dict[str, Any]:
         item = self.log.get(delivery_id)
         if item is None:
             raise NotFoundError(f"No delivery {delivery_id!r}")
+        from ..tenants import owns
+
+        if tenant is not None and not owns(tenant, item.get("tenant")):
+            raise NotFoundError(f"No delivery {delivery_id!r} for tenant {tenant.id}")
         return delivery_view(item)
 
     def retry(self, delivery_id: str) -> dict[str, Any]:
@@ -314,4 +327,6 @@ def delivery_view(item: dict[str, Any]) -> dict[str, Any]:
         "nextAttemptAt": _iso(item.get("next_attempt_at")) if item.get("status") == "pending" else None,
         "createdAt": _iso(item.get("created_at")),
         "updatedAt": _iso(item.get("updated_at")),
+        # in a deployment with a tenant list only (docs/tenants.md)
+        **({"tenant": item["tenant"]} if item.get("tenant") else {}),
     }

@@ -3,8 +3,9 @@ token in the body, the event type from CM.com's list and the ad click as custom.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from ..config import CmConversionsSettings
 from ..delivery import http
@@ -13,6 +14,10 @@ from ..delivery.runner import Job, PermanentMessageError
 from .base import ConversionDestination
 from .conversion import ConversionEvent, money_text
 from .names import VALUE_REQUIRED, click_window_problem, meta_event_name
+from .tenancy import route
+
+if TYPE_CHECKING:
+    from ..tenants import CmTenant, TenantDirectory
 
 
 def cm_number(digits: str) -> str:
@@ -25,18 +30,34 @@ def cm_number(digits: str) -> str:
 class CmRequest:
     to: str
     event: dict[str, Any]
+    # A tenant's own CM.com account (docs/tenants.md); empty: the deployment's.
+    business_number: str = ""
+    token_parameter: str = ""
 
 
 class CmConversionsDestination(ConversionDestination):
     name = "cm"
 
-    def __init__(self, settings: CmConversionsSettings, client_factory: Any, secret: Any) -> None:
+    def __init__(
+        self,
+        settings: CmConversionsSettings,
+        client_factory: Any,
+        secret: Any,
+        tenants: Callable[[], TenantDirectory] | None = None,
+        tenant_secret: Callable[[str], str] | None = None,
+    ) -> None:
         super().__init__(client_factory, secret)
         self.settings = settings
+        self._tenants = tenants
+        self._tenant_secret = tenant_secret
 
     def request_for(self, event: ConversionEvent) -> CmRequest | str:
         p = event.properties
-        if not self.settings.business_number:
+        routed = route(self._tenants, p.tenant, "CM.com", "cm")
+        if isinstance(routed, str):
+            return routed
+        account: CmTenant | None = routed.account
+        if account is None and not self.settings.business_number:
             # A deployment mistake, not the conversion's: keep it in the DLQ until it is fixed.
             raise PermanentMessageError("CmBusinessNumber is not set: CM.com needs the sender's number")
         event_type = meta_event_name(p.kind, p.event_name)
@@ -53,13 +74,20 @@ class CmConversionsDestination(ConversionDestination):
             custom["value"] = money_text(p.value)
         elif event_type in VALUE_REQUIRED:
             return f"CM.com requires currency and value for {event_type}"
-        return CmRequest(to=cm_number(p.phone), event={"type": event_type, "custom": custom})
+        request = CmRequest(to=cm_number(p.phone), event={"type": event_type, "custom": custom})
+        if account is None or routed.tenant is None:
+            return request
+        token = routed.tenant.secret_name(account.token_parameter, "cm-product-token")
+        return replace(request, business_number=account.business_number, token_parameter=token)
 
     def send_one(self, job: Job) -> Outcome:
         request: CmRequest = job.planned.request
+        token = None
+        if request.token_parameter and self._tenant_secret is not None:
+            token = self._tenant_secret(request.token_parameter)
         body = {
-            "authentication": {"productToken": self._secret()},
-            "from": {"number": cm_number(self.settings.business_number)},
+            "authentication": {"productToken": token or self._secret()},
+            "from": {"number": cm_number(request.business_number or self.settings.business_number)},
             "to": {"number": request.to},
             "event": request.event,
             "channel": "WhatsApp",

@@ -90,6 +90,8 @@ class ConversionProperties(BaseModel):
     external_id: str | None = Field(default=None, alias="externalId")
     test_event_code: str | None = Field(default=None, alias="testEventCode")
     waba_id: str | None = Field(default=None, alias="wabaId")
+    # The tenant the conversion belongs to, in a deployment with a tenant list (docs/tenants.md).
+    tenant: str | None = None
 
     @field_validator("attribution", mode="before")
     @classmethod

@@ -7,8 +7,9 @@ conversion's follow-ups (paid, cancelled, refund), so 360dialog credits them to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from ..config import Dialog360Settings
 from ..delivery import http
@@ -17,6 +18,10 @@ from ..delivery.outcome import Outcome
 from ..delivery.runner import Job
 from .base import ConversionDestination
 from .conversion import ConversionEvent
+from .tenancy import route
+
+if TYPE_CHECKING:
+    from ..tenants import Dialog360Tenant, TenantDirectory
 
 # What the lead did, by conversion kind; off-thread events carry their own `action`.
 ACTIONS = {
@@ -40,20 +45,35 @@ class Dialog360Request:
     kind: str
     event: dict[str, Any]
     order_known: bool = True
+    # A tenant's own 360dialog client (docs/tenants.md); empty: the deployment's.
+    client_id: str = ""
+    api_key_parameter: str = ""
 
 
 class Dialog360Destination(ConversionDestination):
     name = "dialog360"
 
     def __init__(
-        self, settings: Dialog360Settings, client_factory: Any, secret: Any, log: DeliveryLog
+        self,
+        settings: Dialog360Settings,
+        client_factory: Any,
+        secret: Any,
+        log: DeliveryLog,
+        tenants: Callable[[], TenantDirectory] | None = None,
+        tenant_secret: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(client_factory, secret)
         self.settings = settings
         self.log = log
+        self._tenants = tenants
+        self._tenant_secret = tenant_secret
 
     def request_for(self, event: ConversionEvent) -> Dialog360Request | str:
         p = event.properties
+        routed = route(self._tenants, p.tenant, "360dialog", "dialog360")
+        if isinstance(routed, str):
+            return routed
+        account: Dialog360Tenant | None = routed.account
         action = p.action or ACTIONS.get(p.kind)
         if not action:
             return f"no 360dialog action for a {p.kind!r} conversion"
@@ -62,13 +82,18 @@ class Dialog360Destination(ConversionDestination):
         external: dict[str, Any] = {"action": action, "lead_phone": p.phone}
         if p.kind in WITH_REVENUE and p.value is not None:
             external["revenue"] = {"amount": p.value, "currency": (p.currency or "USD").upper()}
-        if self.settings.app_id:
-            external["app_id"] = self.settings.app_id
+        app_id = account.app_id if account is not None else self.settings.app_id
+        if app_id:
+            external["app_id"] = app_id
         if p.previous_external_event_id:
             external["previous_external_event_id"] = p.previous_external_event_id
-        return Dialog360Request(
+        request = Dialog360Request(
             conversion_id=p.conversion_id, kind=p.kind, event=external, order_known=p.order_known
         )
+        if account is None or routed.tenant is None:
+            return request
+        key = routed.tenant.secret_name(account.api_key_parameter, "dialog360-api-key")
+        return replace(request, client_id=account.client_id, api_key_parameter=key)
 
     def send_one(self, job: Job) -> Outcome:
         request: Dialog360Request = job.planned.request
@@ -82,8 +107,11 @@ class Dialog360Destination(ConversionDestination):
                 return Outcome.retry(
                     "waiting for the order's external_event_id to chain this follow-up to it"
                 )
-        body = {"external_event": external, "api_key": self._secret()}
-        path = f"/clients/{self.settings.client_id}/external-events"
+        api_key = None
+        if request.api_key_parameter and self._tenant_secret is not None:
+            api_key = self._tenant_secret(request.api_key_parameter)
+        body = {"external_event": external, "api_key": api_key or self._secret()}
+        path = f"/clients/{request.client_id or self.settings.client_id}/external-events"
         return http.send(self.client, "POST", path, json=body)
 
     def _order_still_coming(self, request: Dialog360Request) -> bool:

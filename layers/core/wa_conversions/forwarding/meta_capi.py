@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -36,6 +36,10 @@ from .hashing import (
     hash_zip,
 )
 from .names import CLICK_WINDOW_SECONDS, click_window_problem, meta_event_name, parse_event_names
+from .tenancy import route
+
+if TYPE_CHECKING:
+    from ..tenants import MetaTenant, TenantDirectory
 
 # Graph API throttling codes (providers.md §3.5, unconfirmed for CAPI): a 400 that means "slow down".
 THROTTLING_CODES = frozenset({4, 17, 32, 613, 80004})
@@ -45,6 +49,9 @@ THROTTLING_CODES = frozenset({4, 17, 32, 613, 80004})
 class MetaEvent:
     event: dict[str, Any]
     test_event_code: str
+    # A tenant's own dataset and token parameter (docs/tenants.md); empty: the deployment's.
+    dataset_id: str = ""
+    token_parameter: str = ""
 
 
 # Meta's answer for users in the EU, the UK or Japan, where business messaging events are not allowed
@@ -207,9 +214,13 @@ class MetaCapiDestination(ConversionDestination):
         clock: Callable[[], float] = time.time,
         consent: Callable[[str], bool | None] | None = None,
         prefetch: Callable[[list[str]], None] | None = None,
+        tenants: Callable[[], TenantDirectory] | None = None,
+        tenant_secret: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(client_factory, secret)
         self.settings = settings
+        self._tenants = tenants
+        self._tenant_secret = tenant_secret
         self.max_batch = settings.max_batch
         self._clock = clock
         self._event_names = parse_event_names(settings.event_names)
@@ -239,6 +250,9 @@ class MetaCapiDestination(ConversionDestination):
 
     def request_for(self, event: ConversionEvent) -> MetaEvent | str:
         p = event.properties
+        routed = route(self._tenants, p.tenant, "Meta", "meta")
+        if isinstance(routed, str):
+            return routed
         name = meta_event_name(p.kind, p.event_name, self._event_names)
         if name is None:
             return f"no Meta event name for a {p.kind!r} conversion (event name {p.event_name!r})"
@@ -257,7 +271,8 @@ class MetaCapiDestination(ConversionDestination):
         if consent is False and self.settings.no_consent == "skip":
             return "no ads consent: the contact said no (PUT /contacts/{id}/consent), MetaNoConsent=skip"
         test_code = p.test_event_code or self.settings.test_event_code
-        body = server_event(event, name, self.settings.waba_id, source)
+        waba_id = (routed.tenant.waba_id if routed.tenant else None) or self.settings.waba_id
+        body = server_event(event, name, waba_id, source)
         body.update(data_processing_options(self.settings))
         if consent is False:
             # Meta then uses it for attribution only, never to optimise ad delivery.
@@ -267,7 +282,11 @@ class MetaCapiDestination(ConversionDestination):
         except UnsendableError as error:
             # Meta would refuse the whole request it sits in: keep it out of every batch.
             raise PermanentMessageError(str(error)) from None
-        return MetaEvent(body, test_code)
+        account: MetaTenant | None = routed.account
+        if account is None or routed.tenant is None:
+            return MetaEvent(body, test_code)
+        token = routed.tenant.secret_name(account.token_parameter, "meta-access-token")
+        return MetaEvent(body, test_code, account.dataset_id, token)
 
     def note_for(self, request: object) -> str | None:
         if isinstance(request, MetaEvent) and request.event.get("opt_out"):
@@ -282,13 +301,17 @@ class MetaCapiDestination(ConversionDestination):
     def batch_key(self, planned: Planned) -> str:
         # One request carries one test_event_code, so events are grouped by it.
         request: MetaEvent = planned.request
+        if request.dataset_id:
+            # and by dataset and token: a tenant's events go to its own dataset (docs/tenants.md)
+            return f"{request.test_event_code}|{request.dataset_id}|{request.token_parameter}"
         return request.test_event_code
 
     def send(self, jobs: Sequence[Job]) -> Outcome:
         requests: list[MetaEvent] = [job.planned.request for job in jobs]
-        return self._post([request.event for request in requests], requests[0].test_event_code)
+        first = requests[0]
+        return self._post([request.event for request in requests], first.test_event_code, first)
 
-    def _post(self, events: list[dict[str, Any]], test_code: str) -> Outcome:
+    def _post(self, events: list[dict[str, Any]], test_code: str, routed: MetaEvent | None = None) -> Outcome:
         body: dict[str, Any] = {"data": events}
         if test_code:
             body["test_event_code"] = test_code
@@ -298,9 +321,14 @@ class MetaCapiDestination(ConversionDestination):
             content = encode_json(body)
         except UnsendableError as error:
             return Outcome.permanent(str(error))
-        headers = {"Authorization": f"Bearer {self._secret()}", "Content-Type": "application/json"}
+        path, token = self.path, None
+        if routed is not None and routed.dataset_id:
+            path = f"/{self.settings.api_version}/{routed.dataset_id}/events"
+            if self._tenant_secret is not None:
+                token = self._tenant_secret(routed.token_parameter)
+        headers = {"Authorization": f"Bearer {token or self._secret()}", "Content-Type": "application/json"}
         try:
-            response = self.client.post(self.path, content=content, headers=headers)
+            response = self.client.post(path, content=content, headers=headers)
         except httpx.HTTPError as error:
             return classify_exception(error)
         return classify_meta(response, len(events))

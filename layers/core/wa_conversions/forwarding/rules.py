@@ -151,13 +151,16 @@ def conversion_message(
     contact_key: str,
     referral: dict[str, Any] | None,
     event_time: int,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
     """The queued conversion, in the shape the Meta forwarder reads (as POST /conversions queues)."""
     clid = (referral or {}).get("ctwa_clid")
     conversation = clid or "organic"
     event_id = f"rule:{rule.name}:{contact_key}:{conversation}"
     clicked_at = (referral or {}).get("received_at")
-    phone = contact_key if contact_key.isdigit() else None
+    from ..tenants import phone_of_key
+
+    phone = phone_of_key(contact_key)
     properties = {
         "conversionId": event_id,
         "eventId": event_id,
@@ -171,6 +174,8 @@ def conversion_message(
         "clickedAt": iso_timestamp(int(clicked_at)) if clicked_at is not None else None,
         "attribution": {"status": "attributed" if clid else "unattributed", "model": "rule", "reason": None},
     }
+    if tenant:
+        properties["tenant"] = tenant  # to the tenant's own Meta dataset (docs/tenants.md)
     return {
         "version": "0",
         "source": f"{EVENT_SOURCE}.rules",
@@ -212,6 +217,12 @@ def conversions_for(
     except ValueError:
         raise ValueError(f"the event's timestamp {when!r} is not ISO 8601") from None
     return [
-        conversion_message(rule, contact_key=contact_key, referral=referral, event_time=event_time)
+        conversion_message(
+            rule,
+            contact_key=contact_key,
+            referral=referral,
+            event_time=event_time,
+            tenant=tenant if isinstance(tenant := properties.get("tenant"), str) else None,
+        )
         for rule in matched
     ]

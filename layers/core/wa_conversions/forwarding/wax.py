@@ -7,8 +7,9 @@ stable id: a repeat gets 409 Conflict, which means Wax already has it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import WaxSettings
 from ..delivery import http
@@ -17,6 +18,10 @@ from ..delivery.runner import Job
 from ..models.events import iso_timestamp
 from .base import ConversionDestination
 from .conversion import ConversionEvent
+from .tenancy import route
+
+if TYPE_CHECKING:
+    from ..tenants import TenantDirectory, WaxTenant
 
 
 def parse_metric_names(text: str) -> dict[str, str]:
@@ -33,6 +38,9 @@ def parse_metric_names(text: str) -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class WaxRequest:
     body: dict[str, Any]
+    # A tenant's own Wax account (docs/tenants.md): its base URL and token parameter; empty: the deployment's.
+    base_url: str = ""
+    token_parameter: str = ""
 
 
 def flow_properties(event: ConversionEvent) -> dict[str, Any]:
@@ -67,13 +75,25 @@ class WaxDestination(ConversionDestination):
     # A repeat of a unique_id gets 409, which counts as delivered: an unknown outcome is retried.
     dedupes = True
 
-    def __init__(self, settings: WaxSettings, client_factory: Any, secret: Any) -> None:
+    def __init__(
+        self,
+        settings: WaxSettings,
+        client_factory: Any,
+        secret: Any,
+        tenants: Callable[[], TenantDirectory] | None = None,
+        tenant_secret: Callable[[str], str] | None = None,
+    ) -> None:
         super().__init__(client_factory, secret)
         self.settings = settings
         self.metric_names = parse_metric_names(settings.metric_names)
+        self._tenants = tenants
+        self._tenant_secret = tenant_secret
 
     def request_for(self, event: ConversionEvent) -> WaxRequest | str:
         p = event.properties
+        routed = route(self._tenants, p.tenant, "Wax", "wax")
+        if isinstance(routed, str):
+            return routed
         metric = self.metric_names.get(p.kind)
         if metric is None:
             return f"no Wax metric is configured for {p.kind!r} events (WaxMetricNames)"
@@ -88,15 +108,25 @@ class WaxDestination(ConversionDestination):
         }
         if s.time_field:
             body[s.time_field] = iso_timestamp(event.event_time)
-        return WaxRequest(body)
+        account: WaxTenant | None = routed.account
+        if account is None or routed.tenant is None:
+            return WaxRequest(body)
+        token = routed.tenant.secret_name(account.token_parameter, "wax-api-token")
+        return WaxRequest(body, account.base_url or "", token)
 
     def send_one(self, job: Job) -> Outcome:
         request: WaxRequest = job.planned.request
+        client, token = self.client, None
+        if request.token_parameter:
+            if request.base_url:
+                client = http.client_for("wax", request.base_url, self.settings.http_timeout_seconds)
+            if self._tenant_secret is not None:
+                token = self._tenant_secret(request.token_parameter)
         return http.send(
-            self.client,
+            client,
             "POST",
             self.settings.metric_events_path,
             json=request.body,
-            headers={"Authorization": f"Bearer {self._secret()}"},
+            headers={"Authorization": f"Bearer {token or self._secret()}"},
             conflict_is_delivered=True,
         )
