@@ -37,6 +37,13 @@ def _queue() -> intake.OrdersQueue:
     return intake.OrdersQueue(aws.sqs(), load_settings(ShopifyWebhookSettings).orders_queue_url)
 
 
+def _erasure_queue() -> intake.OrdersQueue:
+    """Shopify's compliance topics: the ErasureFunction applies them (docs/privacy.md)."""
+    from wa_conversions import aws
+
+    return intake.OrdersQueue(aws.sqs(), load_settings(ShopifyWebhookSettings).erasure_queue_url)
+
+
 def _count(metric: str) -> None:
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
@@ -45,7 +52,9 @@ def _count(metric: str) -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = HttpRequest.from_event(event)
     try:
-        outcome = intake.accept_webhook(request.body, request.headers, _secret_for, _markers, _queue)
+        outcome = intake.accept_webhook(
+            request.body, request.headers, _secret_for, _markers, _queue, _erasure_queue
+        )
     except (ApiError, HandoffError) as error:
         return refuse_webhook(
             error, source="Shopify", auth_metric="ShopifySignatureFailures", count=_count, logger=logger

@@ -15,6 +15,7 @@ from moto import mock_aws
 from devstack.sample_events import proxy_event, read_env
 from tests.support.cfn import create_table, load_template
 from tests.support.lambdas import FakeContext, load_handler, reset_caches, sqs_event
+from tests.support.retention import kinds_without_ttl
 
 TABLE = "wa-conversions-table"
 IDEMPOTENCY_TABLE = "wa-conversions-idempotency"
@@ -29,14 +30,16 @@ class CaptureHarness:
     observer_url: str
     env: dict[str, str]
     handlers: dict[str, Any] = field(default_factory=dict)
+    # the ErasureFunction's queue (docs/privacy.md)
+    erasure_url: str = ""
 
     def handler(self, name: str) -> Any:
         if name not in self.handlers:
             self.handlers[name] = load_handler(name)
         return self.handlers[name]
 
-    def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.handler(name).lambda_handler(event, FakeContext())
+    def invoke(self, name: str, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.handler(name).lambda_handler(event, context or FakeContext())
         return result
 
     def post(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +68,23 @@ class CaptureHarness:
                     sqs.delete_message(QueueUrl=self.ingest_url, ReceiptHandle=message["ReceiptHandle"])
         return responses
 
+    def drain_erasures(self, max_rounds: int = 20) -> list[dict[str, Any]]:
+        """Feed queued erasure jobs to the ErasureFunction one at a time (its batch size), deleting
+        only the ones it did not report as failed. Returns its batch responses."""
+        sqs = boto3.client("sqs")
+        responses = []
+        for _ in range(max_rounds):
+            received = sqs.receive_message(QueueUrl=self.erasure_url, MaxNumberOfMessages=1).get(
+                "Messages", []
+            )
+            if not received:
+                break
+            response = self.invoke("erasure", sqs_event([received[0]["Body"]]), ErasureContext())
+            responses.append(response)
+            if not response.get("batchItemFailures"):
+                sqs.delete_message(QueueUrl=self.erasure_url, ReceiptHandle=received[0]["ReceiptHandle"])
+        return responses
+
     def bus_events(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
         events = []
@@ -84,6 +104,13 @@ class CaptureHarness:
         headers = {} if api_key is None else {"X-Api-Key": api_key or self.env["API_KEY"]}
         event = proxy_event("GET", path, resource=resource, headers=headers, path_parameters=params)
         return self.invoke("operator_api", event)
+
+
+class ErasureContext(FakeContext):
+    """The ErasureFunction's invocation: its 900 s timeout (template.yaml), all of it left."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
 
 
 @pytest.fixture
@@ -110,6 +137,15 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureHarness]:
             },
         )["QueueUrl"]
         observer_url = sqs.create_queue(QueueName="observer")["QueueUrl"]
+        erasure_dlq_arn = sqs.get_queue_attributes(
+            QueueUrl=sqs.create_queue(QueueName="erasure-dlq")["QueueUrl"], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        erasure_url = sqs.create_queue(
+            QueueName="erasure",
+            Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": erasure_dlq_arn, "maxReceiveCount": "5"})
+            },
+        )["QueueUrl"]
         observer_arn = sqs.get_queue_attributes(QueueUrl=observer_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -137,8 +173,25 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureHarness]:
             "EVENT_BUS_NAME": BUS,
             "INGEST_QUEUE_URL": ingest_url,
             "DEAD_LETTER_QUEUE_URL": dlq_url,
+            "ERASURE_QUEUE_URL": erasure_url,
         }.items():
             monkeypatch.setenv(name, value)
         reset_caches()
-        yield CaptureHarness(ingest_url=ingest_url, dlq_url=dlq_url, observer_url=observer_url, env=env)
-        reset_caches()
+        yield CaptureHarness(
+            ingest_url=ingest_url,
+            dlq_url=dlq_url,
+            observer_url=observer_url,
+            env=env,
+            erasure_url=erasure_url,
+        )
+        try:
+            assert_every_record_expires(
+                dynamodb, template, {"Table": TABLE, "IdempotencyTable": IDEMPOTENCY_TABLE}
+            )
+        finally:
+            reset_caches()
+
+
+def assert_every_record_expires(client: Any, template: dict[str, Any], tables: dict[str, str]) -> None:
+    """After a test: every item its flows wrote carries the table's TTL (README, "Retention")."""
+    assert kinds_without_ttl(client, template, tables) == {}, "records kept forever: give each kind a TTL"

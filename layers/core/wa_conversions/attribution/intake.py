@@ -23,7 +23,7 @@ from ..aws_limits import sqs_text
 from ..errors import BadRequestError, HandoffError, UnauthorizedError
 from ..jsontext import JsonTextError, loads
 from ..signatures import verify_shopify_signature
-from .domain import HANDLED_TOPICS
+from .domain import COMPLIANCE_TOPICS, HANDLED_TOPICS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -99,8 +99,10 @@ def accept_webhook(
     secret_for: Callable[[str], str | None],
     markers: Callable[[], EventMarkers],
     queue: Callable[[], OrdersQueue],
+    compliance_queue: Callable[[], OrdersQueue] | None = None,
 ) -> Outcome:
-    """`headers` have lower-cased names. Raises UnauthorizedError, BadRequestError or HandoffError."""
+    """`headers` have lower-cased names. Raises UnauthorizedError, BadRequestError or HandoffError.
+    The compliance topics go to `compliance_queue` (the ErasureFunction's, docs/privacy.md)."""
     shop = headers.get(SHOP_HEADER, "").strip().lower()
     signature = headers.get(SIGNATURE_HEADER)
     if not shop:
@@ -145,7 +147,7 @@ def accept_webhook(
             api_version=headers.get(API_VERSION_HEADER),
             body=json.dumps(_trimmed(document), separators=(",", ":"), ensure_ascii=False),
         )
-    queue().send(message)
+    (compliance_queue if compliance_queue and topic in COMPLIANCE_TOPICS else queue)().send(message)
     marker_store.mark(shop, event_id)
     return Outcome(status="accepted", topic=topic, shop=shop, event_id=event_id)
 

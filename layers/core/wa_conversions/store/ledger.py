@@ -57,6 +57,18 @@ class UpdateLedger:
                 raise RuntimeError("DynamoDB kept keys unprocessed; the batch will be retried")
         return found
 
+    def forget(self, keys: Iterable[str]) -> None:
+        """Delete entries (an erasure: privacy.erasure); deleting one that is not there is a no-op."""
+        requests = [{"DeleteRequest": {"Key": {"id": serialize(self._id(k))}}} for k in dict.fromkeys(keys)]
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            request: dict[str, Any] = {self._table: requests[start : start + BATCH_WRITE_LIMIT]}
+            for _ in range(MAX_UNPROCESSED_ROUNDS):
+                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError("DynamoDB kept deletes unprocessed; the erasure will be retried")
+
     def mark_applied(self, keys: Iterable[str]) -> None:
         expiration = serialize(int(time.time()) + self._ttl)
         items = [
