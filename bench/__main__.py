@@ -1,15 +1,20 @@
-"""`python -m bench`: per-webhook CPU of the hot path against its floor and pywa, and cold imports of
-every handler against `import boto3`. Prints figures; never fails on a target."""
+"""`python -m bench`: per-webhook CPU of the hot path against its floor and pywa, cold imports of
+every handler against `import boto3` (from the source tree, or `--built` from sam build's artifact),
+and with `--work` AWS calls and write units per webhook through the local stack and the webhook's
+first request; `--cost-doc` writes docs/cost.md from them. Prints figures; never fails on a target."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 from . import cold_import, contenders, payloads, profiling
 from .timing import Timing, busy_note, load_average, measure_together
@@ -17,6 +22,7 @@ from .timing import Timing, busy_note, load_average, measure_together
 PARSE_TARGET = 2.0  # hot path / floor on the batched webhook
 ACK_IMPORT_TARGET = 1.2  # *_webhook handlers: they answer Meta, so their cold start is on its clock
 OTHER_IMPORT_TARGET = 1.6
+FIRST_CALL_TARGET = 1.5  # the webhook's first request (boto3's import and clients), over its import
 ACK_SUFFIX = "_webhook"
 
 FLOOR, OURS, ACK, PYWA = "floor", "ours (hot path)", "ack path", "pywa"
@@ -203,6 +209,42 @@ def print_cold_imports(targets: list[cold_import.Target], runs: int) -> dict[str
     return ratios
 
 
+def run_work(layout: cold_import.Layout, runs: int) -> tuple[list[dict[str, Any]], float | None]:
+    """Per unit of work through the local stack, and the webhook function's first request over its
+    import; prints both, returns each unit's figures and that ratio."""
+    from . import aws_calls
+
+    print("\nAWS calls per webhook through the local stack (the functions' own requests, moto's recorder):")
+    task_root = layout.functions[cold_import.ACK_FUNCTION]
+    measured, first = aws_calls.measure(
+        first_call_layout=(task_root, layout.layer, layout.writes_bytecode), runs=runs
+    )
+    works = [{"name": work.name, **work.summary()} for work in measured]
+    header = f"{'webhook':<44}{'updates':>8}{'before 200':>11}{'calls':>7}{'WCU':>7}{'RCU':>7}{'events':>7}"
+    print(header)
+    print("-" * len(header))
+    for work in works:
+        print(
+            f"{work['name']:<44}{work['updates']:>8}{work['ack_path_calls']:>11}{work['aws_calls']:>7}"
+            f"{work['write_units']:>7}{work['read_units']:>7g}{work['events']:>7}"
+        )
+    ratio = None if first is None else first.ratio()
+    if first is not None and ratio is not None:
+        import statistics
+
+        import_ms, first_ms, second_ms = (
+            statistics.median(times) * 1000 for times in (first.import_s, first.first_s, first.second_s)
+        )
+        print(
+            f"\nFirst request of {cold_import.ACK_FUNCTION} in a fresh interpreter, {len(first.first_s)} runs"
+            f" (median): import {import_ms:.1f} ms, first request {first_ms:.1f} ms,"
+            f" second {second_ms:.1f} ms:"
+            f" the first is {ratio:.2f}x the import (target <= {FIRST_CALL_TARGET}x)"
+            f" {_verdict(ratio, FIRST_CALL_TARGET)}."
+        )
+    return works, ratio
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=7, help="cold-import runs per module (default 7)")
@@ -215,7 +257,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="timeit repeats per contender (default 7)")
     parser.add_argument("--budget", type=float, default=0.4, help="seconds of timing per contender")
     parser.add_argument("--profile", action="store_true", help="profile the hot path even if on target")
+    parser.add_argument(
+        "--built",
+        type=Path,
+        metavar="DIR",
+        help="cold imports from sam build's artifact (make bench: .aws-sam/build), not the source tree",
+    )
+    parser.add_argument(
+        "--work",
+        action="store_true",
+        help="count AWS calls and write units per unit of work through the local stack (about 90 s)",
+    )
+    parser.add_argument(
+        "--cost-doc", type=Path, metavar="FILE", help="write the cost model there (make bench: docs/cost.md)"
+    )
     args = parser.parse_args(argv)
+    if args.cost_doc is not None and not (args.work and args.built):
+        parser.error("--cost-doc needs --work and --built: the page shows both")
 
     started, load_before = time.perf_counter(), load_average()
     print(
@@ -241,8 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile or parse_vs_floor is None or parse_vs_floor > PARSE_TARGET:
         print_profile(batch.webhook, stages[contenders.NORMALIZE_STAGE].best_us)
 
-    targets, runs = cold_import.measure(cold_import.discover_functions(), args.runs, args.import_budget)
-    imports = print_cold_imports(targets, runs)
+    with cold_import.overlay() as overlay_dir:
+        if args.built is None:
+            layout = cold_import.source_layout()
+        else:
+            layout = cold_import.built_layout(args.built.resolve(), Path(overlay_dir))
+        targets, runs = cold_import.measure(layout, args.runs, args.import_budget)
+        print(f"\nCold imports from the {layout.name}.")
+        for layout_note in layout.notes:
+            print(f"  {layout_note}")
+        imports = print_cold_imports(targets, runs)
+        works, first_call = run_work(layout, runs) if args.work else ([], None)
     print(f"\n(run took {time.perf_counter() - started:.0f} s)")
     loads = [load for load in (load_before, load_average()) if load is not None]
     if note := busy_note(max(loads, default=None)):
@@ -252,7 +319,23 @@ def main(argv: list[str] | None = None) -> int:
         "parse_vs_floor": parse_vs_floor,
         "parse_vs_pywa": parse_vs_pywa,
         "cold_import_vs_boto3": imports,
+        "cold_import_layout": "built" if args.built is not None else "source",
+        "first_call_vs_import": {cold_import.ACK_FUNCTION: first_call} if first_call is not None else None,
+        "aws_calls": {work["name"]: work["aws_calls"] for work in works} or None,
+        "write_units": {work["name"]: work["write_units"] for work in works} or None,
+        "ack_path_calls": {work["name"]: work["ack_path_calls"] for work in works} or None,
     }
+    if args.cost_doc is not None:
+        from . import cost
+
+        page = {
+            **summary,
+            "work": works,
+            "measured": time.strftime("%Y-%m-%d", time.gmtime()),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        }
+        cost.write(args.cost_doc, page)
+        print(f"(wrote {args.cost_doc})")
     print(json.dumps(summary))
     return 0
 

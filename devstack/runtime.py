@@ -74,6 +74,8 @@ def lambda_environment(
             "TZ": ":UTC",
             # What `sam local` sets; Powertools reads it to keep the X-Ray tracer off locally.
             "AWS_SAM_LOCAL": "true",
+            # botocore adds "app/<id>" to the User-Agent, so `make bench` can tell whose call it is
+            "AWS_SDK_UA_APP_ID": spec.logical_id,
         }
     )
     return environment

@@ -1,0 +1,466 @@
+"""AWS calls and DynamoDB write units per unit of work, counted through the local stack.
+
+moto's recorder logs every request the stack's AWS receives; the functions' requests are told from the
+stack's own (pollers, the EventBridge stand-in) by the `exec-env/AWS_Lambda_*` botocore puts in their
+User-Agent, as in Lambda. Write units follow DynamoDB's rules
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html): one per
+started KB of the item written (for an update, the item after it), twice in a transaction, plus the same
+again for every global secondary index the item is in. moto reports no real consumed capacity, so the
+sizes are computed here from the requests and the items they left; a key moved inside an index counts
+once, not twice (a lower bound).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import math
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import payloads
+
+LAMBDA_USER_AGENT = "exec-env/AWS_Lambda"
+ACKNOWLEDGING = "WhatsAppWebhookFunction"
+NEW_CONTACT = "1 update: a new contact's ad-click message"
+KNOWN_CONTACT = "1 update: a known contact's message"
+STATUS = "1 update: status"
+KB = 1024
+
+
+@dataclass
+class Work:
+    """What one unit of work cost: calls by service:action, before the 200 and in all."""
+
+    name: str
+    updates: int
+    ack_calls: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    by_function: Counter[str] = field(default_factory=Counter)
+    write_units: int = 0
+    read_units: float = 0.0
+    events: int = 0  # entries put on the bus (EventBridge bills each)
+    invocations: Counter[str] = field(default_factory=Counter)
+    invoked_ms: float = 0.0  # the local stack's handler time, moto's answers included
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "updates": self.updates,
+            "ack_path_calls": sum(self.ack_calls.values()),
+            "aws_calls": sum(self.calls.values()),
+            "write_units": self.write_units,
+            "read_units": self.read_units,
+            "events": self.events,
+            "invocations": dict(sorted(self.invocations.items())),
+            "invoked_ms": round(self.invoked_ms, 1),
+            "calls": dict(sorted(self.calls.items())),
+            "ack_calls": dict(sorted(self.ack_calls.items())),
+            "calls_by_function": dict(sorted(self.by_function.items())),
+        }
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """Bytes DynamoDB counts for one attribute value in its wire form ({"S": ...})."""
+    (kind, data), *_ = value.items()
+    if kind == "S":
+        return len(data.encode("utf-8"))
+    if kind == "N":
+        digits = data.lstrip("-").replace(".", "").strip("0") or "0"
+        return 1 + math.ceil(len(digits) / 2)
+    if kind == "B":
+        return len(base64.b64decode(data))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_size({kind[0]: member}) for member in data)
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(member) for member in data)
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + 1 + attribute_size(member) for name, member in data.items())
+    raise ValueError(f"unknown DynamoDB type {kind}")
+
+
+def item_size(item: dict[str, Any]) -> int:
+    return sum(len(name.encode("utf-8")) + attribute_size(value) for name, value in item.items())
+
+
+def _units(size: int) -> int:
+    return max(1, math.ceil(size / KB))
+
+
+class Recording:
+    """The stack's moto recorder, and what its DynamoDB tables look like (keys, indexes)."""
+
+    def __init__(self, stack: Any) -> None:
+        self._stack = stack
+        self._endpoint = stack.aws_endpoint
+        self._dynamodb = stack.client("dynamodb")
+        self._indexes: dict[str, list[list[str]]] = {}
+        self._keys: dict[str, list[str]] = {}
+        for name in self._dynamodb.list_tables()["TableNames"]:
+            table = self._dynamodb.describe_table(TableName=name)["Table"]
+            self._keys[name] = [key["AttributeName"] for key in table["KeySchema"]]
+            self._indexes[name] = [
+                [key["AttributeName"] for key in index["KeySchema"]]
+                for index in table.get("GlobalSecondaryIndexes", [])
+            ]
+
+    def _moto(self, action: str) -> str:
+        import httpx
+
+        method = "GET" if action == "download-recording" else "POST"
+        answer = httpx.request(method, f"{self._endpoint}/moto-api/recorder/{action}", timeout=30)
+        answer.raise_for_status()
+        return answer.text
+
+    def start(self) -> None:
+        self._moto("reset-recording")
+        self._moto("start-recording")
+
+    def calls(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, service:action, body) of every request a function made since start()."""
+        found: list[tuple[str, str, dict[str, Any]]] = []
+        for line in self._moto("download-recording").splitlines():
+            entry = json.loads(line)
+            headers = {key.lower(): value for key, value in entry["headers"].items()}
+            user_agent = headers.get("user-agent", "")
+            if LAMBDA_USER_AGENT not in user_agent:
+                continue
+            function = next((part[4:] for part in user_agent.split() if part.startswith("app/")), "?")
+            body_text = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body_text = base64.b64decode(body_text).decode("utf-8", "replace")
+            target = headers.get("x-amz-target", "")
+            if target:
+                service, _, action = target.partition(".")
+                service = {
+                    "DynamoDB_20120810": "dynamodb",
+                    "AmazonSQS": "sqs",
+                    "AWSEvents": "events",
+                    "AmazonSSM": "ssm",
+                }.get(service, service.lower())
+                body = json.loads(body_text) if body_text.startswith("{") else {}
+            else:
+                service, action, body = _query_action(entry, headers, body_text)
+            found.append((function, f"{service}:{action}", body))
+        return found
+
+    def stop(self) -> None:
+        self._moto("stop-recording")
+
+    def write_units(self, calls: list[tuple[str, str, dict[str, Any]]]) -> int:
+        """Write units of the DynamoDB writes among `calls`; read after stop(), so not recorded."""
+        total = 0
+        for _, call, body in calls:
+            action = call.removeprefix("dynamodb:")
+            if action == call:
+                continue
+            if action in ("PutItem", "UpdateItem", "DeleteItem"):
+                total += self._write(action, body)
+            elif action == "BatchWriteItem":
+                for table, requests in body.get("RequestItems", {}).items():
+                    for request in requests:
+                        if "PutRequest" in request:
+                            total += self._write("PutItem", {"TableName": table, **request["PutRequest"]})
+                        else:
+                            total += self._write(
+                                "DeleteItem", {"TableName": table, **request["DeleteRequest"]}
+                            )
+            elif action == "TransactWriteItems":
+                for element in body.get("TransactItems", []):
+                    (kind, request), *_ = element.items()
+                    if kind == "ConditionCheck":
+                        total += 2 * _units(item_size(request["Key"]))
+                    else:
+                        verb = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}[kind]
+                        total += 2 * self._write(verb, request)
+        return total
+
+    @staticmethod
+    def read_units(calls: list[tuple[str, str, dict[str, Any]]]) -> float:
+        """Read units, one per item or query read strongly, half eventually: items under 4 KB, as
+        the ones read here are (a lower bound for larger ones)."""
+        total = 0.0
+        for _, call, body in calls:
+            if call in ("dynamodb:GetItem", "dynamodb:Query"):
+                total += 1.0 if body.get("ConsistentRead") else 0.5
+            elif call == "dynamodb:BatchGetItem":
+                for request in body.get("RequestItems", {}).values():
+                    total += len(request.get("Keys", [])) * (1.0 if request.get("ConsistentRead") else 0.5)
+            elif call == "dynamodb:TransactGetItems":
+                total += 2.0 * len(body.get("TransactItems", []))
+        return total
+
+    @staticmethod
+    def events(calls: list[tuple[str, str, dict[str, Any]]]) -> int:
+        return sum(len(body.get("Entries", [])) for _, call, body in calls if call == "events:PutEvents")
+
+    def _write(self, action: str, body: dict[str, Any]) -> int:
+        table = body["TableName"]
+        if action == "PutItem":
+            item = body["Item"]
+        else:
+            # the item as the write left it (what an update is charged for); gone after a delete
+            answer = self._dynamodb.get_item(TableName=table, Key=body["Key"], ConsistentRead=True)
+            item = answer.get("Item") or body["Key"]
+        units = _units(item_size(item))
+        in_indexes = sum(1 for keys in self._indexes.get(table, []) if all(key in item for key in keys))
+        return units * (1 + in_indexes)
+
+
+def _query_action(
+    entry: dict[str, Any], headers: dict[str, str], body: str
+) -> tuple[str, str, dict[str, Any]]:
+    """service and action of a query-protocol request (SSM and others use JSON; SNS, older SQS do not)."""
+    from urllib.parse import parse_qs, urlparse
+
+    params = parse_qs(body) if body and not body.startswith("{") else parse_qs(urlparse(entry["url"]).query)
+    action = (params.get("Action") or ["?"])[0]
+    credential = headers.get("authorization", "")
+    service = credential.split("/")[3] if credential.count("/") >= 3 else "?"
+    return service, action, {}
+
+
+def statuses(count: int, seed: int = 17) -> payloads.Webhook:
+    """One webhook of `count` sent/delivered/read statuses of distinct messages."""
+    rng = random.Random(seed)
+    document = payloads._sample(payloads.STATUS_SAMPLE)
+    value = document["entry"][0]["changes"][0]["value"]
+    template = value["statuses"][0]
+    items = []
+    for index in range(count):
+        status = copy.deepcopy(template)
+        name = payloads.STATUS_NAMES[index % len(payloads.STATUS_NAMES)]
+        status.update(id=payloads._wamid(rng), status=name)
+        if name == "read":
+            status.pop("conversation", None)
+            status.pop("pricing", None)
+        items.append(status)
+    value["statuses"] = items
+    body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    return payloads.Webhook(f"{count} statuses", body, payloads.sign(body), count)
+
+
+def _serialise_recorder() -> None:
+    """moto's recorder appends a request's entry in more than one write when it is over 8 KB, so
+    concurrent requests can interleave inside an entry: one lock makes the entries whole."""
+    from moto import moto_api
+    from moto.moto_api._internal.recorder import models
+
+    original = models.Recorder._record_request
+    if getattr(original, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    def record(self: models.Recorder, request: Any, body: bytes | None = None) -> None:
+        with lock:
+            original(self, request, body)
+
+    record.serialised = True  # type: ignore[attr-defined]
+    models.Recorder._record_request = record  # type: ignore[method-assign]
+    moto_api.recorder._location = os.environ["MOTO_RECORDER_FILEPATH"]
+
+
+def _count_invocations() -> list[tuple[str, float]]:
+    """(function, ms) of every invocation from now on, by the stack's workers (this process)."""
+    from devstack.runtime import FunctionWorker
+
+    seen: list[tuple[str, float]] = []
+    original = FunctionWorker.invoke
+
+    def invoke(self: FunctionWorker, event: Any) -> Any:
+        done = original(self, event)
+        seen.append((self.spec.logical_id, done.duration_ms))
+        return done
+
+    FunctionWorker.invoke = invoke  # type: ignore[method-assign]
+    return seen
+
+
+def known_contact(webhook: payloads.Webhook) -> payloads.Webhook:
+    """The same sender's next message: a known contact, no ad click."""
+    document = json.loads(webhook.body)
+    message = document["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["id"] = message["id"][:-8] + "00000002"
+    message["timestamp"] = str(int(message["timestamp"]) + 60)
+    message.pop("referral", None)
+    body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    return payloads.Webhook("known contact", body, payloads.sign(body), 1)
+
+
+# A fresh interpreter as Lambda starts one: import the handler (init), then its first and second request.
+FIRST_CALL_CHILD = """\
+import json, sys, time, types
+sys.path[0:0] = sys.argv[1:]
+event = json.loads(sys.stdin.read())
+context = types.SimpleNamespace(
+    function_name="bench", function_version="$LATEST", memory_limit_in_mb="256", aws_request_id="bench",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench",
+    log_group_name="", log_stream_name="", get_remaining_time_in_millis=lambda: 10000,
+)
+started = time.perf_counter()
+import app
+imported = time.perf_counter()
+first = app.lambda_handler(event, context)
+called = time.perf_counter()
+app.lambda_handler(event, context)
+again = time.perf_counter()
+assert first["statusCode"] == 200, first
+sys.stdout.write("\\n" + json.dumps([imported - started, called - imported, again - called]))
+"""
+
+
+@dataclass
+class FirstCall:
+    function: str
+    import_s: list[float] = field(default_factory=list)
+    first_s: list[float] = field(default_factory=list)
+    second_s: list[float] = field(default_factory=list)
+
+    def ratio(self) -> float | None:
+        """The first request's time over the import's (medians)."""
+        if not self.import_s:
+            return None
+        return round(statistics.median(self.first_s) / statistics.median(self.import_s), 2)
+
+
+def first_call(stack: Any, task_root: Path, layer: list[Path], runs: int, writes_bytecode: bool) -> FirstCall:
+    """The webhook function's import and first request (boto3's import and client creation, the
+    secret's read, the queue send) in fresh interpreters against the running stack."""
+    import subprocess
+    import sys
+
+    from devstack.apigw import RouteMatch, RouteTable, build_event
+
+    spec = stack.functions[ACKNOWLEDGING]
+    match = RouteTable(spec.api_routes).match("POST", "/webhooks/whatsapp")
+    if not isinstance(match, RouteMatch):
+        raise RuntimeError(f"{ACKNOWLEDGING} serves no POST /webhooks/whatsapp")
+    webhook = statuses(1, seed=99)
+    secret = stack.env_values["WHATSAPP_APP_SECRET"]
+    headers = [
+        ("Content-Type", "application/json"),
+        ("X-Hub-Signature-256", payloads.sign(webhook.body, secret)),
+    ]
+    event = build_event(
+        match,
+        method="POST",
+        raw_path="/webhooks/whatsapp",
+        raw_query="",
+        headers=headers,
+        body=webhook.body,
+        source_ip="127.0.0.1",
+        region=stack.region,
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(stack.function_environment(ACKNOWLEDGING))
+    if not writes_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    measured = FirstCall(ACKNOWLEDGING)
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-P", "-c", FIRST_CALL_CHILD, str(task_root), *map(str, layer)],
+            input=json.dumps(event),
+            cwd=task_root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"the first call of {ACKNOWLEDGING} failed: {last}")
+        # the handler logs to stdout too: the figures are the last line
+        imported, first, second = json.loads(done.stdout.strip().splitlines()[-1])
+        measured.import_s.append(imported)
+        measured.first_s.append(first)
+        measured.second_s.append(second)
+    stack.wait_until_idle(timeout=120.0)
+    return measured
+
+
+def measure(
+    timeout_s: float = 120.0, first_call_layout: tuple[Path, list[Path], bool] | None = None, runs: int = 3
+) -> tuple[list[Work], FirstCall | None]:
+    """Starts a local stack of the repository's template and posts each unit of work to it."""
+    import httpx
+
+    from devstack.stack import LocalStack
+
+    recording_file = Path(tempfile.mkdtemp(prefix="bench-recording-")) / "moto_recording"
+    # read when the recorder is made: its log goes to a scratch file, not the working directory
+    os.environ["MOTO_RECORDER_FILEPATH"] = str(recording_file)
+    _serialise_recorder()
+    invocations = _count_invocations()
+    works: list[Work] = []
+    log_path = recording_file.parent / "stack.log"
+    # moto in this process (thread mode), so that its recorder is the one made serial above; the
+    # functions' output goes to a file, named if the run fails
+    with (
+        log_path.open("w", encoding="utf-8") as log,
+        LocalStack(
+            payloads.ROOT / "template.yaml",
+            payloads.ROOT / "local.env",
+            port=0,
+            moto="thread",
+            log_stream=log,
+        ) as stack,
+    ):
+        secret = stack.env_values["WHATSAPP_APP_SECRET"]
+        recording = Recording(stack)
+        first = payloads.batched(1, seed=1)
+        units = [
+            (NEW_CONTACT, first),
+            (KNOWN_CONTACT, known_contact(first)),
+            (STATUS, statuses(1, seed=2)),
+            ("100 updates: messages and statuses", payloads.batched(100, seed=3)),
+            ("100 updates: statuses", statuses(100, seed=4)),
+        ]
+        with httpx.Client(base_url=stack.api_url, timeout=30.0) as api:
+            for name, webhook in units:
+                stack.wait_until_idle(timeout=timeout_s)
+                recording.start()
+                answer = api.post(
+                    "/webhooks/whatsapp",
+                    content=webhook.body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Hub-Signature-256": payloads.sign(webhook.body, secret),
+                    },
+                )
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{name}: the webhook answered {answer.status_code}; see {log_path}")
+                work = Work(name, webhook.updates)
+                time.sleep(0.2)
+                stack.wait_until_idle(timeout=timeout_s)
+                calls = recording.calls()
+                recording.stop()
+                work.calls.update(call for _, call, _ in calls)
+                # the acknowledging function answers once its calls are done: they are the ones before the 200
+                work.ack_calls.update(call for function, call, _ in calls if function == ACKNOWLEDGING)
+                work.by_function.update(function for function, _, _ in calls)
+                work.write_units = recording.write_units(calls)
+                work.read_units = recording.read_units(calls)
+                work.events = recording.events(calls)
+                for function, elapsed_ms in invocations:
+                    work.invocations[function] += 1
+                    work.invoked_ms += elapsed_ms
+                invocations.clear()
+                works.append(work)
+        calls_first = None
+        if first_call_layout is not None:
+            task_root, layer, writes_bytecode = first_call_layout
+            calls_first = first_call(stack, task_root, layer, runs, writes_bytecode)
+    shutil.rmtree(recording_file.parent)
+    return works, calls_first

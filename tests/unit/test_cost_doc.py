@@ -1,0 +1,33 @@
+"""docs/cost.md cannot drift from what `make bench` measured, nor from the template's capacity."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from bench import aws_calls, cost
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_cost_page_is_what_its_figures_and_the_template_render_to() -> None:
+    page = (ROOT / "docs" / "cost.md").read_text(encoding="utf-8")
+
+    # a hand edit, or a template default changed since the last `make bench`, shows up here
+    assert cost.render(cost.figures_of(page)) == page, (
+        "docs/cost.md is stale: `make bench`, or `python -m bench.cost` to re-render its own figures"
+    )
+
+
+def test_write_units_follow_dynamodbs_sizes() -> None:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+    key = {"pk": {"S": "CONTACT#1"}, "sk": {"S": "PROFILE"}}
+    assert aws_calls.item_size(key) == len("pk") + 9 + len("sk") + 7
+    assert aws_calls.item_size({"n": {"N": "-12345.600"}}) == 1 + 1 + math.ceil(6 / 2)
+    assert aws_calls.item_size({"m": {"M": {"a": {"BOOL": True}}}}) == 1 + 3 + 1 + 1 + 1
+    filler = 1024 - aws_calls.item_size({**key, "body": {"S": ""}})
+    exactly_one_kb = {**key, "body": {"S": "x" * filler}}
+    assert aws_calls.item_size(exactly_one_kb) == 1024
+    assert aws_calls._units(aws_calls.item_size(exactly_one_kb)) == 1
+    one_byte_more = {**key, "body": {"S": "x" * (filler + 1)}}
+    assert aws_calls._units(aws_calls.item_size(one_byte_more)) == 2
