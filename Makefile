@@ -19,7 +19,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help setup dev demo report chromium test lint typecheck validate unit integration e2e reliability bench \
-	build deploy layer-requirements redrive doctor clean
+	build precompile deploy lock layer-requirements redrive doctor insights reconcile clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -74,12 +74,20 @@ reliability: $(VENV)/.installed  ## the full reliability suite on the local stac
 test: lint typecheck validate chromium  ## everything CI runs: lint, types, template, unit, integration, end-to-end and the short reliability suite
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.installed  ## benchmark the webhook hot path and cold imports (not a test)
-	$(PY) -m bench
+bench: $(VENV)/.installed build  ## benchmark the hot path, cold imports of the built artifact, AWS calls per unit of work (not a test)
+	$(PY) -m bench --built .aws-sam/build --work --cost-doc docs/cost.md
 
 # sam build needs the runtime's interpreter on PATH; pyenv keeps it out of PATH by default.
-build: $(SAM_VENV)/.installed layer-requirements  ## sam build (no container needed)
+build: $(SAM_VENV)/.installed layer-requirements  ## sam build (no container needed), then precompile the artifact
 	PATH="$$(dirname $(PYTHON_FOR_VENV)):$$PATH" $(SAM) build --template template.yaml
+	$(MAKE) --no-print-directory precompile
+
+# Lambda's /var/task and /opt are read-only, so a cold start compiles every module it imports unless
+# the zip ships .pyc: compile what sam packages, with the runtime's python3.13, unchecked-hash so no
+# source is stat'ed or compared (https://docs.python.org/3/library/compileall.html).
+BUILD_DIR ?= .aws-sam/build
+precompile:  ## write unchecked-hash .pyc for the runtime's Python into the built artifact (make build does)
+	PATH="$$(dirname $(PYTHON_FOR_VENV)):$$PATH" python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash $(BUILD_DIR)
 
 deploy: build  ## sam deploy --guided
 	$(SAM) deploy --guided
@@ -91,16 +99,30 @@ redrive: $(VENV)/.installed  ## move a DLQ back to its queue: make redrive QUEUE
 doctor: $(VENV)/.installed  ## check the Meta set-up (token, dataset, Graph version): make doctor [ARGS="--create | --stack NAME"]
 	$(PY) -m devstack.doctor $(ARGS)
 
-layer-requirements: $(VENV)/.installed  ## regenerate layers/core/requirements.txt from pyproject.toml
-	$(PY) -m devstack layer-requirements > layers/core/requirements.txt
+# The layer ships what uv.lock pins (hashes included): `make lock` after changing pyproject.toml's
+# dependencies (it asks PyPI), `make layer-requirements` to export the lock (offline).
+lock: $(VENV)/.installed  ## re-lock the dependencies (uv.lock) after changing pyproject.toml, then export the layer's
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv lock --python $(PY)
+	$(MAKE) layer-requirements
+
+layer-requirements: $(VENV)/.installed  ## export uv.lock to layers/core/requirements.txt (pinned, with hashes)
+	$(PY) -m devstack layer-requirements > layers/core/requirements.txt.new
+	mv layers/core/requirements.txt.new layers/core/requirements.txt
 
 # The report test renders the page in headless Chromium (Debian's package).
 chromium:  ## install headless Chromium for the report test when it is missing (apt-get, as root)
 	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 REPORT_API_URL ?= http://127.0.0.1:3000
-report: $(VENV)/.installed  ## write report/index.html from GET /metrics of a running stack (make dev); METRICS=file.json to use a saved answer
-	$(PY) -m wa_conversions.analytics.report $(if $(METRICS),--metrics $(METRICS),--api-url $(REPORT_API_URL) --api-key $$(grep ^API_KEY= local.env | cut -d= -f2)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) --out report/index.html
+# REPORT_TZ, not TZ: the shell's own TZ (often ":/etc/localtime") would be taken for the report's zone.
+report: $(VENV)/.installed  ## write report/index.html and report/ads.csv from GET /metrics of a running stack (make dev) [FROM= TO= REPORT_TZ=America/Mexico_City TENANT=]; METRICS=file.json to use a saved answer
+	$(PY) -m wa_conversions.analytics.report $(if $(METRICS),--metrics $(METRICS),--api-url $(REPORT_API_URL) --api-key $$(grep ^API_KEY= local.env | cut -d= -f2)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(REPORT_TZ),--tz $(REPORT_TZ)) $(if $(TENANT),--tenant $(TENANT)) --out report/index.html
+
+insights: $(VENV)/.installed  ## read Meta's ad insights into the running stack (make dev) now: make insights [SINCE=2026-06-01] [UNTIL=]
+	$(PY) -m devstack insights --api-url $(REPORT_API_URL) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL))
+
+reconcile: $(VENV)/.installed  ## read the shops' orders from the Admin API into the running stack (make dev) now: make reconcile [SHOP=x.myshopify.com] [SINCE=2026-12-01]
+	$(PY) -m devstack reconcile --api-url $(REPORT_API_URL) $(if $(SHOP),--shop $(SHOP)) $(if $(SINCE),--since $(SINCE))
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache report

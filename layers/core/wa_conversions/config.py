@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .store.retention import Retention
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -19,9 +21,33 @@ class Settings(BaseModel):
     # SSM path under which every secret lives, e.g. "/wa-conversions".
     parameter_prefix: str = Field(default="/wa-conversions", alias="PARAMETER_PREFIX")
 
+    # Retention (README, "Retention"): days each kind of record is kept before DynamoDB's TTL removes it.
+    # Every function gets them (template Globals), so any code that writes a kind finds its TTL here.
+    contact_retention_days: int = Field(default=730, ge=30, alias="CONTACT_RETENTION_DAYS")
+    # at least the widest click window (ClickWindowDays <= 90), or a click would vanish before its order
+    referral_retention_days: int = Field(default=400, ge=90, alias="REFERRAL_RETENTION_DAYS")
+    order_retention_days: int = Field(default=730, ge=30, alias="ORDER_RETENTION_DAYS")
+    # past the delivery queues' 14 days, so a delivery outlives every retry of its event
+    delivery_retention_days: int = Field(default=400, ge=15, alias="DELIVERY_RETENTION_DAYS")
+    analytics_state_retention_days: int = Field(default=400, ge=30, alias="ANALYTICS_STATE_RETENTION_DAYS")
+    analytics_counter_retention_days: int = Field(
+        default=1096, ge=30, alias="ANALYTICS_COUNTER_RETENTION_DAYS"
+    )
+
     def parameter_name(self, key: str) -> str:
         """The SSM name of a secret: WHATSAPP_APP_SECRET -> /wa-conversions/whatsapp-app-secret."""
         return f"{self.parameter_prefix.rstrip('/')}/{key.lower().replace('_', '-')}"
+
+    def retention(self) -> Retention:
+        """The TTL of every kind of record this function writes (store.retention)."""
+        return Retention(
+            contact_days=self.contact_retention_days,
+            referral_days=self.referral_retention_days,
+            order_days=self.order_retention_days,
+            delivery_days=self.delivery_retention_days,
+            analytics_state_days=self.analytics_state_retention_days,
+            analytics_counter_days=self.analytics_counter_retention_days,
+        )
 
 
 class WebhookSettings(Settings):
@@ -39,7 +65,10 @@ class CaptureSettings(Settings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     message_retention_days: int = Field(default=400, ge=1, alias="MESSAGE_RETENTION_DAYS")
     # Meta retries a webhook for up to 7 days; an update seen within this many seconds is a duplicate.
-    idempotency_ttl_seconds: int = Field(default=8 * 24 * 3600, ge=3600, alias="IDEMPOTENCY_TTL_SECONDS")
+    # Shorter than Meta's retry window would let a late redelivery count twice: refused.
+    idempotency_ttl_seconds: int = Field(
+        default=8 * 24 * 3600, ge=7 * 24 * 3600, alias="IDEMPOTENCY_TTL_SECONDS"
+    )
     dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
     # The message rules of ConversionRules are matched here, where the text is (forwarding.rules).
     conversion_rules: str = Field(default="[]", alias="CONVERSION_RULES")
@@ -49,6 +78,10 @@ class OperatorSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
     # POST /contacts/{id}/links: how long a link token attributes orders (docs/shopify.md, "Link tokens").
     link_token_days: int = Field(default=30, ge=1, le=365, alias="LINK_TOKEN_DAYS")
+    # Erasure and export (docs/privacy.md): recorded here, done by the ErasureFunction off this queue.
+    erasure_queue_url: str = Field(alias="ERASURE_QUEUE_URL")
+    # An erasure's answer is kept as long as a message (its tombstones last that long).
+    message_retention_days: int = Field(default=400, ge=1, alias="MESSAGE_RETENTION_DAYS")
 
 
 # --- attribution settings ---------------------------------------------------------------------
@@ -56,6 +89,8 @@ class OperatorSettings(Settings):
 
 class ShopifyWebhookSettings(Settings):
     orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL")
+    # Shopify's compliance topics go to the ErasureFunction (docs/privacy.md).
+    erasure_queue_url: str = Field(alias="ERASURE_QUEUE_URL")
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
     # The one-shop form; more shops go in the shopify-webhook-secrets SecureString (docs/shopify.md).
     shop_domain: str = Field(default="", alias="SHOPIFY_SHOP_DOMAIN")
@@ -63,6 +98,28 @@ class ShopifyWebhookSettings(Settings):
     event_marker_ttl_seconds: int = Field(
         default=3 * 24 * 3600, ge=4 * 3600, alias="EVENT_MARKER_TTL_SECONDS"
     )
+
+
+class ShopifyReconcileSettings(Settings):
+    """docs/shopify.md, "Reconciliation"."""
+
+    table_name: str = Field(alias="TABLE_NAME")
+    orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL")
+    # Comma separated shop domains; empty: the one ShopifyShopDomain.
+    shops: str = Field(default="", alias="SHOPIFY_SHOPS")
+    shop_domain: str = Field(default="", alias="SHOPIFY_SHOP_DOMAIN")
+    # Empty: https://<shop>; the local stack points it at its Admin API stand-in.
+    admin_base_url: str = Field(default="", alias="SHOPIFY_ADMIN_BASE_URL")
+    api_version: str = Field(default="2026-01", pattern=r"^\d{4}-\d{2}$", alias="SHOPIFY_API_VERSION")
+    # A shop never reconciled starts this far back (Meta refuses events older than 7 days).
+    lookback_days: int = Field(default=7, ge=1, le=60, alias="RECONCILE_LOOKBACK_DAYS")
+    http_timeout_seconds: float = Field(default=10.0, gt=0, le=60, alias="SHOPIFY_HTTP_TIMEOUT_SECONDS")
+
+    def shop_list(self) -> list[str]:
+        listed = [s.strip().lower() for s in self.shops.split(",") if s.strip()]
+        if not listed and self.shop_domain.strip():
+            listed = [self.shop_domain.strip().lower()]
+        return list(dict.fromkeys(listed))
 
 
 class AttributionSettings(Settings):
@@ -73,6 +130,18 @@ class AttributionSettings(Settings):
     # ISO 3166 alpha-2 region for national numbers whose address names no country; empty for none.
     default_country: str = Field(default="", pattern=r"^([A-Za-z]{2})?$", alias="DEFAULT_COUNTRY")
     dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
+
+
+class PrivacySettings(Settings):
+    """The ErasureFunction: erasures, exports and Shopify's compliance webhooks (docs/privacy.md)."""
+
+    table_name: str = Field(alias="TABLE_NAME")
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
+    # Erased message ids are remembered as long as a message is kept.
+    message_retention_days: int = Field(default=400, ge=1, alias="MESSAGE_RETENTION_DAYS")
+    default_country: str = Field(default="", pattern=r"^([A-Za-z]{2})?$", alias="DEFAULT_COUNTRY")
+    # A job that can never run (not a job at all) is parked there at once, with its reason.
+    dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
 
 
 # --- delivery settings (issue #4's wa_conversions.delivery) -----------------------------------
@@ -235,6 +304,22 @@ class TrackApiSettings(Settings):
 
 class MetricsApiSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
+    # The IANA zone GET /metrics reports days and hours in when the request names none (ReportTimeZone).
+    report_time_zone: str = Field(default="UTC", alias="REPORT_TIME_ZONE")
+
+
+class AdInsightsSettings(Settings):
+    """AdInsightsFunction: Meta's daily ad insights into the ad spend items (docs/analytics.md)."""
+
+    table_name: str = Field(alias="TABLE_NAME")
+    graph_base_url: str = Field(default="https://graph.facebook.com", alias="META_GRAPH_BASE_URL")
+    api_version: str = Field(default=META_API_VERSION, pattern=r"^v\d+\.\d+$", alias="META_API_VERSION")
+    # MetaAdAccountIds: comma-separated, with or without act_; empty reads nothing
+    ad_account_ids: str = Field(default="", alias="META_AD_ACCOUNT_IDS")
+    # Meta restates recent days as late conversions and invalid clicks settle: re-read this many
+    lookback_days: int = Field(default=3, ge=1, le=90, alias="INSIGHTS_LOOKBACK_DAYS")
+    # how long one run waits out Meta's rate limit before leaving an account for the next run
+    max_wait_seconds: float = Field(default=60.0, ge=0, le=600, alias="INSIGHTS_MAX_WAIT_SECONDS")
 
 
 @cache
