@@ -6,8 +6,8 @@ User-Agent, as in Lambda. Write units follow DynamoDB's rules
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html): one per
 started KB of the item written (for an update, the item after it), twice in a transaction, plus the same
 again for every global secondary index the item is in. moto reports no real consumed capacity, so the
-sizes are computed here from the requests and the items they left; a key moved inside an index counts
-once, not twice (a lower bound).
+sizes are computed here from the requests and the items they left, so the figures are estimates: an
+update is charged at the item's final size, a delete at its key, a key moved inside an index once.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def _days_with_data(stack: LocalStack) -> list[str]:
         ProjectionExpression="#d",
         ExpressionAttributeNames={"#d": "day"},
     ):
-        # counters are per UTC hour ("2025-06-18T05"); their day is its first ten characters
+        # a UTC day ("2025-06-18"), or an hour item of before ("2025-06-18T05"): the first ten characters
         days.update(item["day"]["S"][:10] for item in page["Items"])
     return sorted(days)
 

@@ -1,6 +1,7 @@
 """GET /metrics?from=&to=&granularity=day[&tenant=] (X-Api-Key): conversation and ad metrics for a
-range of days, read from the aggregator's day counters (a few Query calls, never a scan); one
-tenant's with ?tenant= (docs/tenants.md)."""
+range of days, read from the aggregator's day counters (one item per UTC day and shard, one Query
+per month of the range, never a scan: docs/analytics.md#storage); one tenant's with ?tenant=
+(docs/tenants.md)."""
 
 from __future__ import annotations
 

@@ -45,14 +45,28 @@ def row(day: str, ad_id: str, spend: str, campaign: str = "Summer sale") -> dict
     }
 
 
+class InsightsContext(FakeContext):
+    """Lambda's context with the function's 300 s timeout, or these remaining times one call after
+    another (the last one repeating)."""
+
+    def __init__(self, seconds_left: list[float] | None = None) -> None:
+        self._left = list(seconds_left or [300.0])
+
+    def get_remaining_time_in_millis(self) -> int:
+        left = self._left.pop(0) if len(self._left) > 1 else self._left[0]
+        return int(left * 1000)
+
+
 @dataclass
 class Harness:
     standins: StandIns
     api_key: str
 
-    def run_insights(self, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run_insights(
+        self, event: dict[str, Any] | None = None, seconds_left: list[float] | None = None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = load_handler("ad_insights").lambda_handler(
-            event if event is not None else {"since": D1, "until": D2}, FakeContext()
+            event if event is not None else {"since": D1, "until": D2}, InsightsContext(seconds_left)
         )
         return result
 
@@ -216,6 +230,27 @@ def test_a_rate_limit_longer_than_the_budget_fails_the_run_and_keeps_what_was_st
     with pytest.raises(Exception, match="ad accounts not read"):
         harness.run_insights()
     assert harness.metrics()["ads"]["AD1"]["spend"] == 40.0
+
+
+def test_a_run_near_its_deadline_stops_and_the_next_starts_with_the_accounts_it_did_not_reach(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("META_AD_ACCOUNT_IDS", "act_111,act_222")
+    reset_caches()
+    harness.standins.set_insights(
+        {"accounts": {"111": [row(D1, "AD1", "40")], "222": [row(D1, "AD2", "10")]}}
+    )
+    # time for one account's page, then 10 s left: Lambda would cut the run off mid-account
+    with pytest.raises(Exception, match="ad accounts not read: 222"):
+        harness.run_insights(seconds_left=[300, 10])
+    assert [r["path"].split("/")[-2] for r in harness.insights_requests()] == ["act_111"]
+
+    with pytest.raises(Exception, match="ad accounts not read: 111"):
+        harness.run_insights(seconds_left=[300, 10])
+
+    assert [r["path"].split("/")[-2] for r in harness.insights_requests()] == ["act_111", "act_222"]
+    ads = harness.metrics()["ads"]
+    assert (ads["AD1"]["spend"], ads["AD2"]["spend"]) == (40.0, 10.0)
 
 
 @pytest.mark.parametrize(

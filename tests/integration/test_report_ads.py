@@ -194,3 +194,28 @@ def test_tz_is_asked_of_get_metrics(tmp_path: Path) -> None:
     assert route.calls.last.request.url.params["tz"] == "America/Mexico_City"
     assert "(America/Mexico_City days)" in (tmp_path / "index.html").read_text()
     assert route.calls.last.request.headers["x-api-key"] == "k"
+
+
+def test_a_name_that_a_spreadsheet_would_run_as_a_formula_stays_text_in_the_csv(tmp_path: Path) -> None:
+    rows = [spend("A1", '=HYPERLINK("http://x.test","win")', "+Summer", "60.00")]
+    found = compute(QUERY, {"2026-06-18": {"ad#A1#clicks": 1}}, rows).model_dump(by_alias=True)
+    write_report(found, tmp_path / "index.html")
+
+    written = list(csv.DictReader((tmp_path / "ads.csv").read_text().splitlines()))
+
+    ad = next(r for r in written if r["level"] == "ad")
+    assert ad["ad_name"] == '\'=HYPERLINK("http://x.test","win")'
+    assert ad["campaign_name"] == "'+Summer"
+    assert next(r for r in written if r["level"] == "campaign")["campaign_name"] == "'+Summer"
+
+
+def test_the_headline_spend_is_per_currency(tmp_path: Path) -> None:
+    euro = AdDay.model_validate(
+        {**spend("E1", "Euro ad", "Euro", "10.00").model_dump(by_alias=True), "account_id": "2"}
+        | {"account_currency": "EUR"}
+    )
+    found = compute(QUERY, {}, [spend("A1", "Dollar ad", "Dollar", "60.00"), euro]).model_dump(by_alias=True)
+
+    page = write_report(found, tmp_path / "index.html").read_text()
+
+    assert "<span>Ad spend</span><b>EUR 10.00 · USD 60.00</b>" in page

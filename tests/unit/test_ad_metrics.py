@@ -125,3 +125,27 @@ def test_a_renamed_ad_shows_its_latest_name() -> None:
         ad_day("2026-06-02", "A", "5", ad_name="New name"),
     ]
     assert compute(QUERY, {}, spend).ads["A"].ad_name == "New name"
+
+
+def test_revenue_counted_before_currencies_were_gives_no_roas_rather_than_zero() -> None:
+    # an order counted before "ad#<id>#revenue:<CUR>" existed: 120 of revenue, currency unknown
+    days = {"2026-06-01": {"ad#A#orders": 1, "ad#A#revenue": 120.0}}
+    metrics = compute(QUERY, days, [ad_day("2026-06-01", "A", "40")])
+    a = metrics.ads["A"]
+    assert a.revenue == 120.0
+    assert a.roas is None  # not 0.0: the revenue is there, its currency is not known
+    assert a.cpa == 40.0
+    assert metrics.by_campaign["Summer"].roas is None
+
+
+def test_same_named_campaigns_of_two_ad_accounts_are_not_summed() -> None:
+    days = counters(order_event("A", 100.0, "USD"), order_event("E", 50.0, "EUR"))
+    spend = [
+        ad_day("2026-06-01", "A", "20"),
+        ad_day("2026-06-01", "E", "10", account_id="222", account_currency="EUR"),
+    ]
+    campaigns = compute(QUERY, days, spend).by_campaign
+    assert set(campaigns) == {"Summer (act_111)", "Summer (act_222)"}
+    usd, eur = campaigns["Summer (act_111)"], campaigns["Summer (act_222)"]
+    assert (usd.currency, usd.spend, usd.roas, usd.ads) == ("USD", 20.0, 5.0, ["A"])
+    assert (eur.currency, eur.spend, eur.roas, eur.ads) == ("EUR", 10.0, 5.0, ["E"])

@@ -3,10 +3,12 @@ never a crash; days and hours are the zone's."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 
+from tests.support.cfn import load_template
 from wa_conversions.analytics.metrics import MAX_RANGE_DAYS, compute, parse_query
 from wa_conversions.errors import BadRequestError, UnprocessableError
 
@@ -59,7 +61,9 @@ def test_ranges_within_bounds_are_taken(params: dict[str, str], start: date, end
 
 
 @pytest.mark.parametrize(
-    "tz", ["Mars/Olympus", "../../etc/passwd", "/etc/localtime", "UTC\x00", "utc", "x" * 100_000]
+    "tz",
+    # "America" and "Etc" are folders of the zone database: they were a 500
+    ["Mars/Olympus", "../../etc/passwd", "/etc/localtime", "UTC\x00", "utc", "x" * 100_000, "America", "Etc"],
 )
 def test_a_zone_that_is_not_an_iana_zone_is_400_naming_tz(tz: str) -> None:
     with pytest.raises(BadRequestError) as raised:
@@ -114,3 +118,10 @@ def test_the_edges_of_the_calendar_in_a_zone_do_not_overflow() -> None:
     early = parse_query({"from": "0001-01-01", "to": "0001-01-02", "tz": "Asia/Tokyo"}, TODAY)
     late = parse_query({"from": "9999-12-30", "to": "9999-12-31", "tz": "America/Mexico_City"}, TODAY)
     assert early.utc_days[0] == date.min and late.utc_days[1] == date.max
+
+
+@pytest.mark.parametrize("zone", ["America", "Etc", "Europe"])
+def test_the_report_time_zone_parameter_refuses_a_folder_of_the_zone_database(zone: str) -> None:
+    pattern = load_template()["Parameters"]["ReportTimeZone"]["AllowedPattern"]
+    assert re.fullmatch(pattern, zone) is None
+    assert all(re.fullmatch(pattern, ok) for ok in ("UTC", "America/Mexico_City", "America/Argentina/Salta"))

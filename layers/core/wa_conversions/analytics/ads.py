@@ -3,7 +3,9 @@ joined with the ad's spend from Meta's insights (names, spend, ROAS, CPA, cost p
 
 Money is in the ad account's currency. Attributed revenue is counted per currency
 ("ad#<id>#revenue:<CUR>"); ROAS takes only the revenue in the account's currency: revenue in another
-currency is shown in revenue_by_currency and never converted (no exchange rate is assumed).
+currency is shown in revenue_by_currency and never converted (no exchange rate is assumed). Revenue
+counted before currencies were (in "revenue" and no "revenue:<CUR>") has no known currency: while the
+range holds some, ROAS is null rather than a wrong 0 (docs/analytics.md#ad-spend).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class AdMetrics(BaseModel):
     ad_name: str | None = None
     adset_name: str | None = None
     campaign_name: str | None = None
+    # the ad account the spend is in (insights' account_id, without act_)
+    account_id: str | None = None
     # the ad account's currency: spend, roas's revenue, cpa and cost_per_conversation are in it
     currency: str | None = None
     spend: float | None = None
@@ -40,6 +44,9 @@ class AdMetrics(BaseModel):
 
 
 class CampaignMetrics(BaseModel):
+    # keyed by name, or "<name> (act_<account>)" when two ad accounts have a campaign of that name
+    campaign_name: str | None = None
+    account_id: str | None = None
     currency: str | None = None
     ads: list[str] = []
     spend: float = 0.0
@@ -59,6 +66,11 @@ def _money(value: float) -> float:
 
 def _ratio(part: float, whole: float | None, digits: int) -> float | None:
     return None if not whole else round(part / whole, digits)
+
+
+def _uncurrencied(revenue: float, by_currency: Mapping[str, float]) -> bool:
+    """Revenue counted before it was counted per currency: its currency is unknown."""
+    return round(revenue - sum(by_currency.values()), 2) != 0
 
 
 def _per_currency(values: Mapping[str, float]) -> dict[str, float]:
@@ -109,11 +121,13 @@ def ad_metrics(
                 row.adset_name,
                 row.campaign_name,
             )
+            entry.account_id = row.account_id.removeprefix("act_")
             entry.currency = row.currency
             entry.spend = spent
             entry.impressions = round(totals["impressions"])
             entry.meta_clicks = round(totals["clicks"])
-            entry.roas = _ratio(by_currency.get(row.currency or "", 0.0), spent, 4)
+            if not _uncurrencied(entry.revenue, by_currency):
+                entry.roas = _ratio(by_currency.get(row.currency or "", 0.0), spent, 4)
             entry.cpa = _ratio(spent, orders, 2)
             entry.cost_per_conversation = _ratio(spent, conversations, 2)
         ads[ad_id] = entry
@@ -121,13 +135,20 @@ def ad_metrics(
 
 
 def by_campaign(ads: Mapping[str, AdMetrics]) -> dict[str, CampaignMetrics]:
-    """The ads with spend, rolled up by campaign name (one campaign is in one account, one currency)."""
-    campaigns: dict[str, CampaignMetrics] = {}
+    """The ads with spend, rolled up by ad account and campaign name (an account has one currency, so
+    a roll-up never sums two): keyed by the name, or "<name> (act_<account>)" when two accounts have
+    a campaign of that name."""
+    grouped: dict[tuple[str, str], CampaignMetrics] = {}
+    revenue_total: dict[tuple[str, str], float] = defaultdict(float)
     for ad_id, ad in ads.items():
         if ad.spend is None:
             continue
         name = ad.campaign_name or "(no campaign name)"
-        campaign = campaigns.setdefault(name, CampaignMetrics(currency=ad.currency))
+        group = (ad.account_id or "", name)
+        campaign = grouped.setdefault(
+            group, CampaignMetrics(campaign_name=name, account_id=ad.account_id, currency=ad.currency)
+        )
+        revenue_total[group] += ad.revenue
         campaign.ads.append(ad_id)
         campaign.spend = _money(campaign.spend + ad.spend)
         campaign.impressions += ad.impressions or 0
@@ -137,9 +158,15 @@ def by_campaign(ads: Mapping[str, AdMetrics]) -> dict[str, CampaignMetrics]:
         for currency, amount in ad.revenue_by_currency.items():
             total = campaign.revenue_by_currency.get(currency, 0.0) + amount
             campaign.revenue_by_currency[currency] = _money(total)
-    for campaign in campaigns.values():
+    names: dict[str, int] = defaultdict(int)
+    for _, name in grouped:
+        names[name] += 1
+    campaigns: dict[str, CampaignMetrics] = {}
+    for (account, name), campaign in grouped.items():
         revenue = campaign.revenue_by_currency.get(campaign.currency or "", 0.0)
-        campaign.roas = _ratio(revenue, campaign.spend, 4)
+        if not _uncurrencied(revenue_total[(account, name)], campaign.revenue_by_currency):
+            campaign.roas = _ratio(revenue, campaign.spend, 4)
         campaign.cpa = _ratio(campaign.spend, campaign.orders, 2)
         campaign.cost_per_conversation = _ratio(campaign.spend, campaign.conversations, 2)
+        campaigns[name if names[name] == 1 else f"{name} (act_{account})"] = campaign
     return dict(sorted(campaigns.items()))

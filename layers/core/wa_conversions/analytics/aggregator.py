@@ -240,6 +240,8 @@ class Aggregator:
         for _ in range(MAX_ATTEMPTS):
             merged = self._store.load_state(source)
             if merged.merged_into:
+                # a redelivery after a crash: loading the survivor finishes a commit parked on it
+                self._store.load_state(merged.merged_into)
                 return Result("duplicate", event.event)
             state = self._store.load_state(target)
             for _hop in range(3):  # the survivor may have been merged on since (a new number)

@@ -39,6 +39,9 @@ THROTTLE_CODES = frozenset({4, 17, 32, 613, 80000, 80004})
 # https://developers.facebook.com/docs/marketing-api/insights/best-practices (x-fb-ads-insights-throttle)
 NEAR_LIMIT_PCT = 90.0
 NEAR_LIMIT_PAUSE = 5.0
+# left for the page in flight (the HTTP client's 60 s read timeout) and storing the account, so a run
+# stops before Lambda's timeout rather than being cut off mid-account
+DEADLINE_RESERVE_SECONDS = 70.0
 # Meta keeps insights for 37 months; one run reads at most a year
 MAX_RANGE_DAYS = 366
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -127,7 +130,10 @@ class InsightsClient:
         token: str,
         max_wait_seconds: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        seconds_left: Callable[[], float] | None = None,
     ) -> None:
+        """seconds_left: the function's remaining time (Lambda's context), so a run stops in time."""
+        self._seconds_left = seconds_left
         self._client = client
         self._base = base_url.rstrip("/")
         self._version = version
@@ -164,6 +170,8 @@ class InsightsClient:
         waited = 0.0
         attempt = 0
         while url is not None:
+            if self._left() < DEADLINE_RESERVE_SECONDS:
+                raise ThrottledError(f"account {account_id}: not read before the function's deadline")
             try:
                 response = self._client.get(
                     url, params=params, headers={"Authorization": f"Bearer {self._token}"}
@@ -175,7 +183,7 @@ class InsightsClient:
                 error = _error(response)
                 if error.get("code") in THROTTLE_CODES or response.status_code == 429:
                     pause = wait_seconds(response.headers, attempt)
-                    if waited + pause > self._max_wait:
+                    if waited + pause > self._max_wait or pause > self._left() - DEADLINE_RESERVE_SECONDS:
                         raise ThrottledError(f"account {account_id}: rate limited (code {error.get('code')})")
                     self._sleep(pause)
                     waited += pause
@@ -200,6 +208,9 @@ class InsightsClient:
             ):
                 self._sleep(NEAR_LIMIT_PAUSE)
                 waited += NEAR_LIMIT_PAUSE
+
+    def _left(self) -> float:
+        return float("inf") if self._seconds_left is None else self._seconds_left()
 
 
 def _error(response: httpx.Response) -> dict[str, Any]:

@@ -69,7 +69,8 @@ def parse_zone(raw: str | None, default: str = "UTC") -> str:
         if len(name) <= MAX_TZ_LENGTH:
             _zone(name)
             return name
-    except (ZoneInfoNotFoundError, ValueError):
+    # "America" is a directory of the zone database, not a zone: ZoneInfo raises IsADirectoryError
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         pass
     shown = name if len(name) <= 40 else name[:40] + "..."
     raise BadRequestError(f"tz must be an IANA time zone like America/Mexico_City, got {shown!r}", field="tz")

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import sys
+from collections import defaultdict
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -205,6 +206,9 @@ def ad_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         if currency is None:
             return entry.get("revenue"), ""
         others = " ".join(f"{c} {v:.2f}" for c, v in sorted(by_currency.items()) if c != currency)
+        unknown = round(float(entry.get("revenue") or 0) - sum(by_currency.values()), 2)
+        if "revenue" in entry and unknown:  # counted before revenue was counted per currency (analytics.ads)
+            others = f"{others} {unknown:.2f} in an unrecorded currency".strip()
         return by_currency.get(currency, 0.0), others
 
     for ad_id, ad in metrics.get("ads", {}).items():
@@ -254,12 +258,24 @@ def ad_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# A cell a spreadsheet would run as a formula: https://owasp.org/www-community/attacks/CSV_Injection
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # an ad named "=HYPERLINK(...)" stays text
+    return value
+
+
 def ads_csv(metrics: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in ad_rows(metrics):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 
@@ -368,7 +384,6 @@ def render(metrics: dict[str, Any], *, title: str = "WhatsApp conversations and 
             ("revenue", [float(row["revenue"] or 0) for row in spent]),
         ],
     )
-    currencies = sorted({str(row["currency"]) for row in spent if row["currency"]})
     ad_table = (
         _sortable_table("table-ads", by_ad, ("ad_name", "campaign_name", "adset_name"))
         if by_ad
@@ -380,7 +395,11 @@ def render(metrics: dict[str, Any], *, title: str = "WhatsApp conversations and 
         if campaign_rows
         else '<p class="muted">No ad spend in this range (make insights reads it from Meta).</p>'
     )
-    spend_total = sum(float(row["spend"] or 0) for row in spent)
+    # per currency: two ad accounts' spend is never summed without a rate (docs/analytics.md#ad-spend)
+    spend_by_currency: dict[str, float] = defaultdict(float)
+    for row in spent:
+        spend_by_currency[str(row["currency"] or "")] += float(row["spend"] or 0)
+    spend_total = " · ".join(f"{c} {v:,.2f}".strip() for c, v in sorted(spend_by_currency.items()))
     rt = metrics["response_time_seconds"]
     kpis = [
         ("Median response", _duration(rt["median"])),
@@ -391,7 +410,7 @@ def render(metrics: dict[str, Any], *, title: str = "WhatsApp conversations and 
         ("New contacts", _num(sum(metrics["new_contacts"].values()))),
         ("Orders", _num(metrics.get("orders", 0))),
         ("Revenue", f"{metrics.get('revenue', 0):,.2f}"),
-        ("Ad spend", f"{' '.join(currencies)} {spend_total:,.2f}".strip() if spent else NONE),
+        ("Ad spend", spend_total if spent else NONE),
     ]
     kpi_html = "".join(
         f'<div class="kpi"><span>{escape(name)}</span><b>{escape(value)}</b></div>' for name, value in kpis

@@ -71,6 +71,11 @@ class Outbound(BaseModel):
     mode: str | None = None
 
     @property
+    def lost(self) -> bool:
+        """Failed and never delivered or read: counted as "failed" by derive()."""
+        return self.failed is not None and self.delivered is None and self.read is None
+
+    @property
     def reference(self) -> int | None:
         """When the message went out: its sent time, else the earliest later stage seen."""
         if self.sent is not None:
@@ -215,7 +220,7 @@ class ContactState(BaseModel):
                 add(group, reference, "delivered")
             if entry.read is not None:
                 add(group, reference, "read")
-            if entry.failed is not None and entry.delivered is None and entry.read is None:
+            if entry.lost:
                 add(group, reference, "failed")
             if any(t > reference for t in inbound_times):
                 add(group, reference, "replied")
@@ -287,13 +292,20 @@ class ContactState(BaseModel):
         return {key: value for key, value in deltas.items() if value}
 
     def _note_ad_replies(self) -> None:
-        """The earliest known business message at or after each first click. Idempotent and
-        order-free: a late earlier reply or an earlier click moves it; a forgotten reply keeps it."""
-        sent = [ref for entry in self.outbound.values() if (ref := entry.reference) is not None]
+        """The earliest known business message at or after each first click that was not lost (failed
+        and never delivered: it answered nobody). Idempotent and order-free: a late earlier reply or
+        an earlier click moves it; a forgotten reply keeps it."""
+        sent = [
+            ref for entry in self.outbound.values() if (ref := entry.reference) is not None and not entry.lost
+        ]
+        # a reply noted before its failure arrived: the message is still here, and lost
+        lost = {ref for entry in self.outbound.values() if entry.lost and (ref := entry.reference)} - set(
+            sent
+        )
         for source_id, clicked in self.first_clicks.items():
             known = self.ad_replies.get(source_id)
             after = [ts for ts in sent if ts >= clicked]
-            if known is not None and known >= clicked:
+            if known is not None and known >= clicked and known not in lost:
                 after.append(known)
             if after:
                 self.ad_replies[source_id] = min(after)

@@ -3,14 +3,17 @@
 | item      | table  | key                                                          |
 |-----------|--------|--------------------------------------------------------------|
 | ad day    | single | pk ADSPEND#<YYYY-MM>, sk DAY#<YYYY-MM-DD>#<account>#<ad id>  |
+| last read | single | pk ADSPEND#READ, sk <account>                                |
 
 Storing an account's range replaces it: each ad day is put whole (a re-read overwrites it), and ad
 days of that account and range that the new read no longer holds are deleted. A month is one
-partition, so GET /metrics reads a range's spend in one Query per month.
+partition, so GET /metrics reads a range's spend in one Query per month. Each account's last read is
+kept, so a run that ran out of time starts the next with the accounts it did not reach.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem's most requests per call
+READ_PK = "ADSPEND#READ"
 MAX_UNPROCESSED_ROUNDS = 8
 
 
@@ -112,6 +116,15 @@ class AdSpendRepository(AdSpendReader):
         requests += [
             {"DeleteRequest": {"Key": {"pk": serialize(pk), "sk": serialize(sk)}}} for pk, sk in stale
         ]
+        now = int(time.time())
+        read = {"pk": READ_PK, "sk": account_id, "read_at": now}
+        requests.append(
+            {
+                "PutRequest": {
+                    "Item": to_item({**read, TTL_ATTRIBUTE: self._retention.analytics_counter_expiry(now)})
+                }
+            }
+        )
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
             request: dict[str, Any] = {self._table: requests[start : start + BATCH_WRITE_LIMIT]}
             for _ in range(MAX_UNPROCESSED_ROUNDS):
@@ -121,6 +134,24 @@ class AdSpendRepository(AdSpendReader):
             else:
                 raise RuntimeError("DynamoDB kept ad spend unwritten; the run will be retried")
         return len(items)
+
+    def least_recently_read(self, accounts: Iterable[str]) -> list[str]:
+        """The accounts, those never read or read longest ago first (one Query)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": serialize(READ_PK)},
+        }
+        read_at: dict[str, int] = {}
+        while True:
+            page = self._client.query(**kwargs)
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                read_at[str(item["sk"])] = int(item.get("read_at") or 0)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(accounts, key=lambda account: read_at.get(account, 0))
 
 
 def _months(start: date, end: date) -> list[str]:

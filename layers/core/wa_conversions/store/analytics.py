@@ -2,21 +2,30 @@
 
 | item            | table       | key                                                     |
 |-----------------|-------------|---------------------------------------------------------|
-| hour counters   | single      | pk ANALYTICS#<YYYY-MM>, sk DAY#<YYYY-MM-DD>T<HH>#<shard> |
+| day counters    | single      | pk ANALYTICS#<YYYY-MM>, sk DAY#<YYYY-MM-DD>#<shard>     |
 | contact state   | single      | pk ANALYTICS#CONTACT#<contact key>, sk STATE            |
 | counted marker  | idempotency | id analytics#<event messageId> (TTL: expiration)        |
 
-Counters are flat attributes ("sent", "country#KE", "ad#<source id>#revenue") updated with ADD, so a
-new counter needs no schema; a listed tenant's are there again as "tenant#<id>#<counter>"
-(analytics.tenancy). They are kept per UTC hour, so a day in any whole-hour time zone is a
-sum of hours (docs/analytics.md#time-zones); items written before that are per UTC day
-(sk DAY#<YYYY-MM-DD>#<shard>) and still read. A month is one partition: a 366-day query is at most
-14 Query calls (a day more each side for the zone). Each hour is split over a few shards so
+Counters are flat attributes updated with ADD, so a new counter needs no schema. Each is kept per UTC
+hour as "<HH>|<counter>" ("05|sent", "05|ad#<source id>#revenue") in its UTC day's item, so a day in
+any whole-hour time zone is a sum of hours (docs/analytics.md#time-zones) while a range still reads one
+item per day and shard; a listed tenant's are there again as "<HH>|tenant#<id>#<counter>"
+(analytics.tenancy). Counters without an hour prefix were written before hours were kept and count
+for the whole day; items keyed per hour (sk DAY#<YYYY-MM-DD>T<HH>#<shard>) are still read. A month is
+one partition: a 366-day query is 14 Query calls (a day more each side for the zone), more only when
+a month's items pass Query's 1 MB page. Each day is split over a few shards (by contact) so
 concurrent writers rarely touch the same item.
+
+A commit that touches more days than one TransactWriteItems holds (100 actions) saves the contact's
+state with the rest of its counter updates parked on the state item ("pending#<version>#<n>"); each
+parked part is then applied in a transaction that removes it, so it is applied once, and whoever loads
+the state next (a retry, the next event) finishes them before reading it. The counted marker is
+written last: a redelivery after a crash recounts nothing and finishes the parked parts.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime
@@ -34,6 +43,14 @@ if TYPE_CHECKING:
 
 MARKER_PREFIX = "analytics#"
 STATE_SK = "STATE"
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+MAX_ACTIONS = 100
+PENDING_PREFIX = "pending#"
+DRAIN_ATTEMPTS = 5
+_NOT_COUNTERS = ("pk", "sk", "day", "expires_at")
+
+type DayCounters = dict[str, dict[str, float]]
+"""UTC day -> {attribute ("05|sent", or "sent" for a whole day): amount}"""
 
 
 def month_pk(month: str) -> str:
@@ -48,6 +65,20 @@ def contact_state_pk(contact: str) -> str:
     return f"ANALYTICS#CONTACT#{contact}"
 
 
+def counter_attribute(bucket: str, counter: str) -> tuple[str, str]:
+    """The UTC day item and attribute a "<YYYY-MM-DD>T<HH>" (or whole-day) bucket's counter is in."""
+    if len(bucket) == 13 and bucket[10] == "T":
+        return bucket[:10], f"{bucket[11:]}|{counter}"
+    return bucket, counter
+
+
+def _bucket_of(day: str, attribute: str) -> tuple[str, str]:
+    """counter_attribute's inverse: ("<day>T<HH>" or the item's own day, counter)."""
+    if len(attribute) > 3 and attribute[2] == "|" and attribute[:2].isdigit() and len(day) == 10:
+        return f"{day}T{attribute[:2]}", attribute[3:]
+    return day, attribute
+
+
 class AnalyticsReader:
     """Reads only the day counters: what GET /metrics needs."""
 
@@ -57,7 +88,7 @@ class AnalyticsReader:
 
     def read_days(self, start: date, end: date, tenant: str | None = None) -> dict[str, dict[str, float]]:
         """The counters of every UTC day from start to end inclusive, shards summed:
-        {"YYYY-MM-DDTHH" (or "YYYY-MM-DD" for items from before hours were kept): {counter: n}};
+        {"YYYY-MM-DDTHH" (or "YYYY-MM-DD" for counters from before hours were kept): {counter: n}};
         one tenant's (analytics.tenancy) when given, else the whole deployment's."""
         totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for month in _months(start, end):
@@ -67,7 +98,7 @@ class AnalyticsReader:
                 "ExpressionAttributeValues": {
                     ":pk": serialize(month_pk(month)),
                     ":low": serialize(f"DAY#{max(start.isoformat(), month + '-01')}"),
-                    # "~" sorts after both "#<shard>" (whole days) and "T<hour>#<shard>" (hours).
+                    # "~" sorts after both "#<shard>" (days) and "T<hour>#<shard>" (hour items).
                     ":high": serialize(f"DAY#{min(end.isoformat(), month + '-31')}~"),
                 },
             }
@@ -75,12 +106,16 @@ class AnalyticsReader:
                 page = self._client.query(**kwargs)
                 for raw in page.get("Items", []):
                     item = from_item(raw)
-                    day = str(item.pop("day"))
-                    for key in ("pk", "sk"):
-                        item.pop(key, None)
-                    for counter, amount in counters_of(item, tenant).items():
-                        if isinstance(amount, int | float):
-                            totals[day][counter] += amount
+                    day = str(item["day"])
+                    buckets: dict[str, dict[str, Any]] = defaultdict(dict)
+                    for attribute, amount in item.items():
+                        if attribute not in _NOT_COUNTERS:
+                            bucket, counter = _bucket_of(day, attribute)
+                            buckets[bucket][counter] = amount
+                    for bucket, counters in buckets.items():
+                        for counter, amount in counters_of(counters, tenant).items():
+                            if isinstance(amount, int | float):
+                                totals[bucket][counter] += amount
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -114,6 +149,7 @@ class AnalyticsRepository(AnalyticsReader):
         return found is not None and int(found["expiration"]["N"]) > int(time.time())
 
     def load_state(self, contact: str) -> ContactState:
+        """The contact's state, once any counter updates parked on it are applied (see the module)."""
         found = self._client.get_item(
             TableName=self._table,
             Key={"pk": serialize(contact_state_pk(contact)), "sk": serialize(STATE_SK)},
@@ -122,6 +158,9 @@ class AnalyticsRepository(AnalyticsReader):
         if found is None:
             return ContactState(contact=contact)
         plain = from_item(found)
+        parked = {k: json.loads(v) for k, v in plain.items() if k.startswith(PENDING_PREFIX)}
+        for name, part in sorted(parked.items()):
+            self._apply_parked(contact, name, part["days"], int(part["shard"]))
         state = ContactState.model_validate_json(plain["state"])
         state.version = int(plain["version"])
         return state
@@ -139,76 +178,130 @@ class AnalyticsRepository(AnalyticsReader):
         """`retired`: a contact merged into `state`'s one (contact.merged), written emptied in the same
         transaction, with the version it was loaded at."""
         now = int(time.time())
-        actions: list[TransactWriteItemTypeDef] = [
-            {
-                "Put": {
-                    "TableName": self._markers,
-                    "Item": {
-                        "id": serialize(MARKER_PREFIX + event_id),
-                        "expiration": serialize(now + self._marker_ttl),
-                        "status": serialize("COMPLETED"),
-                    },
-                    # An expired marker that TTL has not yet removed may be overwritten.
-                    "ConditionExpression": "attribute_not_exists(id) OR expiration < :now",
-                    "ExpressionAttributeValues": {":now": serialize(now)},
-                }
+        marker: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self._markers,
+                "Item": {
+                    "id": serialize(MARKER_PREFIX + event_id),
+                    "expiration": serialize(now + self._marker_ttl),
+                    "status": serialize("COMPLETED"),
+                },
+                # An expired marker that TTL has not yet removed may be overwritten.
+                "ConditionExpression": "attribute_not_exists(id) OR expiration < :now",
+                "ExpressionAttributeValues": {":now": serialize(now)},
             }
-        ]
+        }
+        by_day: DayCounters = defaultdict(dict)
+        for key, amount in deltas.items():
+            bucket, _, counter = key.partition("|")
+            day, attribute = counter_attribute(bucket, counter)
+            by_day[day][attribute] = by_day[day].get(attribute, 0) + amount
         written = [(state, expected_version)] if state is not None else []
-        for state, expected_version in written + ([retired] if retired else []):
-            condition = "attribute_not_exists(pk)" if not expected_version else "version = :expected"
+        written += [retired] if retired else []
+        days = sorted(by_day)
+        parts: list[DayCounters] = []
+        if 1 + len(written) + len(days) > MAX_ACTIONS:
+            if state is None:  # a conversion touches one hour: this cannot happen
+                raise ValueError(f"{len(days)} days of counters in one commit without a state")
+            size = MAX_ACTIONS - 1  # each parked part is applied with the removal of its attribute
+            parts = [{d: by_day[d] for d in days[i : i + size]} for i in range(0, len(days), size)]
+        actions: list[TransactWriteItemTypeDef] = [] if parts else [marker]
+        for index, (saved, version) in enumerate(written):
+            item: dict[str, Any] = {
+                "pk": serialize(contact_state_pk(saved.contact)),
+                "sk": serialize(STATE_SK),
+                "version": serialize(saved.version),
+                "state": serialize(saved.model_dump_json(exclude={"version"})),
+                "updated_at": serialize(now),
+                # each counted event rewrites it, so the state of a contact still active stays
+                "expires_at": serialize(self._retention.analytics_state_expiry(now)),
+            }
+            if index == 0:
+                for number, part in enumerate(parts):
+                    parked = json.dumps({"shard": shard, "days": part})
+                    item[f"{PENDING_PREFIX}{saved.version}#{number}"] = serialize(parked)
             put: dict[str, Any] = {
                 "TableName": self._table,
-                "Item": {
-                    "pk": serialize(contact_state_pk(state.contact)),
-                    "sk": serialize(STATE_SK),
-                    "version": serialize(state.version),
-                    "state": serialize(state.model_dump_json(exclude={"version"})),
-                    "updated_at": serialize(now),
-                    # each counted event rewrites it, so the state of a contact still active stays
-                    "expires_at": serialize(self._retention.analytics_state_expiry(now)),
-                },
-                "ConditionExpression": condition,
+                "Item": item,
+                "ConditionExpression": "version = :expected" if version else "attribute_not_exists(pk)",
             }
-            if expected_version:
-                put["ExpressionAttributeValues"] = {":expected": serialize(expected_version)}
+            if version:
+                put["ExpressionAttributeValues"] = {":expected": serialize(version)}
             actions.append({"Put": put})  # type: ignore[typeddict-item]
-        by_day: dict[str, dict[str, float]] = defaultdict(dict)
-        for key, amount in deltas.items():
-            day, _, counter = key.partition("|")
-            by_day[day][counter] = amount
-        for day, counters in sorted(by_day.items()):
-            names: dict[str, str] = {}
-            values: dict[str, Any] = {
-                ":day": serialize(day),
-                ":expires": serialize(self._retention.analytics_counter_expiry(_day_start(day))),
-            }
-            clauses: list[str] = []
-            for index, (counter, amount) in enumerate(sorted(counters.items())):
-                names[f"#c{index}"] = counter
-                values[f":c{index}"] = serialize(amount)
-                clauses.append(f"#c{index} :c{index}")
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": {"pk": serialize(month_pk(day[:7])), "sk": serialize(day_sk(day, shard))},
-                        "UpdateExpression": "SET #day = :day, #expires = :expires ADD " + ", ".join(clauses),
-                        "ExpressionAttributeNames": {**names, "#day": "day", "#expires": "expires_at"},
-                        "ExpressionAttributeValues": values,
-                    }
-                }
-            )
+        if not parts:
+            actions += [self._counter_update(day, by_day[day], shard) for day in days]
         try:
             self._client.transact_write_items(TransactItems=actions)
         except self._client.exceptions.TransactionCanceledException as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            first = 0 if parts else 1  # the marker comes first when it is in this transaction
+            states = reasons[first : first + len(written)]
+            if not parts and reasons and reasons[0] == "ConditionalCheckFailed":
                 return False
-            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons[1:3]):
+            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in states):
                 raise StateConflictError(f"contact state changed: {reasons}") from error
             raise
+        if not parts:
+            return True
+        assert state is not None
+        for number, part in enumerate(parts):
+            self._apply_parked(state.contact, f"{PENDING_PREFIX}{state.version}#{number}", part, shard)
+        try:
+            self._client.transact_write_items(TransactItems=[marker])
+        except self._client.exceptions.TransactionCanceledException as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
         return True
+
+    def _counter_update(self, day: str, counters: dict[str, float], shard: int) -> TransactWriteItemTypeDef:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {
+            ":day": serialize(day),
+            ":expires": serialize(self._retention.analytics_counter_expiry(_day_start(day))),
+        }
+        clauses: list[str] = []
+        for index, (attribute, amount) in enumerate(sorted(counters.items())):
+            names[f"#c{index}"] = attribute
+            values[f":c{index}"] = serialize(amount)
+            clauses.append(f"#c{index} :c{index}")
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": serialize(month_pk(day[:7])), "sk": serialize(day_sk(day, shard))},
+                "UpdateExpression": "SET #day = :day, #expires = :expires ADD " + ", ".join(clauses),
+                "ExpressionAttributeNames": {**names, "#day": "day", "#expires": "expires_at"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _apply_parked(self, contact: str, name: str, part: DayCounters, shard: int) -> None:
+        """Add one parked part of a commit's counters and remove it from the state, in one transaction:
+        once only, whoever gets there first (the committing invocation or the next to load the state)."""
+        actions = [self._counter_update(day, counters, shard) for day, counters in sorted(part.items())]
+        actions.append(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": serialize(contact_state_pk(contact)), "sk": serialize(STATE_SK)},
+                    "UpdateExpression": "REMOVE #part",
+                    "ConditionExpression": "attribute_exists(#part)",
+                    "ExpressionAttributeNames": {"#part": name},
+                }
+            }
+        )
+        for _ in range(DRAIN_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=actions)
+                return
+            except self._client.exceptions.TransactionCanceledException as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if reasons and reasons[-1] == "ConditionalCheckFailed":
+                    return  # applied already, by whoever removed it
+                if "TransactionConflict" not in reasons:
+                    raise
+        raise StateConflictError(f"parked counters kept conflicting over {DRAIN_ATTEMPTS} attempts")
 
 
 def _day_start(day: str) -> int:
