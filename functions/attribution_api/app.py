@@ -48,10 +48,13 @@ def get_external_event(external_event_id: str) -> dict[str, Any]:
 @app.get("/orders/<order_id>")
 def get_order(order_id: str) -> dict[str, Any]:
     from wa_conversions.config import AttributionSettings, load_settings
+    from wa_conversions.tenants import load_tenants
 
+    settings = load_settings(AttributionSettings)
     shop = app.current_event.get_query_string_value("shop")
-    tenant = query_tenant(app, load_settings(AttributionSettings))
-    view = order_view(repository(), order_id, shop or None, tenant)
+    tenant = query_tenant(app, settings)
+    directory = load_tenants(settings) if tenant is not None else None  # cached: query_tenant read it
+    view = order_view(repository(), order_id, shop or None, tenant, directory)
     # `tenant` only in a deployment with a tenant list: a single-business answer is as it was
     return view.model_dump(exclude={"tenant"} if view.tenant is None else None)
 

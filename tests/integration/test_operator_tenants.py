@@ -17,6 +17,9 @@ from tests.support import webhooks as wh
 from wa_conversions.delivery.log import DeliveryFacts, DeliveryLog
 
 PHONE_NUMBER_ID_B = "209876543210001"
+PHONE = "14155550123"
+# A business-scoped user id: the tenants of one business portfolio see the same one for a person.
+UID = "US.13491208655302741918"
 TENANTS = [
     {"id": "brand-a", "default": True, "phone_number_ids": [wh.METADATA["phone_number_id"]]},
     {"id": "brand-b", "phone_number_ids": [PHONE_NUMBER_ID_B], "waba_id": "209876543210987"},
@@ -51,12 +54,19 @@ def get(harness: CaptureHarness, function: str, path: str, resource: str, **quer
 
 
 def receive(harness: CaptureHarness, message_id: str, phone_number_id: str) -> None:
-    document = wh.webhook(
+    deliver(
+        harness,
         {
-            "contacts": [wh.contact("14155550123")],
-            "messages": [wh.text_message(message_id, "14155550123", int(time.time()) - 60)],
-        }
+            "contacts": [wh.contact(PHONE)],
+            "messages": [wh.text_message(message_id, PHONE, int(time.time()) - 60)],
+        },
+        phone_number_id,
     )
+
+
+def deliver(harness: CaptureHarness, value: dict[str, Any], phone_number_id: str) -> None:
+    """One webhook change, as Meta sends it for the number `phone_number_id`."""
+    document = wh.webhook(value)
     document["entry"][0]["changes"][0]["value"]["metadata"] = {
         **wh.METADATA,
         "phone_number_id": phone_number_id,
@@ -83,11 +93,69 @@ class TestMessages:
         # without ?tenant=: any message, as before
         assert status("wamid.brand-b-1") == status("wamid.brand-a-1") == 200
 
+    def test_a_business_message_is_its_numbers_tenants_too(self, tenants: CaptureHarness) -> None:
+        """A message the business sent (known from its statuses only) belongs to the number's tenant."""
+        now = int(time.time()) - 60
+        for message_id, number in (
+            ("wamid.out-b", PHONE_NUMBER_ID_B),
+            ("wamid.out-a", wh.METADATA["phone_number_id"]),
+        ):
+            deliver(tenants, {"statuses": [wh.status(message_id, "delivered", now, PHONE)]}, number)
+
+        def status(message_id: str, tenant: str) -> int:
+            path = f"/messages/{message_id}"
+            response = get(tenants, "operator_api", path, "/messages/{message_id}", tenant=tenant)
+            return int(response["statusCode"])
+
+        assert status("wamid.out-b", "brand-b") == 200
+        assert status("wamid.out-b", "brand-a") == 404
+        assert status("wamid.out-a", "brand-a") == 200
+        assert status("wamid.out-a", "brand-b") == 404
+
     def test_an_unknown_tenant_is_a_400_naming_it(self, tenants: CaptureHarness) -> None:
         receive(tenants, "wamid.brand-a-2", wh.METADATA["phone_number_id"])
         response = get(
             tenants, "operator_api", "/messages/wamid.brand-a-2", "/messages/{message_id}", tenant="nope"
         )
+        assert response["statusCode"] == 400, response
+        assert response["json"]["field"] == "tenant" and "nope" in response["json"]["message"]
+
+
+class TestContacts:
+    def contact(self, harness: CaptureHarness, identifier: str, tenant: str) -> dict[str, Any]:
+        return get(harness, "operator_api", f"/contacts/{identifier}", "/contacts/{id}", tenant=tenant)
+
+    def test_a_user_id_leads_to_each_tenants_own_contact(self, tenants: CaptureHarness) -> None:
+        """The same person with the same user id on both brands' numbers: brand B is seen first, and
+        brand A's later message that carries only the user id is still brand A's phone contact."""
+        now = int(time.time()) - 600
+        for number, message_id in (
+            (PHONE_NUMBER_ID_B, "wamid.uid-b"),
+            (wh.METADATA["phone_number_id"], "wamid.uid-a"),
+        ):
+            value = {
+                "contacts": [wh.contact(PHONE, user_id=UID)],
+                "messages": [wh.text_message(message_id, PHONE, now, from_user_id=UID)],
+            }
+            deliver(tenants, value, number)
+        only_uid = {
+            "contacts": [wh.contact(None, user_id=UID)],
+            "messages": [wh.text_message("wamid.uid-a-2", None, now + 60, from_user_id=UID)],
+        }
+        deliver(tenants, only_uid, wh.METADATA["phone_number_id"])
+
+        brand_a = self.contact(tenants, UID, "brand-a")
+        brand_b = self.contact(tenants, UID, "brand-b")
+
+        assert brand_a["statusCode"] == 200, brand_a
+        assert (brand_a["json"]["phone"], brand_a["json"]["messages"]["inbound"]) == (PHONE, 2)
+        assert (brand_b["json"]["phone"], brand_b["json"]["messages"]["inbound"]) == (PHONE, 1)
+
+    def test_an_unknown_tenant_is_a_400_naming_the_field(self, tenants: CaptureHarness) -> None:
+        receive(tenants, "wamid.brand-a-3", wh.METADATA["phone_number_id"])
+
+        response = self.contact(tenants, PHONE, "nope")
+
         assert response["statusCode"] == 400, response
         assert response["json"]["field"] == "tenant" and "nope" in response["json"]["message"]
 

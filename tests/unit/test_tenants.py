@@ -18,6 +18,7 @@ from wa_conversions.attribution.domain import Attribution, AttributionStatus
 from wa_conversions.attribution.engine import UNLIMITED, attribute
 from wa_conversions.attribution.phones import ResolvedPhones
 from wa_conversions.attribution.tenancy import TenantHistory
+from wa_conversions.attribution.views import order_view
 from wa_conversions.config import (
     CmConversionsSettings,
     Dialog360Settings,
@@ -27,11 +28,13 @@ from wa_conversions.config import (
 )
 from wa_conversions.delivery.log import DeliveryLog
 from wa_conversions.delivery.runner import Job, Planned, QueuedMessage, Skip
+from wa_conversions.errors import NotFoundError
 from wa_conversions.forwarding.base import ConversionDestination
 from wa_conversions.forwarding.cm import CmConversionsDestination
 from wa_conversions.forwarding.dialog360 import Dialog360Destination
 from wa_conversions.forwarding.meta_capi import MetaCapiDestination
 from wa_conversions.forwarding.wax import WaxDestination
+from wa_conversions.store.attribution import AttributionRepository
 
 TENANTS = {
     "tenants": [
@@ -49,7 +52,7 @@ TENANTS = {
             "business_numbers": ["31611111111"],
             "shops": ["Brand-B.myshopify.com"],
             "meta": {"dataset_id": "900"},
-            "wax": {"token_parameter": "tenants/brand-b/wax"},
+            "wax": {"token_parameter": "tenants/brand-b/wax-token"},
             "cm": {"business_number": "31622222222"},
             "dialog360": {"client_id": "client-b"},
         },
@@ -86,11 +89,63 @@ def test_a_shop_listed_for_two_tenants_is_refused_naming_the_shop() -> None:
             "token_parameter",
         ),
         ('[{"id": "a", "default": true}, {"id": "b", "default": true}]', "at most one tenant"),
+        # each forwarder may read its own destination's tenant secrets only (template.yaml)
+        (
+            '[{"id": "a", "wax": {"token_parameter": "tenants/a/meta-access-token"}}]',
+            "tenants.0.wax.token_parameter",
+        ),
+        ('[{"id": "a", "wax": {"token_parameter": "tenants/a/b/wax-token"}}]', "wax.token_parameter"),
     ],
 )
 def test_a_bad_tenant_list_names_the_problem(text: str, problem: str) -> None:
     with pytest.raises(tn.TenantConfigError, match=problem):
         tn.parse_tenants(text)
+
+
+def test_a_tenant_secret_is_read_only_for_its_own_destination(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def get_secret(settings: object, name: str) -> str:
+        asked.append(name)
+        return "token"
+
+    monkeypatch.setattr(secret_store, "get_secret", get_secret)
+    settings = cast("Any", object())
+
+    assert tn.tenant_secret(settings, "tenants/brand-b/wax-api-token", "wax") == "token"
+    with pytest.raises(tn.TenantConfigError, match="wax tenant secret must be named tenants/<folder>/wax-"):
+        tn.tenant_secret(settings, "tenants/brand-b/meta-access-token", "wax")
+    assert asked == ["tenants/brand-b/wax-api-token"]
+
+
+class _RefundFirst:
+    """An order Shopify has told only its refund of so far, in brand B's shop."""
+
+    def shops_with_order(self, order_id: str) -> list[str]:
+        return ["brand-b.myshopify.com"]
+
+    def order_items(self, shop: str, order_id: str) -> list[dict[str, Any]]:
+        refund = {"kind": "refund", "follow_up_id": "77", "event_id": "ev-77", "at": 1_700_000_000}
+        return [{"item_type": "order_follow_up", "shop": shop, "order_id": order_id, **refund}]
+
+
+def test_an_order_known_only_by_its_refund_is_its_shops_tenants_alone() -> None:
+    found = directory()
+    repository = cast("AttributionRepository", _RefundFirst())
+
+    def status(tenant_id: str) -> int:
+        try:
+            order_view(repository, "1001", None, found.get(tenant_id), found)
+        except NotFoundError:
+            return 404
+        return 200
+
+    # brand A is the default tenant: its own orders and those of shops no tenant lists, not brand B's
+    assert {t: status(t) for t in ("brand-a", "brand-b", "brand-c")} == {
+        "brand-a": 404,
+        "brand-b": 200,
+        "brand-c": 404,
+    }
 
 
 def test_webhooks_and_orders_find_their_tenant_and_unlisted_numbers_fall_to_the_default() -> None:
@@ -309,7 +364,7 @@ def test_a_tenants_wax_account_gets_its_metric_with_its_token_and_a_tenant_witho
         lambda: recorder.client("https://wax.test"),
         lambda: "deployment-token",
         tenants=directory,
-        tenant_secret={"tenants/brand-b/wax": "brand-b-wax-token"}.__getitem__,
+        tenant_secret={"tenants/brand-b/wax-token": "brand-b-wax-token"}.__getitem__,
     )
 
     send(destination, conversion("brand-b"))

@@ -22,11 +22,21 @@ if TYPE_CHECKING:
 
 IMPLICIT_ID = "default"
 SCOPE_SEPARATOR = "~"
-# Every tenant secret is named under <prefix>/tenants/, so one grant covers them (template.yaml).
+# A tenant secret is named <prefix>/tenants/<folder>/<destination>-<name>, so that each forwarder is
+# granted its own destination's alone (template.yaml: tenants/*/wax-*), never another's tokens.
 TENANT_SECRET_PREFIX = "tenants/"  # noqa: S105 (a parameter path, not a secret)
 
+
+def secret_pattern(destination: str) -> str:
+    """The names of one destination's tenant secrets: tenants/<folder>/<destination>-<name>."""
+    return rf"^{TENANT_SECRET_PREFIX}[a-z0-9][a-z0-9-]{{0,63}}/{destination}-[a-z0-9-]{{1,100}}$"
+
+
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
-SecretName = Annotated[str, StringConstraints(pattern=r"^tenants/[a-z0-9][a-z0-9/-]{0,200}$")]
+MetaSecretName = Annotated[str, StringConstraints(pattern=secret_pattern("meta"))]
+WaxSecretName = Annotated[str, StringConstraints(pattern=secret_pattern("wax"))]
+CmSecretName = Annotated[str, StringConstraints(pattern=secret_pattern("cm"))]
+Dialog360SecretName = Annotated[str, StringConstraints(pattern=secret_pattern("dialog360"))]
 
 
 class _Part(BaseModel):
@@ -36,25 +46,25 @@ class _Part(BaseModel):
 class MetaTenant(_Part):
     dataset_id: str = Field(min_length=1, pattern=r"^\d+$")
     # The SSM parameter (under the prefix) of the tenant's Conversions API token.
-    token_parameter: SecretName | None = None
+    token_parameter: MetaSecretName | None = None
 
 
 class WaxTenant(_Part):
     # The tenant's Wax account: its base URL when not the deployment's, and its API token's parameter.
     base_url: str | None = None
-    token_parameter: SecretName | None = None
+    token_parameter: WaxSecretName | None = None
 
 
 class CmTenant(_Part):
     # the sender CM.com's Meta Conversions name, E.164 digits; its product token's parameter
     business_number: str = Field(pattern=r"^\d{6,15}$")
-    token_parameter: SecretName | None = None
+    token_parameter: CmSecretName | None = None
 
 
 class Dialog360Tenant(_Part):
     client_id: str = Field(min_length=1)
     app_id: str | None = None
-    api_key_parameter: SecretName | None = None
+    api_key_parameter: Dialog360SecretName | None = None
 
 
 class Tenant(_Part):
@@ -218,12 +228,16 @@ def clear_cache() -> None:
     _loaded.clear()
 
 
-def tenant_secret(settings: Settings, name: str) -> str:
-    """One of a tenant's secrets, by its SSM key under the prefix (always under tenants/)."""
+def tenant_secret(settings: Settings, name: str, destination: str) -> str:
+    """One of a tenant's secrets for `destination`, by its SSM key under the prefix; a name outside
+    that destination's (secret_pattern) is refused here, as its forwarder's role would refuse it."""
+    import re
+
     from .secret_store import get_secret
 
-    if not name.startswith(TENANT_SECRET_PREFIX):
-        raise TenantConfigError(f"a tenant secret must be named under {TENANT_SECRET_PREFIX}: {name}")
+    if not re.fullmatch(secret_pattern(destination), name):
+        expected = f"{TENANT_SECRET_PREFIX}<folder>/{destination}-<name>"
+        raise TenantConfigError(f"a {destination} tenant secret must be named {expected}: {name}")
     return get_secret(settings, name)
 
 

@@ -11,7 +11,7 @@ from ..models.events import iso_timestamp
 from ..store.attribution import AttributionRepository
 
 if TYPE_CHECKING:
-    from ..tenants import Tenant
+    from ..tenants import Tenant, TenantDirectory
 
 
 class KeyTriedView(BaseModel):
@@ -133,9 +133,14 @@ def _time(value: Any) -> str | None:
 
 
 def order_view(
-    repository: AttributionRepository, order_id: str, shop: str | None, tenant: Tenant | None = None
+    repository: AttributionRepository,
+    order_id: str,
+    shop: str | None,
+    tenant: Tenant | None = None,
+    directory: TenantDirectory | None = None,
 ) -> OrderView:
-    """`tenant` (?tenant=): only that tenant's order, looked for in its shops; 404 for another's."""
+    """`tenant` (?tenant=): only that tenant's order, looked for in its shops; 404 for another's.
+    `directory`, the tenant list, tells whose shop an order known only by its follow-ups is in."""
     order_id = order_id.strip()
     if shop is None:
         shops = repository.shops_with_order(order_id)
@@ -154,7 +159,7 @@ def order_view(
     if not items:
         raise NotFoundError(f"No order {order_id} in {shop}")
     order = next((i for i in items if i.get("item_type") == "order"), None)
-    if tenant is not None and not _tenants_order(tenant, str(items[0]["shop"]), order):
+    if tenant is not None and not _tenants_order(tenant, str(items[0]["shop"]), order, directory):
         raise NotFoundError(f"No order {order_id} in {shop} for tenant {tenant.id}")
     follow_ups = sorted(
         (i for i in items if i.get("item_type") == "order_follow_up"), key=lambda i: int(i.get("at") or 0)
@@ -198,12 +203,17 @@ def order_view(
     )
 
 
-def _tenants_order(tenant: Tenant, shop: str, order: dict[str, Any] | None) -> bool:
+def _tenants_order(
+    tenant: Tenant, shop: str, order: dict[str, Any] | None, directory: TenantDirectory | None
+) -> bool:
     from ..tenants import owns
 
     if order is not None:
         return owns(tenant, order.get("tenant"))
-    # only follow-ups so far (a refund before its order): the shop tells
+    # only follow-ups so far (a refund before its order): the shop tells, as it will for the order
+    owner = directory.for_shop(shop) if directory is not None and directory.listed else None
+    if owner is not None:
+        return owner.id == tenant.id
     return shop.lower() in {s.lower() for s in tenant.shops} or tenant.default
 
 

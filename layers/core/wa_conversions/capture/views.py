@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..errors import BadRequestError, NotFoundError
+from ..errors import NotFoundError
 from ..models.api import (
     ConsentRequest,
     ContactView,
@@ -46,13 +46,10 @@ def tenant_repository(
     """The contacts of one tenant (`?tenant=`, docs/tenants.md); all of them without one."""
     if not tenant_id:
         return repository
-    from ..tenants import load_tenants
+    from ..tenants import load_tenants, tenant_named
 
     directory = load_tenants(settings)
-    tenant = directory.get(tenant_id) if directory.listed else None
-    if tenant is None:
-        raise BadRequestError(f"tenant: no tenant {tenant_id!r} in the Tenants parameter")
-    scope = directory.scope(tenant)
+    scope = directory.scope(tenant_named(directory, tenant_id))
     return repository.scoped(scope) if scope else repository
 
 

@@ -54,7 +54,7 @@ def wax_runner() -> DeliveryRunner:
         lambda: http.client_for("wax", s.base_url, s.http_timeout_seconds),
         lambda: get_secret(s, "WAX_API_TOKEN"),
         tenants=lambda: load_tenants(s),
-        tenant_secret=lambda name: tenant_secret(s, name),
+        tenant_secret=lambda name: tenant_secret(s, name, "wax"),
     )
     return _runner(destination, s)
 
@@ -70,7 +70,7 @@ def meta_runner() -> DeliveryRunner:
         consent=consent.get,
         prefetch=consent.prefetch,
         tenants=lambda: load_tenants(s),
-        tenant_secret=lambda name: tenant_secret(s, name),
+        tenant_secret=lambda name: tenant_secret(s, name, "meta"),
     )
     return _runner(destination, s)
 
@@ -83,7 +83,7 @@ def cm_runner() -> DeliveryRunner:
         lambda: http.client_for("cm", "", s.http_timeout_seconds),
         lambda: get_secret(s, "CM_PRODUCT_TOKEN"),
         tenants=lambda: load_tenants(s),
-        tenant_secret=lambda name: tenant_secret(s, name),
+        tenant_secret=lambda name: tenant_secret(s, name, "cm"),
     )
     return _runner(destination, s)
 
@@ -97,7 +97,7 @@ def dialog360_runner() -> DeliveryRunner:
         lambda: get_secret(s, "DIALOG360_API_KEY"),
         _log(s),
         tenants=lambda: load_tenants(s),
-        tenant_secret=lambda name: tenant_secret(s, name),
+        tenant_secret=lambda name: tenant_secret(s, name, "dialog360"),
     )
     return _runner(destination, s)
 
