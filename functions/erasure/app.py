@@ -42,9 +42,11 @@ def record_handler(record: SQSRecord) -> None:
         # the reason can quote the body: only its kind is logged
         logger.warning("Erasure job parked in the DLQ", extra={"reason": type(failure).__name__})
         return
-    except ErasureCutShort:
+    except ErasureCutShort as stopped:
+        # ErasureBusy too: another attempt holds the erasure's lease, and this copy backs off
         logger.warning(
-            "Erasure cut short; SQS hands the job over again", extra={"sqs_message_id": record.message_id}
+            "Erasure cut short; SQS hands the job over again",
+            extra={"sqs_message_id": record.message_id, "why": type(stopped).__name__},
         )
         raise
     logger.info("Erasure job done", extra=done)

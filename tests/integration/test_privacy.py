@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.conftest import IDEMPOTENCY_TABLE, CaptureHarness, ErasureContext
+from tests.integration.conftest import IDEMPOTENCY_TABLE, PREFIX, CaptureHarness, ErasureContext
 from tests.integration.test_attribution import TABLE, AttributionHarness
 from tests.integration.test_attribution import world as world  # the fixture
 from tests.integration.test_identity import (
@@ -338,3 +338,224 @@ def test_a_message_that_is_not_a_job_is_parked_in_the_dlq_with_its_reason(world:
     reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in parked)
     assert len(reasons) == 2
     assert reasons[0].startswith("No erasure 'no-such-erasure'") and reasons[1].startswith("Not JSON")
+
+
+def test_an_erased_delivery_stays_erased_whatever_is_written_or_asked_later(
+    world: AttributionHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urllib.parse import quote
+
+    from devstack.sample_events import proxy_event
+    from wa_conversions.delivery.log import OperatorResult
+
+    a_persons_history(world)
+    log = DeliveryLog(boto3.client("dynamodb"), TABLE)
+    facts = DeliveryFacts(destination="wax", event_id="conversion-9201:order", order_id="9201")
+    queued = json.dumps({"detail": {"properties": {"phone": PHONE, "orderId": "9201"}}})
+    claim = log.claim(facts, message=queued, queue="wax", lease_seconds=30)
+    log.mark_retrying(claim.delivery_id, facts, 503, "Service Unavailable", 30)
+    erased(world.capture, PHONE)
+
+    # a replay of the conversion that is now a skip, and the late outcome of an attempt
+    log.mark_skipped(facts, "no attributed click", message=queued, queue="wax")
+    log.mark_failed(claim.delivery_id, facts, 400, "Bad Request")
+    reopened = log.reopen(claim.delivery_id)
+    monkeypatch.setenv("WAX_QUEUE_URL", world.capture.ingest_url)
+    answers = {}
+    for action in ("retry", "confirm"):
+        path = f"/deliveries/{quote(claim.delivery_id, safe='')}/{action}"
+        headers = {"X-Api-Key": world.capture.env["API_KEY"], "Content-Type": "application/json"}
+        response = world.capture.invoke("delivery_api", proxy_event("POST", path, headers=headers))
+        answers[action] = (response["statusCode"], json.loads(response["body"])["error"])
+
+    stored = log.get(claim.delivery_id)
+    assert stored is not None
+    assert (stored["status"], stored["reason"]) == ("skipped", "erased")
+    assert PHONE not in json.dumps(stored)
+    assert reopened is OperatorResult.ERASED
+    assert answers == {"retry": (409, "conflict"), "confirm": (409, "conflict")}
+    replayed = boto3.client("sqs").receive_message(QueueUrl=world.capture.ingest_url).get("Messages", [])
+    assert replayed == []
+
+
+# -- tenants: a person is erased and exported within their tenant only (docs/tenants.md) -----------
+
+
+def test_erasing_and_exporting_a_tenants_contact_leaves_the_same_phone_at_another_tenant(
+    harness: CaptureHarness,
+) -> None:
+    from urllib.parse import quote
+
+    from devstack.sample_events import proxy_event
+    from tests.integration import test_operator_tenants as mt
+
+    boto3.client("ssm").put_parameter(
+        Name=f"{PREFIX}/tenants", Value=json.dumps(mt.TENANTS), Type="SecureString", Overwrite=True
+    )
+    mt.receive(harness, "wamid.AT-A", wh.METADATA["phone_number_id"])  # brand-a, the default
+    mt.receive(harness, "wamid.AT-B", mt.PHONE_NUMBER_ID_B)  # the same phone writes to brand-b
+
+    def call(method: str, resource: str, path: str, tenant: str | None) -> tuple[int, Any]:
+        event = proxy_event(
+            method,
+            path,
+            resource=resource,
+            headers={"X-Api-Key": harness.env["API_KEY"]},
+            query={"tenant": tenant} if tenant else None,
+            path_parameters={"id": quote(path.split("/")[2], safe="")},
+        )
+        response = harness.invoke("operator_api", event)
+        return response["statusCode"], json.loads(response["body"])
+
+    status, asked = call("GET", "/contacts/{id}/export", f"/contacts/{mt.PHONE}/export", "brand-b")
+    assert status == 202, asked
+    harness.drain_erasures()
+    _, export = call("GET", "/exports/{id}", f"/exports/{asked['id']}", None)
+    status, asked = call("DELETE", "/contacts/{id}", f"/contacts/{mt.PHONE}", "brand-b")
+    assert status == 202, asked
+    harness.drain_erasures()
+
+    assert len(export["held"]["contact"]) == 1 and "wamid.AT-B" in json.dumps(export)
+    assert "wamid.AT-A" not in json.dumps(export)
+    assert call("GET", "/contacts/{id}", f"/contacts/{mt.PHONE}", "brand-b")[0] == 404
+    status, kept = call("GET", "/contacts/{id}", f"/contacts/{mt.PHONE}", None)  # brand-a's
+    assert status == 200 and kept["messages"]["inbound"] == 1, kept
+    assert call("GET", "/messages/{id}", "/messages/wamid.AT-A", None)[0] == 200
+    assert call("GET", "/messages/{id}", "/messages/wamid.AT-B", None)[0] == 404
+
+
+def test_a_refund_written_while_the_erasure_runs_is_kept(
+    world: AttributionHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wa_conversions.privacy.erasure import Eraser
+
+    a_persons_history(world)
+    dynamodb = boto3.client("dynamodb")
+    key = {"pk": {"S": f"ORDER#{world.env['SHOPIFY_SHOP_DOMAIN']}#9201"}, "sk": {"S": "ORDER"}}
+    planned = Eraser.plan
+    calls: list[int] = []
+
+    def refunded_meanwhile(self: Eraser, *args: Any, **kwargs: Any) -> Any:
+        plan = planned(self, *args, **kwargs)  # after the scan read the order, before it is written
+        calls.append(len(plan.rewrites))
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="SET refunded_value = :r, email = :e",
+            ExpressionAttributeValues={":r": {"S": "10.00"}, ":e": {"S": EMAIL.upper()}},
+        )
+        return plan
+
+    monkeypatch.setattr(Eraser, "plan", refunded_meanwhile)
+    erased(world.capture, PHONE)
+
+    assert calls == [1]
+    order = dynamodb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
+    assert order["refunded_value"] == {"S": "10.00"}
+    assert "email" not in order  # written meanwhile too, and still redacted
+    assert order["attribution"]["M"]["source_id"] == {"S": "120226305854810726"}
+
+
+def test_a_second_copy_of_a_running_erasure_backs_off_and_is_retried(world: AttributionHarness) -> None:
+    import time
+
+    a_persons_history(world)
+    _, asked = erase(world.capture, PHONE)
+    job = boto3.client("sqs").receive_message(QueueUrl=world.capture.erasure_url)["Messages"][0]["Body"]
+    dynamodb = boto3.client("dynamodb")
+    key = {"pk": {"S": f"ERASURE#{asked['id']}"}, "sk": {"S": "ERASURE"}}
+    held = {":u": {"N": str(int(time.time()) + 600)}, ":t": {"S": "another-attempt"}}
+    dynamodb.update_item(  # an attempt runs it right now (SQS delivered the job twice)
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET lease_until = :u, lease_token = :t",
+        ExpressionAttributeValues=held,
+    )
+
+    second = world.capture.invoke("erasure", sqs_event([job]), ErasureContext())
+
+    assert len(second["batchItemFailures"]) == 1  # handed over again later
+    assert get_contact(world.capture, PHONE)[0] == 200  # and it scanned and erased nothing
+    assert erasure_of(world.capture, asked["id"])[1]["status"] == "pending"
+    dynamodb.update_item(  # that attempt died: its lease runs out
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET lease_until = :u",
+        ExpressionAttributeValues={":u": {"N": str(int(time.time()) - 1)}},
+    )
+    assert world.capture.invoke("erasure", sqs_event([job]), ErasureContext())["batchItemFailures"] == []
+    assert erasure_of(world.capture, asked["id"])[1]["status"] == "done"
+    assert get_contact(world.capture, PHONE)[0] == 404
+    assert "lease_token" not in dynamodb.get_item(TableName=TABLE, Key=key)["Item"]
+
+
+def test_an_export_too_large_for_one_item_fails_with_its_reason(world: AttributionHarness) -> None:
+    a_persons_history(world)
+    dynamodb = boto3.client("dynamodb")
+    for order_id in ("9301", "9302"):  # two big orders of the person: each fits, both do not
+        dynamodb.put_item(
+            TableName=TABLE,
+            Item={
+                "pk": {"S": f"ORDER#{world.env['SHOPIFY_SHOP_DOMAIN']}#{order_id}"},
+                "sk": {"S": "ORDER"},
+                "item_type": {"S": "order"},
+                "email": {"S": EMAIL},
+                "note": {"S": "x" * 250_000},
+                "expires_at": {"N": "2000000000"},
+            },
+        )
+
+    status, asked = operator(world.capture, "GET", "/contacts/{id}/export", "/contacts/{id}/export", PHONE)
+    assert status == 202, asked
+    world.capture.drain_erasures()
+    status, export = operator(world.capture, "GET", "/exports/{id}", "/exports/{export_id}", asked["id"])
+
+    assert status == 200, export
+    assert (export["status"], export["held"]) == ("failed", None)
+    assert "more than one table item holds" in export["reason"]
+
+
+def test_a_late_merge_announcement_does_not_bring_an_erased_profile_back(world: AttributionHarness) -> None:
+    from wa_conversions.store.capture import CaptureRepository
+
+    a_persons_history(world)
+    erased(world.capture, PHONE)
+
+    # the processor announced the merge before the erasure, and marks it after
+    CaptureRepository(boto3.client("dynamodb"), TABLE).mark_announced([f"uid:{UID}", PHONE])
+
+    assert [value for value in (PHONE, UID) if value in everything_stored()] == []
+
+
+def test_customers_redact_from_a_tenants_shop_erases_that_tenants_contact_only(
+    harness: CaptureHarness,
+) -> None:
+    from devstack.sample_events import proxy_event
+    from tests.integration import test_operator_tenants as mt
+
+    shop_b = "brand-b.myshopify.com"
+    tenants = [mt.TENANTS[0], {**mt.TENANTS[1], "shops": [shop_b]}]
+    boto3.client("ssm").put_parameter(
+        Name=f"{PREFIX}/tenants", Value=json.dumps(tenants), Type="SecureString", Overwrite=True
+    )
+    mt.receive(harness, "wamid.AT-A", wh.METADATA["phone_number_id"])
+    mt.receive(harness, "wamid.AT-B", mt.PHONE_NUMBER_ID_B)
+    customer = {"id": 7, "phone": f"+{mt.PHONE}"}
+    body = compliance("customers/redact", shop_domain=shop_b, customer=customer, orders_to_redact=[])
+    job = {"topic": "customers/redact", "shop": shop_b, "event_id": "e-1", "body": json.dumps(body)}
+
+    done = harness.invoke("erasure", sqs_event([json.dumps(job)]), ErasureContext())
+
+    def contact(tenant: str | None) -> int:
+        event = proxy_event(
+            "GET",
+            f"/contacts/{mt.PHONE}",
+            resource="/contacts/{id}",
+            headers={"X-Api-Key": harness.env["API_KEY"]},
+            query={"tenant": tenant} if tenant else None,
+            path_parameters={"id": mt.PHONE},
+        )
+        return int(harness.invoke("operator_api", event)["statusCode"])
+
+    assert done["batchItemFailures"] == []
+    assert (contact("brand-b"), contact(None)) == (404, 200)

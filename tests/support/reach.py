@@ -64,8 +64,9 @@ MESSAGING_ACTIONS = {
     "put_events": "events:PutEvents",
 }
 SECRET_READERS = frozenset({"get_secret", "get_optional_secret"})
-# Readers of secrets named at run time, each under one path (wa_conversions.tenants: tenants/<id>/...).
-PATH_SECRET_READERS = {"tenant_secret": "tenants/*"}
+# Readers of secrets named at run time, each under one path per destination, the literal its call names
+# (wa_conversions.tenants.tenant_secret(settings, name, "wax"): tenants/<folder>/wax-<name>).
+PATH_SECRET_READERS = {"tenant_secret": "tenants/*/{}-*"}
 
 # Methods of dict, list, set and str: a call on an untyped receiver is taken for the builtin's.
 _BUILTIN_METHODS = frozenset(
@@ -488,7 +489,13 @@ class Codebase:
             self._record_secret(module, function, call, walk.result)
             return
         if name in PATH_SECRET_READERS and function.qualname.split(".")[-1] != name:
-            walk.result.secrets.add(PATH_SECRET_READERS[name])
+            destination = call.args[2] if len(call.args) > 2 else None
+            destination = next((k.value for k in call.keywords if k.arg == "destination"), destination)
+            if not (isinstance(destination, ast.Constant) and isinstance(destination.value, str)):
+                raise AssertionError(
+                    f"{function.qualname}: {ast.unparse(call)} names no destination literally"
+                )
+            walk.result.secrets.add(PATH_SECRET_READERS[name].format(destination.value))
         if not isinstance(func, ast.Attribute):
             return
         operation = name

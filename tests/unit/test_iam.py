@@ -211,6 +211,29 @@ def test_no_function_can_scan_or_delete_from_the_tables_but_the_erasing_one() ->
         assert not actions & ({"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:*"} - allowed), logical_id
 
 
+# Each forwarder and the name of its tenants' secret (wa_conversions.tenants.Tenant.secret_name).
+TENANT_SECRETS = {
+    "WaxForwarderFunction": "wax-api-token",
+    "MetaCapiForwarderFunction": "meta-access-token",
+    "CmConversionsForwarderFunction": "cm-product-token",
+    "Dialog360ForwarderFunction": "dialog360-api-key",
+}
+
+
+def test_no_function_can_read_another_destinations_tenant_secrets() -> None:
+    """The Meta forwarder cannot read a tenant's Wax, CM.com or 360dialog token, and so on."""
+    prefix = f"arn:aws:ssm:{PSEUDO.region}:{PSEUDO.account_id}:parameter/wa-conversions/"
+    for logical_id in _functions():
+        patterns = [target for target, action in _grants(logical_id) if action == "ssm:GetParameter"]
+        readable = {
+            secret
+            for secret in TENANT_SECRETS.values()
+            if any(fnmatch.fnmatchcase(f"{prefix}tenants/brand-b/{secret}", p) for p in patterns)
+        }
+        own = {TENANT_SECRETS[logical_id]} if logical_id in TENANT_SECRETS else set()
+        assert readable == own, logical_id
+
+
 # -- the reading of the code can fail: it finds a call added to a code path -------------------------
 
 
@@ -237,7 +260,7 @@ def test_a_scan_added_to_a_read_path_is_found(copied_code: Path) -> None:
 
 
 def test_a_delete_added_to_the_idempotency_markers_is_found_on_that_table(copied_code: Path) -> None:
-    intake = copied_code / "core" / "wa_conversions" / "attribution" / "intake.py"
+    intake = copied_code / "core" / "wa_conversions" / "capture" / "shopify_ingest.py"
     text = intake.read_text()
     anchor = "    def mark(self, shop: str, event_id: str) -> None:\n"
     assert anchor in text

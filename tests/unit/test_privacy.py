@@ -87,3 +87,62 @@ def test_the_analytics_state_an_erasure_deletes_is_where_the_aggregator_keeps_it
     from wa_conversions.store.analytics import contact_state_pk
 
     assert contact_state_pk(PHONE) == f"{ANALYTICS_STATE_PREFIX}{PHONE}"
+
+
+def test_a_name_inside_a_word_or_a_key_is_not_the_person() -> None:
+    """A person named Ted or Del: "attributed", "delivery" and a shop called tedshop are not them."""
+    from wa_conversions.privacy.erasure import Eraser
+
+    person = Person(contact_keys={PHONE}, phones={PHONE}, names={"Ted", "Del Lima"})
+    order = {
+        "pk": "ORDER#tedshop.myshopify.com#9201",
+        "sk": "ORDER",
+        "item_type": "order",
+        "value": "25.50",
+        "note": "Ted",
+        "attribution": {"status": "attributed", "contact_key": PHONE, "source_id": "120226"},
+    }
+    delivery = {
+        "pk": "DELIVERY#d1",
+        "sk": "DELIVERY",
+        "item_type": "delivery",
+        "status": "delivered",
+        "destination": "model",
+        "customer_name": "del lima",
+    }
+    found = {(str(i["pk"]), str(i["sk"])): i for i in (order, delivery)}
+
+    plan = Eraser.plan(None, found, person, now=1_800_000_000)  # type: ignore[arg-type]
+
+    assert plan.deletes == [] and plan.redacted == {"delivery": 1, "order": 1}
+    kept_order, kept_delivery = plan.rewrites
+    assert kept_order["attribution"] == {"status": "attributed", "source_id": "120226"}
+    assert "note" not in kept_order  # the whole value is the name: it goes
+    assert (kept_delivery["item_type"], kept_delivery["status"]) == ("delivery", "delivered")
+    assert (kept_delivery["destination"], "customer_name" in kept_delivery) == ("model", False)
+
+
+def test_writes_dynamodb_left_unprocessed_are_retried_after_a_growing_jittered_wait() -> None:
+    from typing import Any
+
+    from wa_conversions.privacy.erasure import BACKOFF_BASE_SECONDS, Eraser
+
+    class Throttled:
+        """A table that leaves the batch unprocessed three times, then takes it."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+            self.calls += 1
+            return {"UnprocessedItems": RequestItems if self.calls <= 3 else {}}
+
+    waits: list[float] = []
+    client = Throttled()
+    eraser = Eraser(client, "t", "i", hash_key="k", tombstone_ttl_seconds=1, sleep=waits.append)  # type: ignore[arg-type]
+
+    eraser._write([{"DeleteRequest": {"Key": {"pk": {"S": "a"}, "sk": {"S": "b"}}}}])
+
+    assert client.calls == 4 and len(waits) == 3
+    assert all(0 <= wait <= BACKOFF_BASE_SECONDS * 2**n for n, wait in enumerate(waits))
+    assert len(set(waits)) == 3  # jittered: no two copies retry in step

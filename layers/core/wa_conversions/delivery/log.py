@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ..models.retention import DEFAULT_RETENTION, Retention
 from ..store import keys
 from ..store.dynamo import UpdateBuilder, from_item, serialize
-from ..store.retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,6 +58,7 @@ class OperatorResult(StrEnum):
     IN_FLIGHT = "in_flight"
     SKIPPED = "skipped"
     MISSING = "missing"
+    ERASED = "erased"
 
 
 # A claim never finished: its attempt stopped (a crash, the function's timeout), maybe after sending.
@@ -235,12 +236,15 @@ class DeliveryLog:
         for name, value in extra.items():
             update.set(name, value)
         removed = [update.name_token(name) for name in remove]
-        kwargs: dict[str, Any] = update.kwargs()
+        # An erased delivery stays as the erasure left it: no later outcome writes the person back.
+        reason, erased = update.name_token("reason"), update.value_token(ERASED_REASON)
+        condition = f"(attribute_not_exists({reason}) OR {reason} <> {erased})"
         if unless_delivered:
             status_name = update.name_token("status")
             delivered = update.value_token(DeliveryStatus.DELIVERED.value)
-            kwargs = update.kwargs()
-            kwargs["ConditionExpression"] = f"attribute_not_exists(pk) OR {status_name} <> {delivered}"
+            condition += f" AND {status_name} <> {delivered}"
+        kwargs: dict[str, Any] = update.kwargs()
+        kwargs["ConditionExpression"] = f"attribute_not_exists(pk) OR {condition}"
         if removed:
             kwargs["UpdateExpression"] += " REMOVE " + ", ".join(removed)
         # when delivered already, a skip decided later changes nothing
@@ -327,6 +331,9 @@ class DeliveryLog:
         )
         if not allow_skipped:
             condition += f" AND {status} <> {update.value_token(DeliveryStatus.SKIPPED.value)}"
+        # An erased delivery is never reopened nor confirmed: its person is gone (docs/privacy.md).
+        reason, erased = update.name_token("reason"), update.value_token(ERASED_REASON)
+        condition += f" AND (attribute_not_exists({reason}) OR {reason} <> {erased})"
         kwargs = update.kwargs()
         kwargs["ConditionExpression"] = condition
         try:
@@ -335,6 +342,8 @@ class DeliveryLog:
             current = self.get(delivery_id)
             if current is None:
                 return OperatorResult.MISSING
+            if current.get("reason") == ERASED_REASON:
+                return OperatorResult.ERASED
             if current.get("status") == DeliveryStatus.DELIVERED.value:
                 return OperatorResult.ALREADY_DELIVERED
             if current.get("status") == DeliveryStatus.SKIPPED.value:

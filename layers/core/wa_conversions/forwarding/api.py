@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..delivery.log import DeliveryLog, DeliveryStatus, OperatorResult, delivery_id_for
+from ..delivery.log import ERASED_REASON, DeliveryLog, DeliveryStatus, OperatorResult, delivery_id_for
 from ..errors import ConflictError, NotFoundError, UnprocessableError
 from ..models.events import EVENT_SOURCE, iso_timestamp
 from ..models.money import Amount, Currency
@@ -19,6 +19,8 @@ from ..phones import wa_digits
 from ..store.capture import CaptureRepository
 from .conversion import API_CONVERSION_EVENT
 from .names import VALUE_REQUIRED, check_meta_event_name
+
+ERASED_CONFLICT = "This delivery's person was erased (docs/privacy.md): it is never sent nor confirmed"
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -88,7 +90,7 @@ def _field_of(message: str) -> str | None:
 def parse_send_request(body: Any) -> SendConversionRequest:
     from pydantic import ValidationError
 
-    from ..http_api import validation_error
+    from ..errors import validation_error
 
     try:
         return SendConversionRequest.model_validate(body if isinstance(body, dict) else {})
@@ -241,6 +243,8 @@ class ConversionService:
         item = self.log.get(delivery_id)
         if item is None:
             raise NotFoundError(f"No delivery {delivery_id!r}")
+        if item.get("reason") == ERASED_REASON:
+            raise ConflictError(ERASED_CONFLICT)
         destination = str(item.get("destination"))
         queue_url = self.queue_urls.get(destination)
         if not queue_url:
@@ -250,7 +254,10 @@ class ConversionService:
         previous = item.get("status")
         # Reopened, an ambiguous delivery may be claimed and sent again, which no forwarder does alone.
         settled = (DeliveryStatus.DELIVERED.value, DeliveryStatus.SKIPPED.value)
-        if previous not in settled and self.log.reopen(delivery_id) is OperatorResult.IN_FLIGHT:
+        reopened = self.log.reopen(delivery_id) if previous not in settled else OperatorResult.DONE
+        if reopened is OperatorResult.ERASED:
+            raise ConflictError(ERASED_CONFLICT)
+        if reopened is OperatorResult.IN_FLIGHT:
             raise ConflictError("This delivery is being sent right now: look again in a few minutes")
         # Replayed as it was first queued; the delivery log skips it if the destination has it already.
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=str(item["message"]))
@@ -275,6 +282,8 @@ class ConversionService:
         result = self.log.confirm(delivery_id)
         if result is OperatorResult.MISSING:
             raise NotFoundError(f"No delivery {delivery_id!r}")
+        if result is OperatorResult.ERASED:
+            raise ConflictError(ERASED_CONFLICT)
         if result is OperatorResult.SKIPPED:
             raise ConflictError("This delivery was skipped, never sent: there is nothing to confirm")
         if result is OperatorResult.IN_FLIGHT:

@@ -22,9 +22,12 @@ stays `pending` with what it planned and is finished when SQS hands the job over
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,15 +37,30 @@ from ..delivery.log import ERASED_REASON
 from ..store import keys
 from ..store.dynamo import from_item, serialize, to_item
 from ..store.ledger import UpdateLedger
-from .requests import DONE, ERASURE_SK, PENDING, SUBJECT_FIELDS, SUPPRESSION_SK, ErasureRequests, erasure_view
+from ..tenants import scoped_key, split_key
+from .requests import (
+    DONE,
+    ERASURE_SK,
+    FAILED,
+    PENDING,
+    SUBJECT_FIELDS,
+    SUPPRESSION_SK,
+    ErasureRequests,
+    erasure_view,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from ..store.capture import CaptureRepository
+    from ..tenants import TenantDirectory
 
 BATCH_WRITE_LIMIT = 25
 MAX_UNPROCESSED_ROUNDS = 8
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 5.0
+# A redacted item that changed between the read and the write is read and redacted again this often.
+MAX_REWRITE_ROUNDS = 4
 # DynamoDB allows 100 operands in one IN; a person has a handful of keys, this only bounds the odd one.
 MAX_IN_OPERANDS = 100
 # A merge chain is at most this deep (store.capture.followed_key): each pass may find one more link.
@@ -69,11 +87,22 @@ CAPTURE_LEDGER = "capture"
 ANALYTICS_STATE_PREFIX = "ANALYTICS#CONTACT#"
 # Seconds of the invocation kept for recording progress when an erasure is cut short.
 MIN_SECONDS_LEFT = 60
+# The longest an attempt holds its erasure: the ErasureFunction's timeout (template.yaml).
+LEASE_SECONDS = 900
+LEASE_FIELDS = ("lease_until", "lease_token")
+# An export is one item: DynamoDB's limit is 400 KB, less its key and other attributes
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+EXPORT_MAX_BYTES = 390_000
 _DROP = object()
 
 
 class ErasureCutShort(RuntimeError):
     """Too little of the invocation is left to go on: the job fails and SQS hands it over again."""
+
+
+class ErasureBusy(ErasureCutShort):
+    """Another attempt runs this erasure now (SQS delivers at least once): this copy backs off, and
+    SQS hands it over again later, when that attempt is done or its lease ran out."""
 
 
 def tombstones(client: DynamoDBClient, idempotency_table: str, ttl_seconds: int) -> UpdateLedger:
@@ -94,23 +123,45 @@ class Person:
     user_ids: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    # The tenant scope of the person's contact keys ("<tenant>~<phone>"; "" for the default tenant's):
+    # the same phone at another tenant is another person (docs/tenants.md).
+    scope: str = ""
 
     def finders(self) -> set[str]:
         """Values specific enough to find the person's items by (never a name: others share it)."""
         return {v for v in (*self.phones, *self.user_ids, *self.emails) if v}
 
-    def needles(self) -> tuple[str, ...]:
+    def needles(self) -> Needles:
         """Every value that must not survive, lower-cased, with the SHA-256 Meta and others send."""
-        plain = {v.strip().lower() for v in (*self.finders(), *self.names) if len(v.strip()) >= 3}
+        plain = {v.strip().lower() for v in self.finders() if len(v.strip()) >= 3}
         for phone in self.phones:
             plain.add(f"+{phone}")
-        hashed = {_sha256(v) for v in plain}
-        for name in self.names:
-            hashed.update(_sha256(part) for part in name.strip().lower().split() if part)
-        return tuple(sorted(plain | hashed))
+        names = {name.strip().lower() for name in self.names if name.strip()}
+        # A name is also matched by each of its words: Meta's user_data hashes first and last apart.
+        names |= {part for name in names for part in name.split()}
+        hashed = {_sha256(v) for v in plain | names}
+        return Needles(inside=tuple(sorted(plain | hashed)), whole=frozenset(names))
 
     def size(self) -> int:
         return sum(len(s) for s in (self.contact_keys, self.phones, self.user_ids, self.emails))
+
+
+@dataclass(frozen=True)
+class Needles:
+    """What names the person in a stored value: `inside` anywhere in it (phones, ids, emails and every
+    SHA-256, specific enough), `whole` only as the whole value (names: "Ted" is inside "attributed")."""
+
+    inside: tuple[str, ...]
+    whole: frozenset[str] = frozenset()
+
+    def held_by(self, text: str) -> bool:
+        lowered = text.strip().lower()
+        return lowered in self.whole or any(needle in lowered for needle in self.inside)
+
+    def locate(self, text: str) -> bool:
+        """Whether a key holds the person: names never count (a shop or an id may contain one)."""
+        lowered = text.lower()
+        return any(needle in lowered for needle in self.inside)
 
 
 @dataclass(frozen=True)
@@ -124,6 +175,8 @@ class Plan:
     redacted: dict[str, int]
     # the capture ledger's entries of the erased messages: their keys hold the wamid, which holds the phone
     ledger_ids: set[str] = field(default_factory=set)
+    # what the rewrites were made with: one that changed since it was read is redacted again
+    needles: Needles | None = None
 
 
 def kind_of(item: dict[str, Any]) -> str:
@@ -146,9 +199,13 @@ class Eraser:
         hash_key: str,
         tombstone_ttl_seconds: int,
         clock: Callable[[], float] = time.time,
+        tenants: Callable[[], TenantDirectory] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._client = client
         self._table = table_name
+        self._tenants = tenants
         self.requests = ErasureRequests(
             client, table_name, hash_key=hash_key, ttl_seconds=tombstone_ttl_seconds, clock=clock
         )
@@ -162,11 +219,27 @@ class Eraser:
         self._ttl = tombstone_ttl_seconds
         self._clock = clock
         self._seconds_left: Callable[[], float] = lambda: float("inf")
+        # The items the last collect() read, as stored: a rewrite changes them only if they are still so.
+        self._snapshots: dict[tuple[str, str], dict[str, Any]] = {}
 
     def within(self, seconds_left: Callable[[], float]) -> Eraser:
         """Check the invocation's remaining time (seconds) between pages and batches from now on."""
         self._seconds_left = seconds_left
         return self
+
+    def tenant_directory(self) -> TenantDirectory:
+        """The deployment's tenants (wa_conversions.tenants); the implicit one without a loader."""
+        from ..tenants import TenantDirectory
+
+        return self._tenants() if self._tenants is not None else TenantDirectory(None)
+
+    def _record_tenants(self, scope: str) -> frozenset[str | None]:
+        """The `tenant` a record of this scope holds: its tenant's id, or none or the default's id
+        for the default scope (store.capture and attribution.orders write it so)."""
+        if scope:
+            return frozenset({scope})
+        directory = self.tenant_directory()
+        return frozenset({None, *(t.id for t in directory.tenants if not directory.scope(t))})
 
     def _go_on(self) -> None:
         if self._seconds_left() < MIN_SECONDS_LEFT:
@@ -180,13 +253,21 @@ class Eraser:
         """Erase everything of `person` under `erasure_id` (or the id `seed` makes: the same contact,
         asked twice, one id)."""
         erasure_id = erasure_id or self.requests.erasure_id(seed)
-        record = self._started(erasure_id, reason)
+        record = self._leased(self._started(erasure_id, reason))
+        try:
+            return self._erase(record, person)
+        except Exception:
+            self._release(record)
+            raise
+
+    def _erase(self, record: dict[str, Any], person: Person) -> dict[str, Any]:
+        erasure_id = str(record["erasure_id"])
         plan = self.plan(self.collect(person), person, int(self._clock()))
         now = int(self._clock())
         # The suppression marks first: whatever happens next, asking again leads here.
         marks = [
             {
-                "pk": keys.suppression_pk(self.requests.identity_hash(kind, value)),
+                "pk": keys.suppression_pk(self.requests.identity_hash(kind, scoped_key(person.scope, value))),
                 "sk": SUPPRESSION_SK,
                 "item_type": "suppression",
                 "erasure_id": erasure_id,
@@ -200,7 +281,14 @@ class Eraser:
 
     def erase_shop(self, shop: str, *, seed: str) -> dict[str, Any]:
         """shop/redact: every order, follow-up, delivery and export of the shop, deleted."""
-        record = self._started(self.requests.erasure_id(seed), "shopify:shop/redact")
+        record = self._leased(self._started(self.requests.erasure_id(seed), "shopify:shop/redact"))
+        try:
+            return self._erase_shop(record, shop)
+        except Exception:
+            self._release(record)
+            raise
+
+    def _erase_shop(self, record: dict[str, Any], shop: str) -> dict[str, Any]:
         found = list(
             self._paged_scan(
                 "#shop = :shop OR begins_with(#conversion, :conversions) OR begins_with(#pk, :exports)",
@@ -215,6 +303,43 @@ class Eraser:
         erased = Counter(kind_of(item) for item in found)
         plan = Plan(found, [], set(), dict(sorted(erased.items())), {})
         return self._apply(record, plan, [])
+
+    def _leased(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record, held by this attempt until its invocation ends; ErasureBusy if another holds it."""
+        now = int(self._clock())
+        until = now + int(min(self._seconds_left(), LEASE_SECONDS)) + 1
+        token = uuid.uuid4().hex
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": serialize(record["pk"]), "sk": serialize(record["sk"])},
+                UpdateExpression="SET #until = :until, #token = :token",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_not_exists(#until) OR #until < :now)"
+                ),
+                ExpressionAttributeNames={"#until": "lease_until", "#token": "lease_token"},
+                ExpressionAttributeValues={
+                    ":until": serialize(until),
+                    ":token": serialize(token),
+                    ":now": serialize(now),
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise ErasureBusy("another attempt runs this erasure; the job is retried later") from None
+        return {**record, "lease_until": until, "lease_token": token}
+
+    def _release(self, record: dict[str, Any]) -> None:
+        """Give the lease back at once (a cut-short attempt's retry need not wait for it to run out)."""
+        # done meanwhile (its answer holds no lease), or another attempt holds it now: nothing to give
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": serialize(record["pk"]), "sk": serialize(record["sk"])},
+                UpdateExpression="REMOVE #until, #token",
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#until": "lease_until", "#token": "lease_token"},
+                ExpressionAttributeValues={":token": serialize(record["lease_token"])},
+            )
 
     def _started(self, erasure_id: str, reason: str) -> dict[str, Any]:
         """The erasure's record as it is, or a new pending one: GET /erasures/{id} says `pending`."""
@@ -264,7 +389,10 @@ class Eraser:
         self._tombstones.mark_applied(keys.erased_message_key(m) for m in sorted(plan.message_ids))
         # The tombstones now drop the messages' redeliveries: the ledger entries naming them can go.
         self._capture_ledger.forget(sorted(plan.ledger_ids))
-        self._write([{"PutRequest": {"Item": to_item(item)}} for item in plan.rewrites])
+        for index, rewritten in enumerate(plan.rewrites):
+            if index % BATCH_WRITE_LIMIT == 0:
+                self._go_on()
+            self._rewrite(rewritten, plan.needles)
         profiles = [item for item in plan.deletes if item.get("sk") == keys.PROFILE]
         others = [item for item in plan.deletes if item.get("sk") != keys.PROFILE]
         for group in (others, profiles):
@@ -275,7 +403,7 @@ class Eraser:
         done = {
             k: v
             for k, v in progress.items()
-            if k not in {*SUBJECT_FIELDS, "planned_erased", "planned_redacted", "attempts"}
+            if k not in {*SUBJECT_FIELDS, *LEASE_FIELDS, "planned_erased", "planned_redacted", "attempts"}
         }
         done.update(status=DONE, completed_at=int(self._clock()), erased=plan.erased, redacted=plan.redacted)
         self._put(done)
@@ -298,33 +426,39 @@ class Eraser:
         )
         return [order for order in found if order is not None]
 
-    def put_export(self, pk: str, document: str, expires_at: int) -> None:
-        self._put(
-            {
-                "pk": pk,
-                "sk": keys.EXPORT,
-                "item_type": "data_export",
-                "document": document,
-                "expires_at": expires_at,
-            }
-        )
+    def put_export(self, pk: str, document: str, expires_at: int) -> bool:
+        """The data request's export at `pk`; False when it is too large, and its record says so."""
+        export = {"pk": pk, "sk": keys.EXPORT, "item_type": "data_export", "expires_at": expires_at}
+        if reason := too_large(document):
+            self._put({**export, "status": FAILED, "reason": reason})
+            return False
+        self._put({**export, "document": document})
+        return True
 
-    def finish_export(self, request: dict[str, Any], person: Person) -> None:
+    def finish_export(self, request: dict[str, Any], person: Person) -> str:
         """GET /contacts/{id}/export's document, written into its request, which is then `done`."""
         document = json.dumps(
             {"held": export_document(self.collect(person))}, separators=(",", ":"), default=str
         )
         done = {k: v for k, v in request.items() if k not in SUBJECT_FIELDS}
-        done.update(status=DONE, completed_at=int(self._clock()), document=document)
+        if reason := too_large(document):
+            done.update(status=FAILED, completed_at=int(self._clock()), reason=reason)
+        else:
+            done.update(status=DONE, completed_at=int(self._clock()), document=document)
         self._put(done)
+        return str(done["status"])
 
     def collect(self, person: Person) -> dict[tuple[str, str], dict[str, Any]]:
         """Every item that names the person, widening the person with what each pass finds (a merged
         pointer's old phone, an order's email) until nothing new turns up."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
+        self._snapshots = {}
+        tenants = self._record_tenants(person.scope)
         for _ in range(MAX_PASSES):
             before = person.size()
             for item in self._scan(person):
+                if not in_scope(item, person.scope, tenants):
+                    continue  # another tenant's contact that shares a value: not this person
                 found[(str(item["pk"]), str(item["sk"]))] = item
                 _learn(person, item)
             if person.size() == before:
@@ -349,7 +483,7 @@ class Eraser:
                 ledger_ids.update(_ledger_ids(message_id, item))
             if kind == "referral" and item.get("message_id"):
                 message_ids.add(str(item["message_id"]))
-            located_by_person = any(_holds(str(item.get(k, "")), needles) for k in ("pk", "sk"))
+            located_by_person = any(needles.locate(str(item.get(k, ""))) for k in ("pk", "sk"))
             if kind in REDACTED_KINDS and not located_by_person:
                 rewrites.append(redact(item, needles, now))
                 redacted[kind] += 1
@@ -363,6 +497,7 @@ class Eraser:
             dict(sorted(erased.items())),
             dict(sorted(redacted.items())),
             ledger_ids,
+            needles,
         )
 
     # -- the scan --------------------------------------------------------------------------------
@@ -391,7 +526,7 @@ class Eraser:
         contact_keys = sorted(person.contact_keys)
         partitions = [keys.contact_pk(k) for k in contact_keys]
         partitions += [f"{ANALYTICS_STATE_PREFIX}{k}" for k in contact_keys]
-        partitions += [keys.user_alias_pk(u) for u in person.user_ids]
+        partitions += [keys.user_alias_pk(scoped_key(person.scope, u)) for u in person.user_ids]
         partitions += [keys.email_pk(e) for e in person.emails]
         phones = person.phones | {f"+{p}" for p in person.phones}
         clauses = [
@@ -428,6 +563,7 @@ class Eraser:
             ExpressionAttributeValues=values,
         ):
             for raw in page.get("Items", []):
+                self._snapshots[(str(raw["pk"].get("S")), str(raw["sk"].get("S")))] = raw
                 yield from_item(raw)
             self._go_on()
 
@@ -437,12 +573,42 @@ class Eraser:
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
             self._go_on()
             pending: dict[str, Any] = {self._table: requests[start : start + BATCH_WRITE_LIMIT]}
-            for _ in range(MAX_UNPROCESSED_ROUNDS):
+            for attempt in range(MAX_UNPROCESSED_ROUNDS):
                 pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
                 if not pending:
                     break
+                # Throttled: exponential backoff with full jitter, as AWS advises for UnprocessedItems
+                # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html)
+                ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+                self._sleep(random.uniform(0, ceiling))  # noqa: S311 (jitter, not a secret)
             else:
                 raise RuntimeError("DynamoDB kept erasure writes unprocessed; ask again to finish it")
+
+    def _rewrite(self, rewritten: dict[str, Any], needles: Needles | None) -> None:
+        """Write a redaction as changes to the item as it was read, never the whole item: a refund
+        written since the scan is kept, and an item changed since is read and redacted again."""
+        key = {k: serialize(rewritten[k]) for k in ("pk", "sk")}
+        stored = self._snapshots.get((str(rewritten["pk"]), str(rewritten["sk"])))
+        for _ in range(MAX_REWRITE_ROUNDS):
+            if stored is None:
+                stored = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
+                    "Item"
+                )
+                if stored is None:
+                    return  # gone meanwhile (its expiry, a shop/redact): nothing of the person is left in it
+                if needles is None:
+                    raise RuntimeError("an item changed under the erasure; the job is retried")
+                rewritten = redact(from_item(stored), needles, int(self._clock()))
+            changes = _changes(stored, rewritten)
+            if changes is None:
+                return
+            try:
+                self._client.update_item(TableName=self._table, Key=key, **changes)
+            except self._client.exceptions.ConditionalCheckFailedException:
+                stored = None  # changed since it was read: read it again
+            else:
+                return
+        raise RuntimeError("an item kept changing under the erasure; the job is retried")
 
     def _put(self, item: dict[str, Any]) -> None:
         self._write([{"PutRequest": {"Item": to_item(item)}}])
@@ -454,6 +620,18 @@ class Eraser:
         return from_item(item) if item else None
 
 
+def too_large(document: str) -> str | None:
+    """Why an export cannot be written into one item (DynamoDB's 400 KB, its other attributes
+    included), or None when it fits."""
+    size = len(document.encode())
+    if size <= EXPORT_MAX_BYTES:
+        return None
+    return (
+        f"The export is {size} bytes, more than one table item holds ({EXPORT_MAX_BYTES}): "
+        'read the person\'s items off the table instead (docs/privacy.md, "Answering a data request")'
+    )
+
+
 def _ledger_ids(message_id: str, message: dict[str, Any]) -> set[str]:
     """The capture ledger's ids of a message's updates (providers: msg:<id>, status:<id>:<status>),
     its statuses read from the times it recorded (at_<status>)."""
@@ -462,7 +640,54 @@ def _ledger_ids(message_id: str, message: dict[str, Any]) -> set[str]:
 
 
 def _with_counts(plan: Plan, erased: dict[str, int], redacted: dict[str, int]) -> Plan:
-    return Plan(plan.deletes, plan.rewrites, plan.message_ids, erased, redacted, plan.ledger_ids)
+    return Plan(
+        plan.deletes, plan.rewrites, plan.message_ids, erased, redacted, plan.ledger_ids, plan.needles
+    )
+
+
+def _changes(stored: dict[str, Any], rewritten: dict[str, Any]) -> dict[str, Any] | None:
+    """UpdateItem arguments that SET and REMOVE only the attributes the redaction changed, on condition
+    each is still as read (`stored`, as DynamoDB holds it); None when nothing changed."""
+    before = from_item(stored)
+    names: dict[str, str] = {"#pk": "pk"}
+    values: dict[str, Any] = {}
+    sets: list[str] = []
+    removes: list[str] = []
+    conditions = ["attribute_exists(#pk)"]
+    for index, attribute in enumerate(sorted((set(before) | set(rewritten)) - {"pk", "sk"})):
+        new = rewritten.get(attribute)
+        if attribute in before and new == before[attribute]:
+            continue
+        if attribute not in before and new is None:
+            continue
+        name = f"#a{index}"
+        names[name] = attribute
+        if new is None:
+            removes.append(name)
+        else:
+            values[f":n{index}"] = serialize(new)
+            sets.append(f"{name} = :n{index}")
+        if attribute in stored:
+            values[f":o{index}"] = stored[attribute]
+            conditions.append(f"{name} = :o{index}")
+        else:
+            conditions.append(f"attribute_not_exists({name})")
+    if not (sets or removes):
+        return None
+    expression = " ".join(
+        part
+        for part in (
+            f"SET {', '.join(sets)}" if sets else "",
+            f"REMOVE {', '.join(removes)}" if removes else "",
+        )
+        if part
+    )
+    return {
+        "UpdateExpression": expression,
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        **({"ExpressionAttributeValues": values} if values else {}),
+    }
 
 
 def _widest(before: Any, now: dict[str, int]) -> dict[str, int]:
@@ -477,6 +702,31 @@ def _summed(before: Any, now: dict[str, int]) -> dict[str, int]:
     total: Counter[str] = Counter({str(k): int(v) for k, v in (before or {}).items()})
     total.update(now)
     return dict(sorted(total.items()))
+
+
+def _contact_keys_named(item: dict[str, Any]) -> Iterator[str]:
+    """The contact keys an item is located by or credited to."""
+    for attribute, prefix in (
+        ("pk", keys.contact_pk("")),
+        ("pk", ANALYTICS_STATE_PREFIX),
+        ("gsi1pk", keys.contact_pk("")),
+    ):
+        if isinstance(located := item.get(attribute), str) and located.startswith(prefix):
+            yield located.removeprefix(prefix)
+    attribution = item.get("attribution")
+    credited = attribution.get("contact_key") if isinstance(attribution, dict) else None
+    for named in (item.get("contact_key"), item.get("merged_into"), credited):
+        if isinstance(named, str) and named:
+            yield named
+
+
+def in_scope(item: dict[str, Any], scope: str, tenants: frozenset[str | None]) -> bool:
+    """Whether a found item is of the person's tenant: the contact keys it names say so (a scoped
+    key is "<tenant>~<phone>"), else the `tenant` it records (docs/tenants.md)."""
+    named = list(_contact_keys_named(item))
+    if named:
+        return all(split_key(key)[0] == scope for key in named)
+    return (item.get("tenant") or None) in tenants
 
 
 def _learn(person: Person, item: dict[str, Any]) -> None:
@@ -510,12 +760,7 @@ def _learn(person: Person, item: dict[str, Any]) -> None:
         person.user_ids.add(pk.removeprefix(keys.user_alias_pk("")))
 
 
-def _holds(text: str, needles: tuple[str, ...]) -> bool:
-    lowered = text.lower()
-    return any(needle in lowered for needle in needles)
-
-
-def _scrub(value: Any, needles: tuple[str, ...]) -> Any:
+def _scrub(value: Any, needles: Needles) -> Any:
     """The value without what names the person: personal fields go, and so does any string that
     holds one of the person's values; JSON held in a string is scrubbed inside."""
     if isinstance(value, dict):
@@ -531,11 +776,11 @@ def _scrub(value: Any, needles: tuple[str, ...]) -> Any:
                 parsed = None
             if isinstance(parsed, dict | list):
                 return json.dumps(_scrub(parsed, needles), separators=(",", ":"))
-        return _DROP if _holds(value, needles) else value
+        return _DROP if needles.held_by(value) else value
     return value
 
 
-def redact(item: dict[str, Any], needles: tuple[str, ...], now: int) -> dict[str, Any]:
+def redact(item: dict[str, Any], needles: Needles, now: int) -> dict[str, Any]:
     """An order, follow-up, off-thread event or delivery without the person in it; a delivery not yet
     sent is not sent afterwards."""
     located = {k: item[k] for k in KEY_ATTRIBUTES if k in item}
@@ -561,7 +806,7 @@ def person_of(repository: CaptureRepository, request: dict[str, Any]) -> Person:
     """The person a pending request names: the contact key and the identifier it was asked with,
     widened with the contact while it is still there (a rerun after the profile went still has both)."""
     key = str(request["subject_contact_key"])
-    person = Person(contact_keys={key})
+    person = Person(contact_keys={key}, scope=str(request.get("subject_scope") or split_key(key)[0]))
     if contact := repository.get_contact(key):
         _learn(person, contact)
     if phone := request.get("subject_phone"):

@@ -73,8 +73,8 @@ def _export(export_id: str, *, eraser: Eraser, repository: CaptureRepository) ->
         raise NotAJob(f"No export {export_id!r} was asked for")
     if request.get("status") == DONE or not any(f in request for f in SUBJECT_FIELDS):
         return {"job": "export", "export_id": export_id, "outcome": "already_done"}
-    eraser.finish_export(request, person_of(repository, request))
-    return {"job": "export", "export_id": export_id, "outcome": "exported"}
+    status = eraser.finish_export(request, person_of(repository, request))
+    return {"job": "export", "export_id": export_id, "outcome": "exported" if status == DONE else status}
 
 
 def _compliance(

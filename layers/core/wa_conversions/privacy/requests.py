@@ -32,8 +32,10 @@ ERASURE_SK = "ERASURE"
 SUPPRESSION_SK = "SUPPRESSION"
 PENDING = "pending"
 DONE = "done"
+# an export that could not be written (too large), with its reason
+FAILED = "failed"
 # What a request is while pending: the eraser's starting point, dropped once it is done.
-SUBJECT_FIELDS = ("subject_contact_key", "subject_phone", "subject_user_id")
+SUBJECT_FIELDS = ("subject_contact_key", "subject_scope", "subject_phone", "subject_user_id")
 _ERASURE_IDS = uuid.UUID("5b0f5e2c-7a55-4c1e-9d8e-2f1d3c6a9e41")
 
 
@@ -61,6 +63,13 @@ def contact_of(repository: CaptureRepository, identifier: str) -> tuple[str, dic
     if key is None or contact is None:
         return None
     return key, contact, f"{key}:{contact.get('created_by') or contact.get('first_seen_at') or ''}"
+
+
+def _subject(contact_key: str) -> dict[str, str]:
+    """The contact and its tenant scope: the eraser takes nothing of another tenant's (docs/tenants.md)."""
+    from ..tenants import split_key
+
+    return {"subject_contact_key": contact_key, "subject_scope": split_key(contact_key)[0]}
 
 
 class ErasureRequests:
@@ -120,7 +129,7 @@ class ErasureRequests:
             "reason": "operator",
             "requested_at": now,
             "expires_at": now + self.ttl_seconds,
-            "subject_contact_key": contact_key,
+            **_subject(contact_key),
             **({"subject_phone": phone} if phone else {}),
             **({"subject_user_id": user_id} if user_id else {}),
         }
@@ -141,7 +150,7 @@ class ErasureRequests:
             "status": PENDING,
             "requested_at": now,
             "expires_at": now + EXPORT_DAYS * 86_400,
-            "subject_contact_key": contact_key,
+            **_subject(contact_key),
             **({"subject_phone": phone} if phone else {}),
             **({"subject_user_id": user_id} if user_id else {}),
         }
@@ -211,4 +220,5 @@ def export_view(item: dict[str, Any]) -> dict[str, Any]:
         "requested_at": _iso(item["requested_at"]),
         "completed_at": _iso(item.get("completed_at")),
         "held": json.loads(document)["held"] if isinstance(document, str) else None,
+        **({"reason": item["reason"]} if item.get("status") == FAILED else {}),
     }

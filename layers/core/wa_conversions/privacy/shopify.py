@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..attribution.domain import ComplianceTopic
 from ..attribution.phones import parse_e164
 from ..store import keys
+from ..tenants import split_key
 from .erasure import Eraser, Person, export_document
 
 if TYPE_CHECKING:
@@ -70,20 +71,26 @@ def _customer_person(
     and the contact keys their orders were attributed to."""
     from ..capture.views import find_contact_key
 
-    person = Person()
+    # The shop's tenant's contacts only: the same phone at another tenant is another person.
+    directory = eraser.tenant_directory()
+    scope = directory.scope(directory.for_shop(shop))
+    contacts = repository.scoped(scope) if scope else repository
+    person = Person(scope=scope)
     customer = payload.customer or ComplianceCustomer()
     if customer.email and customer.email.strip():
         person.emails.update({customer.email.strip(), customer.email.strip().lower()})
-        person.contact_keys.update(eraser.contacts_with_email(customer.email))
+        found = eraser.contacts_with_email(customer.email)
+        person.contact_keys.update(key for key in found if split_key(key)[0] == scope)
     if customer.phone and (phone := parse_e164(customer.phone, region)):
         person.phones.add(phone)
-        if key := find_contact_key(repository, phone):
+        if key := find_contact_key(contacts, phone):
             person.contact_keys.add(key)
     orders = [*payload.orders_to_redact, *payload.orders_requested]
     for order in eraser.orders(shop, [str(order_id) for order_id in orders]):
         attribution = order.get("attribution") or {}
-        if isinstance(attribution, dict) and isinstance(attribution.get("contact_key"), str):
-            person.contact_keys.add(str(attribution["contact_key"]))
+        credited = attribution.get("contact_key") if isinstance(attribution, dict) else None
+        if isinstance(credited, str) and split_key(credited)[0] == scope:
+            person.contact_keys.add(credited)
         for attribute in ("phone", "email"):
             if isinstance(value := order.get(attribute), str) and value:
                 (person.emails if attribute == "email" else person.phones).add(value.lstrip("+"))
@@ -123,10 +130,10 @@ def apply_compliance(
         "held": export_document(eraser.collect(person)) if person.size() else {},
     }
     pk = keys.data_export_pk(shop, request_id)
-    eraser.put_export(
+    written = eraser.put_export(
         pk, json.dumps(document, separators=(",", ":"), default=str), now + EXPORT_DAYS * 86_400
     )
-    return ComplianceOutcome(topic, "exported", pk)
+    return ComplianceOutcome(topic, "exported" if written else "export_too_large", pk)
 
 
 def parsed_outcome(outcome: ComplianceOutcome) -> dict[str, Any]:

@@ -20,7 +20,9 @@ def erase_contact(
     again, the same erasure; once erased, its answer; else 404."""
     found = contact_of(repository, identifier)
     if found is None:
-        previous = requests.previous_erasure(*identifier_parts(identifier))
+        # The marks are of the tenant's own keys: another tenant's erasure of the same phone is not this.
+        phone, user_id = (repository.own_key(v) if v else None for v in identifier_parts(identifier))
+        previous = requests.previous_erasure(phone, user_id)
         if previous is None:
             raise NotFoundError(f"No contact {identifier!r}")
         return previous

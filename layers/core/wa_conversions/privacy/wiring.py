@@ -16,6 +16,7 @@ def eraser() -> Eraser:
     from .. import aws
     from ..config import PrivacySettings, load_settings
     from ..secret_store import get_secret
+    from ..tenants import load_tenants
     from .erasure import Eraser
 
     settings = load_settings(PrivacySettings)
@@ -25,6 +26,7 @@ def eraser() -> Eraser:
         settings.idempotency_table_name,
         hash_key=get_secret(settings, "ERASURE_HASH_KEY"),
         tombstone_ttl_seconds=settings.message_retention_days * 86_400,
+        tenants=lambda: load_tenants(settings),
     )
 
 

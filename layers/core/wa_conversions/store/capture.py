@@ -18,9 +18,9 @@ from ..models.domain import (
     ErrorDetail,
     MessageStatus,
 )
+from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
 from .dynamo import UpdateBuilder, from_item, serialize, to_item
-from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -95,6 +95,11 @@ class CaptureRepository:
         """A phone's or user-id key as this repository's tenant stores it (unchanged without one)."""
         return self._scoped(key)
 
+    def _alias_pk(self, user_id: str) -> str:
+        # User ids are business-scoped: tenants of one business portfolio see the same id, so each
+        # tenant keeps its own alias, as it keeps its own contact keys (docs/tenants.md).
+        return keys.user_alias_pk(self._scoped(user_id))
+
     def _in_scope(self, key: str) -> bool:
         scope, separator, _ = key.partition("~")
         return scope == self._scope if separator else not self._scope
@@ -104,7 +109,7 @@ class CaptureRepository:
     def contact_key_of_user(self, user_id: str) -> str:
         """Where a contact named by its user id alone is: the phone contact it was merged into, else
         its own user-id key. A read, never a merge (the operator API)."""
-        found = self._get(keys.user_alias_pk(user_id), keys.ALIAS)
+        found = self._get(self._alias_pk(user_id), keys.ALIAS)
         if found and self._in_scope(str(found["contact_key"])):
             return str(found["contact_key"])
         return self._scoped(uid_key(user_id))
@@ -127,7 +132,7 @@ class CaptureRepository:
                 if ref.user_id:
                     wanted.append((keys.contact_pk(self._scoped(uid_key(ref.user_id))), keys.PROFILE))
             elif ref.user_id:
-                wanted.append((keys.user_alias_pk(ref.user_id), keys.ALIAS))
+                wanted.append((self._alias_pk(ref.user_id), keys.ALIAS))
         found = self._batch_get(wanted)
         answer: dict[ContactRef, str | None] = {}
         merged: set[str] = set()
@@ -148,8 +153,7 @@ class CaptureRepository:
                         merges.append((source_key, key))  # merged, then a crash before the event
             elif (
                 ref.user_id
-                and (alias := found.get(keys.user_alias_pk(ref.user_id)))
-                # user ids are business-scoped; another tenant's alias is not this tenant's contact
+                and (alias := found.get(self._alias_pk(ref.user_id)))
                 and self._in_scope(str(alias["contact_key"]))
             ):
                 key = str(alias["contact_key"])
@@ -172,12 +176,15 @@ class CaptureRepository:
     def mark_announced(self, merged_keys: Iterable[str]) -> None:
         """contact.merged went out for these merged profiles: a redelivery need not announce it again."""
         for merged_key in dict.fromkeys(merged_keys):
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(keys.contact_pk(merged_key), keys.PROFILE),
-                UpdateExpression="SET merge_announced = :yes",
-                ExpressionAttributeValues={":yes": serialize(True)},
-            )
+            # Never a new stub: a profile erased meanwhile (docs/privacy.md) stays gone.
+            with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(keys.contact_pk(merged_key), keys.PROFILE),
+                    UpdateExpression="SET merge_announced = :yes",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":yes": serialize(True)},
+                )
 
     def add_phone(
         self, contact_key: str, phone: str, source: str, merges: list[tuple[str, str]] | None = None
@@ -347,7 +354,7 @@ class CaptureRepository:
             .set("expires_at", self._retention.contact_expiry())
         )
         self._client.update_item(
-            TableName=self._table, Key=self._key(keys.user_alias_pk(user_id), keys.ALIAS), **update.kwargs()
+            TableName=self._table, Key=self._key(self._alias_pk(user_id), keys.ALIAS), **update.kwargs()
         )
 
     # -- messages --------------------------------------------------------------------------------
@@ -375,13 +382,13 @@ class CaptureRepository:
                 phone_number_id,
                 timestamp,
                 expires_at,
+                self._scope or None,
             )
             .set_if_absent("raw_type", raw_type if raw_type != message_type else None)
             .set_if_absent("status", MessageStatus.RECEIVED.value)
             .set_if_absent("status_rank", MessageStatus.RECEIVED.rank)
             .set_if_absent("at_received", timestamp)
             .set_if_absent("has_referral", has_referral)
-            .set_if_absent("tenant", self._scope or None)
         )
         self._client.update_item(
             TableName=self._table, Key=self._key(keys.message_pk(message_id), keys.MESSAGE), **update.kwargs()
@@ -414,6 +421,7 @@ class CaptureRepository:
                 phone_number_id,
                 timestamp,
                 expires_at,
+                self._scope or None,
             )
             .set_if_absent(f"at_{_attribute_safe(raw_status)}", timestamp)
             .set_if_absent("conversation_id", conversation_id)
@@ -574,8 +582,10 @@ def _message_header(
     phone_number_id: str | None,
     timestamp: int,
     expires_at: int,
+    tenant: str | None,
 ) -> UpdateBuilder:
-    """What every message record holds, written once: whichever update creates it sets these."""
+    """What every message record holds, written once: whichever update creates it sets these; `tenant`
+    is a listed tenant's id other than the default's (docs/tenants.md), inbound and outbound alike."""
     update = (
         UpdateBuilder()
         .set("item_type", "message")
@@ -586,6 +596,7 @@ def _message_header(
         .set_if_absent("phone_number_id", phone_number_id)
         .set_if_absent("timestamp", timestamp)
         .set_if_absent("expires_at", expires_at)
+        .set_if_absent("tenant", tenant)
     )
     if contact_key:
         update.set_if_absent("gsi1pk", keys.contact_pk(contact_key))
