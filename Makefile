@@ -46,9 +46,10 @@ dev: $(VENV)/.installed  ## serve the API on http://127.0.0.1:3000 against an em
 demo: $(VENV)/.installed  ## start the local stack, post the sample webhooks, print what was captured
 	$(PY) -m devstack demo
 
-lint: $(VENV)/.installed  ## ruff
+lint: $(VENV)/.installed  ## ruff, and the package's layer contract (import-linter, pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed  ## mypy
 	$(VENV)/bin/mypy layers/core/wa_conversions functions devstack bench

@@ -31,9 +31,9 @@ def _actions() -> CmActions:
 
 
 def _answer(result: ActionResult) -> Response[Any]:
-    return Response(
-        status_code=result.status_code, content_type=content_types.APPLICATION_JSON, body=result.body
-    )
+    # 202 Accepted: the event is queued for CmEventsFunction; 200: nothing needed sending.
+    status = 202 if result.queued else 200
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result.body)
 
 
 @app.post("/messages/<message_id>/read")

@@ -9,7 +9,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from wa_conversions.apigw import HttpRequest, refuse_webhook, response
-from wa_conversions.attribution import intake, shops
+from wa_conversions.attribution import shops
+from wa_conversions.capture import shopify_ingest
 from wa_conversions.config import ShopifyWebhookSettings, load_settings
 from wa_conversions.errors import ApiError, HandoffError
 
@@ -22,26 +23,26 @@ def _secret_for(shop: str) -> str | None:
     return shops.webhook_secret(settings, settings.shop_domain, shop)
 
 
-def _markers() -> intake.EventMarkers:
+def _markers() -> shopify_ingest.EventMarkers:
     from wa_conversions import aws
 
     settings = load_settings(ShopifyWebhookSettings)
-    return intake.EventMarkers(
+    return shopify_ingest.EventMarkers(
         aws.dynamodb(), settings.idempotency_table_name, settings.event_marker_ttl_seconds
     )
 
 
-def _queue() -> intake.OrdersQueue:
+def _queue() -> shopify_ingest.OrdersQueue:
     from wa_conversions import aws
 
-    return intake.OrdersQueue(aws.sqs(), load_settings(ShopifyWebhookSettings).orders_queue_url)
+    return shopify_ingest.OrdersQueue(aws.sqs(), load_settings(ShopifyWebhookSettings).orders_queue_url)
 
 
-def _erasure_queue() -> intake.OrdersQueue:
+def _erasure_queue() -> shopify_ingest.OrdersQueue:
     """Shopify's compliance topics: the ErasureFunction applies them (docs/privacy.md)."""
     from wa_conversions import aws
 
-    return intake.OrdersQueue(aws.sqs(), load_settings(ShopifyWebhookSettings).erasure_queue_url)
+    return shopify_ingest.OrdersQueue(aws.sqs(), load_settings(ShopifyWebhookSettings).erasure_queue_url)
 
 
 def _count(metric: str) -> None:
@@ -52,7 +53,7 @@ def _count(metric: str) -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = HttpRequest.from_event(event)
     try:
-        outcome = intake.accept_webhook(
+        outcome = shopify_ingest.accept_webhook(
             request.body, request.headers, _secret_for, _markers, _queue, _erasure_queue
         )
     except (ApiError, HandoffError) as error:

@@ -14,7 +14,7 @@ from moto import mock_aws
 from tests.support import analytics_history as history
 from tests.support.cfn import create_table, load_template
 from wa_conversions.analytics.aggregator import Aggregator, shard_of
-from wa_conversions.analytics.state import ContactState
+from wa_conversions.models.contact_state import ContactState
 from wa_conversions.models.events import LifecycleEvent
 from wa_conversions.store.analytics import PENDING_PREFIX, AnalyticsRepository, contact_state_pk
 

@@ -19,7 +19,7 @@ import pytest
 from tests.integration.test_analytics import PREFIX, RANGE, TABLE, AnalyticsHarness, metrics_of
 from tests.integration.test_analytics import harness as harness  # the fixture
 from tests.support import analytics_history as history
-from wa_conversions.analytics.insights import AdDay
+from wa_conversions.models.ad_day import AdDay
 from wa_conversions.models.events import contact_merged
 from wa_conversions.store.ad_spend import AdSpendRepository
 

@@ -15,13 +15,13 @@ import pytest
 from devstack.sample_events import whatsapp_post
 from tests.integration.conftest import IDEMPOTENCY_TABLE, TABLE, CaptureHarness
 from tests.support import webhooks as wh
-from wa_conversions.analytics.state import ContactState
 from wa_conversions.delivery.log import DeliveryFacts, DeliveryLog
-from wa_conversions.store import retention as retention_module
+from wa_conversions.models import retention as retention_module
+from wa_conversions.models.contact_state import ContactState
+from wa_conversions.models.retention import Retention
 from wa_conversions.store.analytics import AnalyticsRepository
 from wa_conversions.store.attribution import AttributionRepository
 from wa_conversions.store.emails import ContactEmails
-from wa_conversions.store.retention import Retention
 
 DAY = 86_400
 PHONE = "16505550142"

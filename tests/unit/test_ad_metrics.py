@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 
 from wa_conversions.analytics.aggregator import conversion_deltas
-from wa_conversions.analytics.insights import AdDay
 from wa_conversions.analytics.metrics import MetricsQuery, compute
+from wa_conversions.models.ad_day import AdDay
 from wa_conversions.models.events import LifecycleEvent
 
 QUERY = MetricsQuery(start=date(2026, 6, 1), end=date(2026, 6, 2))

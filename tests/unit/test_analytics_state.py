@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from wa_conversions.analytics.state import ContactState
+from wa_conversions.models.contact_state import ContactState
 
 CLICKED = 1_750_000_000
 AD = "120210000000009"

@@ -15,15 +15,15 @@ from pydantic import ValidationError
 
 from devstack.shopify_samples import fixture_order, sample_refund, shopify_headers
 from tests.support import attribution as sc
-from wa_conversions.attribution import intake
 from wa_conversions.attribution.conversions import conversion_phone
 from wa_conversions.attribution.domain import Attribution, AttributionStatus, UnmatchedReason
 from wa_conversions.attribution.engine import UNLIMITED, Windows, attribute
 from wa_conversions.attribution.external import ExternalEventRequest
-from wa_conversions.attribution.phones import PhoneCandidate, parse_e164, resolve, whatsapp_forms
-from wa_conversions.errors import ApiError, BadRequestError, UnauthorizedError
+from wa_conversions.attribution.phones import parse_e164, resolve, whatsapp_forms
+from wa_conversions.capture import shopify_ingest
+from wa_conversions.errors import ApiError, BadRequestError, UnauthorizedError, validation_error
 from wa_conversions.forwarding.api import parse_send_request
-from wa_conversions.http_api import validation_error
+from wa_conversions.models.commerce import PhoneCandidate
 from wa_conversions.providers import shopify
 
 DAY = 86_400
@@ -301,10 +301,10 @@ SHOP = "store.myshopify.com"
 
 def accept(
     body: bytes, headers: dict[str, str], log: list[str], seen: bool = False
-) -> tuple[intake.Outcome, FakeQueue]:
+) -> tuple[shopify_ingest.Outcome, FakeQueue]:
     queue = FakeQueue(log)
     lowered = {k.lower(): v for k, v in headers.items()}
-    outcome = intake.accept_webhook(
+    outcome = shopify_ingest.accept_webhook(
         body,
         lowered,
         lambda shop: "s3cret" if shop == SHOP else None,
@@ -361,7 +361,7 @@ class TestIntake:
         assert "note" not in queued
         assert queued["id"] == order["id"]
         assert queued["billing_address"]["phone"] == "555-625-1199"
-        assert len(queue.bodies[0]) < intake.MAX_MESSAGE_BYTES
+        assert len(queue.bodies[0]) < shopify_ingest.MAX_MESSAGE_BYTES
 
 
 class TestWhichPhone:

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from wa_conversions.config import CaptureSettings, Settings, WebhookSettings
-from wa_conversions.store.retention import DEFAULT_RETENTION
+from wa_conversions.models.retention import DEFAULT_RETENTION
 
 
 def test_secret_names_follow_the_prefix() -> None:

@@ -13,12 +13,13 @@ import pytest
 from pydantic import ValidationError
 
 from tests.support import webhooks as wh
-from wa_conversions.analytics.state import ContactState
 from wa_conversions.analytics.track import ItemError, TrackItem, phone_property, to_event, validate_item
 from wa_conversions.attribution.engine import Windows, attribute_order
-from wa_conversions.attribution.links import LinkRequest, new_token, tag_url, tokens_in
+from wa_conversions.attribution.links import LinkRequest, new_token, tag_url
 from wa_conversions.attribution.phones import ResolvedPhones
+from wa_conversions.models.contact_state import ContactState
 from wa_conversions.models.domain import ContactRef, InboundMessage
+from wa_conversions.models.link_tokens import tokens_in
 from wa_conversions.providers import cm, meta, shopify
 
 TOKEN = "Jx3k9QzLw0aB"

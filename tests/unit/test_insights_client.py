@@ -152,7 +152,8 @@ def test_a_row_that_does_not_parse_is_an_error_naming_its_field_not_a_crash() ->
 
 
 def test_one_account_failing_leaves_it_as_stored_and_the_others_are_stored() -> None:
-    from wa_conversions.analytics.insights import AdDay, refresh
+    from wa_conversions.analytics.insights import refresh
+    from wa_conversions.models.ad_day import AdDay
 
     class Store:
         def __init__(self) -> None:

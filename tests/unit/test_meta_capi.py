@@ -332,7 +332,7 @@ def test_a_restricted_region_answer_is_a_skip_with_its_reason_not_a_failure() ->
 
 
 def test_a_trimmed_order_keeps_what_a_website_event_needs() -> None:
-    from wa_conversions.attribution.intake import _trimmed
+    from wa_conversions.capture.shopify_ingest import _trimmed
 
     notes = [{"name": "_fbp", "value": "fb.1.1558571054389.1098115397"}] + [
         {"name": f"n{i}", "value": "x" * 10_000} for i in range(500)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .store.retention import Retention
+from .models.retention import Retention
 
 
 class Settings(BaseModel):
@@ -39,7 +39,7 @@ class Settings(BaseModel):
         return f"{self.parameter_prefix.rstrip('/')}/{key.lower().replace('_', '-')}"
 
     def retention(self) -> Retention:
-        """The TTL of every kind of record this function writes (store.retention)."""
+        """The TTL of every kind of record this function writes (models.retention)."""
         return Retention(
             contact_days=self.contact_retention_days,
             referral_days=self.referral_retention_days,

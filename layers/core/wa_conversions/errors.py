@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class WaConversionsError(Exception):
     """Base of every error this package raises on purpose."""
@@ -59,5 +64,18 @@ class HandoffError(WaConversionsError):
     """A verified webhook could not be queued; the provider must retry, so the answer is a 5xx."""
 
 
+# An Exception, not a WaConversionsError: the store raises it and the aggregator retries on it, so it
+# must never be answered as an API error.
+class StateConflictError(Exception):
+    """Another invocation changed the contact's state first; load it again and retry."""
+
+
 class PublishError(WaConversionsError):
     """EventBridge rejected some entries; the update is retried as a whole."""
+
+
+def validation_error(error: ValidationError) -> UnprocessableError:
+    """The first problem of a request body, naming its field."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    return UnprocessableError(f"{field}: {first['msg']}" if field else first["msg"], field=field)

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from pydantic import ValidationError
 
 from .config import Settings, load_settings
-from .errors import ApiError, NotFoundError, UnauthorizedError, UnprocessableError
+from .errors import ApiError, NotFoundError, UnauthorizedError, validation_error
 from .secret_store import get_secret
 from .signatures import constant_time_equals
 
@@ -32,13 +32,6 @@ def require_api_key(app: APIGatewayRestResolver, next_middleware: NextMiddleware
     if not given or not constant_time_equals(given, expected):
         raise UnauthorizedError("Missing or wrong X-Api-Key header")
     return next_middleware(app)
-
-
-def validation_error(error: ValidationError) -> UnprocessableError:
-    """The first problem of a request body, naming its field."""
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
-    return UnprocessableError(f"{field}: {first['msg']}" if field else first["msg"], field=field)
 
 
 class OperatorResolver(APIGatewayRestResolver):

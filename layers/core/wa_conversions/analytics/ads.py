@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel
 
-from .insights import AdDay
+from ..models.ad_day import AdDay
 
 
 class AdMetrics(BaseModel):

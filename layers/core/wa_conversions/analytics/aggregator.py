@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from ..errors import StateConflictError
+from ..models.contact_state import Activity, ContactState, bucket_of_time, merge_deltas
 from ..models.events import LifecycleEvent
 from ..phones import country_of
-from .state import Activity, ContactState, bucket_of_time, merge_deltas
 from .tenancy import tenant_of, with_tenant
 
 SHARDS = 8
@@ -28,10 +29,6 @@ CONVERSION_EVENTS = frozenset({"conversion.attributed", "conversion.unattributed
 CONTACT_MERGED = "contact.merged"
 
 type Outcome = Literal["counted", "duplicate", "ignored"]
-
-
-class StateConflictError(Exception):
-    """Another invocation changed the contact's state first; load it again and retry."""
 
 
 class AnalyticsStore(Protocol):

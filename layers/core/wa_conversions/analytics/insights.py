@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
+
+from ..models.ad_day import AdDay
 
 if TYPE_CHECKING:
     import httpx
@@ -54,28 +56,6 @@ class InsightsError(Exception):
 class ThrottledError(Exception):
     """Meta's rate limit outlasted the time budget, or Meta did not answer (a timeout, a 5xx): the
     account is read again on the next run."""
-
-
-class AdDay(BaseModel):
-    """One ad's delivery on one day, as the insights edge reports it (numbers come as strings)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    account_id: str
-    day: str = Field(alias="date_start")
-    ad_id: str
-    ad_name: str | None = None
-    adset_name: str | None = None
-    campaign_name: str | None = None
-    spend: float = 0.0
-    impressions: int = 0
-    clicks: int = 0
-    currency: str | None = Field(default=None, alias="account_currency")
-
-    @field_validator("spend", "impressions", "clicks", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        return 0 if value in (None, "") else value
 
 
 def account_ids(raw: str) -> list[str]:

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadRequestError, UnprocessableError
+from ..models.ad_day import AdDay
+from ..models.histogram import percentile
 from .ads import AdMetrics, CampaignMetrics, ad_metrics, by_campaign
-from .histogram import percentile
-from .insights import AdDay
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the aggregator imports this module: no insights (and its HTTP client) at cold start
-    from .insights import AdDay
+from ..models.counters import TENANT_PREFIX
 
-TENANT_PREFIX = "tenant#"
+if TYPE_CHECKING:  # the aggregator imports this module: no insights (and its HTTP client) at cold start
+    from ..models.ad_day import AdDay
 
 
 def tenant_of(properties: Mapping[str, Any]) -> str | None:
@@ -34,14 +34,6 @@ def with_tenant(
             scoped = f"{bucket}|{TENANT_PREFIX}{tenant}#{counter}"
             out[scoped] = out.get(scoped, 0) + amount
     return {key: amount for key, amount in out.items() if amount}
-
-
-def counters_of(counters: Mapping[str, Any], tenant: str | None) -> dict[str, Any]:
-    """One hour item's counters for a tenant (its prefix taken off), or the deployment's (no tenant's)."""
-    if tenant is None:
-        return {k: v for k, v in counters.items() if not k.startswith(TENANT_PREFIX)}
-    prefix = f"{TENANT_PREFIX}{tenant}#"
-    return {k.removeprefix(prefix): v for k, v in counters.items() if k.startswith(prefix)}
 
 
 def spend_of_tenant(spend: Iterable[AdDay], account_ids: Iterable[str], ad_ids: Iterable[str]) -> list[AdDay]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ..models.commerce import LineItem, Money
 from ..models.events import LifecycleEvent
-from .domain import Attribution, AttributionStatus, LineItem, Money
+from .domain import Attribution, AttributionStatus
 
 CONVERSION_ATTRIBUTED = "conversion.attributed"
 CONVERSION_UNATTRIBUTED = "conversion.unattributed"

@@ -1,6 +1,6 @@
 """The queued form of a verified Shopify webhook: the raw body plus the headers that matter. The
-webhook function writes it with json alone (intake.encode_delivery, for its cold start); the processor
-reads it with this model."""
+webhook function writes it with json alone (providers.shopify_format.encode_delivery, for its cold
+start); the processor reads it with this model."""
 
 from __future__ import annotations
 

@@ -16,15 +16,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import NotFoundError
+from ..models.commerce import Money, PhoneCandidate
 from ..models.money import Amount, Currency
 from ..publishing.eventbridge import EventPublisher
 from ..store.attribution import AttributionRepository
 from . import conversions as cv
-from .domain import Attribution, Money
+from .domain import Attribution
 from .engine import UNLIMITED, attribute
 from .idempotency import Answer, IdempotentRequests
 from .orders import publish_pending
-from .phones import PhoneCandidate, resolve
+from .phones import resolve
 from .views import external_event_view
 
 PROVIDER = "external"

@@ -9,7 +9,6 @@ page, referring site, note attributes or note.
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -17,17 +16,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import NotFoundError
+from ..models.link_tokens import PARAMETER
 from ..store import keys
 
 if TYPE_CHECKING:
     from ..store.capture import CaptureRepository
 
-# The query parameter and note attribute the token travels in.
-PARAMETER = "wac"
 # 9 random bytes: 12 URL-safe characters, 72 bits, short enough for a chat message and not guessable.
 TOKEN_BYTES = 9
-TOKEN_PATTERN = re.compile(rf"(?:^|[?&#\s;,]){PARAMETER}[=:]\s*([A-Za-z0-9_-]{{12,32}})")
-BARE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{12,32}$")
 MAX_URL_LENGTH = 2048
 DAY_SECONDS = 86_400
 # An expired token stays readable this long, so an order carrying it is told "expired", not "unknown".
@@ -66,19 +62,6 @@ def tag_url(url: str, token: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != PARAMETER]
     query.append((PARAMETER, token))
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def tokens_in(texts: list[str | None], attributes: dict[str, Any]) -> tuple[str, ...]:
-    """The link tokens an order carries: a `wac` note attribute first, then any wac=<token> in the
-    given texts (landing site, referring site, attribute values, the note), in that order."""
-    found: list[str] = []
-    direct = attributes.get(PARAMETER)
-    if isinstance(direct, str) and BARE_TOKEN.match(direct.strip()):
-        found.append(direct.strip())
-    for text in [*texts, *(v for v in attributes.values() if isinstance(v, str))]:
-        if text:
-            found.extend(match.group(1) for match in TOKEN_PATTERN.finditer(text))
-    return tuple(dict.fromkeys(found))
 
 
 def current_click(referrals: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ..models.commerce import FulfillmentFacts, LineItem, Money, OrderFacts, RefundFacts
 from ..models.events import LifecycleEvent
 from ..providers import shopify
 from ..publishing.eventbridge import EventPublisher
@@ -28,12 +29,7 @@ from .domain import (
     ORDER_TOPICS,
     Attribution,
     AttributionStatus,
-    FulfillmentFacts,
-    LineItem,
-    Money,
-    OrderFacts,
     OrderTopic,
-    RefundFacts,
     UnmatchedReason,
 )
 from .engine import ContactHistory, Windows, attribute_order

@@ -12,17 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..models.commerce import PhoneCandidate
+
 MEXICO = 52
 BRAZIL = 55
 INTERNATIONAL_MIN_DIGITS = 11
-
-
-@dataclass(frozen=True, slots=True)
-class PhoneCandidate:
-    """A phone as found on an order, with the country of the address it came with."""
-
-    raw: str
-    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..aws_limits import SQS_MAX_BATCH_BYTES, SQS_MAX_ENTRIES, batches, sqs_message_size
 from ..errors import HandoffError
 from ..providers import shopify_admin as admin
-from .intake import encode_delivery
+from ..providers.shopify_format import encode_delivery
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

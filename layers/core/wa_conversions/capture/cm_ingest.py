@@ -10,36 +10,16 @@ queue.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
 
 from ..aws_limits import sqs_text
 from ..errors import BadRequestError, UnauthorizedError
 from ..jsontext import JsonTextError, loads
+from ..providers.cm_format import WebhookKind, webhook_kind
 from ..signatures import constant_time_equals
 from .ingest import MAX_MESSAGE_BYTES, IngestQueue, PayloadTooLargeError
 
 PROVIDER_ATTRIBUTE = "provider"
 PROVIDER = "cm"
-
-WebhookKind = Literal["message", "status_report"]
-
-
-def webhook_kind(document: Any) -> WebhookKind | None:
-    """Which of CM's formats a decoded body is: an MO message (`from.number`) or a status report
-    (`messages.msg`). None when it is neither."""
-    if not isinstance(document, dict):
-        return None
-    messages = document.get("messages")
-    if isinstance(messages, dict) and isinstance(messages.get("msg"), dict | list):
-        return "status_report"
-    sender = document.get("from")
-    if (
-        isinstance(sender, dict)
-        and (isinstance(sender.get("number"), str) or isinstance(sender.get("userId"), str))
-        and isinstance(document.get("message", {}), dict)
-    ):
-        return "message"
-    return None
 
 
 def check_token(given: str | None, expected: str) -> None:

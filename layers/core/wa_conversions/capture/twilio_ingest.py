@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ..aws_limits import sqs_text
 from ..errors import BadRequestError, ForbiddenError, UnauthorizedError
+from ..providers.twilio_format import WebhookKind, webhook_kind
 from ..signatures import verify_twilio_signature
 from .ingest import MAX_MESSAGE_BYTES, IngestQueue, PayloadTooLargeError
 
@@ -24,10 +25,6 @@ PROVIDER = "twilio"
 # Twilio's answer to a message webhook is TwiML; an empty Response sends no reply
 # (https://www.twilio.com/docs/messaging/twiml).
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-
-WebhookKind = Literal["message", "status"]
-# The statuses an incoming message itself carries (SmsStatus); any other is an outbound one's callback.
-INBOUND_STATUSES = frozenset({"received", "receiving"})
 
 
 def public_url(configured: str, event: dict[str, Any]) -> str:
@@ -47,18 +44,6 @@ def read_form(body: bytes) -> list[tuple[str, str]]:
         return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=500)
     except (UnicodeDecodeError, ValueError):
         raise BadRequestError("Body is not application/x-www-form-urlencoded UTF-8") from None
-
-
-def webhook_kind(params: dict[str, str]) -> WebhookKind | None:
-    """An incoming message or a status callback, by Twilio's documented parameters; None for neither."""
-    if not (params.get("MessageSid") or params.get("SmsSid")):
-        return None
-    status = params.get("MessageStatus") or params.get("SmsStatus")
-    if status and status.lower() not in INBOUND_STATUSES:
-        return "status"
-    if params.get("From"):
-        return "message"
-    return None
 
 
 def check_signature(url: str, params: list[tuple[str, str]], header: str | None, auth_token: str) -> None:

@@ -41,7 +41,9 @@ class EventQueue:
 
 @dataclass(frozen=True, slots=True)
 class ActionResult:
-    status_code: int
+    """What an action did; the HTTP layer picks the status (202 when an event was queued, else 200)."""
+
+    queued: bool
     body: dict[str, Any]
 
 
@@ -80,12 +82,12 @@ class CmActions:
             self._queue.send(
                 EventCommand(type=EventType.MARK_AS_READ, phone=contact_key, message_id=message_id)
             )
-        return ActionResult(202, {"message_id": message_id, "status": "queued"})
+        return ActionResult(queued=True, body={"message_id": message_id, "status": "queued"})
 
     def block(self, identifier: str) -> ActionResult:
         key, contact = self._contact(identifier)
         if contact.get("blocked"):
-            return ActionResult(200, self._state(key, "already blocked"))
+            return ActionResult(queued=False, body=self._state(key, "already blocked"))
         now = int(self._clock())
         last_inbound = contact.get("last_inbound_at")
         if last_inbound is None or now - int(last_inbound) > BLOCK_WINDOW_SECONDS:
@@ -99,7 +101,7 @@ class CmActions:
     def unblock(self, identifier: str) -> ActionResult:
         key, contact = self._contact(identifier)
         if not contact.get("blocked"):
-            return ActionResult(200, self._state(key, "not blocked: nothing sent"))
+            return ActionResult(queued=False, body=self._state(key, "not blocked: nothing sent"))
         return self._change(key, EventType.UNBLOCK, int(self._clock()))
 
     def _change(self, key: str, event: EventType, now: int) -> ActionResult:
@@ -111,13 +113,13 @@ class CmActions:
             else self._channel.unblock(key, now, generation)
         )
         if not changed:  # a concurrent request changed it first
-            return ActionResult(200, self._state(key, "unchanged"))
+            return ActionResult(queued=False, body=self._state(key, "unchanged"))
         try:
             self._queue.send(EventCommand(type=event, phone=key, generation=generation))
         except HandoffError:
             self._channel.restore_block_state(key, generation, blocked=not blocking)
             raise
-        return ActionResult(202, self._state(key, "queued"))
+        return ActionResult(queued=True, body=self._state(key, "queued"))
 
     def _contact(self, identifier: str) -> tuple[str, dict[str, Any]]:
         key = find_contact_key(self._capture, identifier)

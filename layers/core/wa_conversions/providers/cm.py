@@ -27,7 +27,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..capture.cm_ingest import webhook_kind
 from ..jsontext import JsonTextError, loads
 from ..models import cm_webhook as wire
 from ..models import meta_webhook as meta_wire
@@ -43,6 +42,7 @@ from ..models.domain import (
     Update,
 )
 from . import meta
+from .cm_format import webhook_kind
 
 WHATSAPP_CHANNEL = "whatsapp"
 DERIVED_ID_PREFIX = "cm:"

@@ -13,15 +13,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..attribution.domain import (
+from ..models.commerce import (
     FulfillmentFacts,
     LineItem,
     Money,
     OrderFacts,
+    PhoneCandidate,
     RefundFacts,
     WebFacts,
 )
-from ..attribution.phones import PhoneCandidate
 from ..models.money import bounded
 
 
@@ -354,7 +354,7 @@ def order_facts(order: Order) -> OrderFacts:
 def link_tokens(order: Order) -> tuple[str, ...]:
     """The chat's link tokens (attribution.links) wherever the storefront kept them: the landing
     page's query, the referring site, a `wac` note attribute (cart attributes) or the order note."""
-    from ..attribution.links import tokens_in
+    from ..models.link_tokens import tokens_in
 
     attributes = {str(a.name or "").strip().lower(): a.value for a in order.note_attributes}
     texts: list[str | None] = [order.landing_site, order.referring_site, order.note]

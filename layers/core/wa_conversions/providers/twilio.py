@@ -9,7 +9,6 @@ is not this product's business and is left out.
 
 from __future__ import annotations
 
-from ..capture.twilio_ingest import INBOUND_STATUSES
 from ..models import twilio_webhook as wire
 from ..models.domain import (
     AdReferral,
@@ -24,6 +23,7 @@ from ..models.domain import (
     Update,
 )
 from ..phones import wa_digits
+from .twilio_format import INBOUND_STATUSES
 
 WHATSAPP_PREFIX = "whatsapp:"
 

@@ -1,4 +1,4 @@
-"""Ad spend per ad per day, from Meta's insights (analytics.insights).
+"""Ad spend per ad per day, from Meta's insights (analytics.insights, models.ad_day).
 
 | item      | table  | key                                                          |
 |-----------|--------|--------------------------------------------------------------|
@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..analytics.insights import AdDay
+from ..models.ad_day import AdDay
+from ..models.retention import DEFAULT_RETENTION, TTL_ATTRIBUTE, Retention
 from .dynamo import from_item, serialize, to_item
-from .retention import DEFAULT_RETENTION, TTL_ATTRIBUTE, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -31,11 +31,11 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..analytics.aggregator import StateConflictError
-from ..analytics.state import ContactState
-from ..analytics.tenancy import counters_of
+from ..errors import StateConflictError
+from ..models.contact_state import ContactState
+from ..models.counters import counters_of
+from ..models.retention import DEFAULT_RETENTION, Retention
 from .dynamo import from_item, serialize
-from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

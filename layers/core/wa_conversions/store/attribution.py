@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
 from .dynamo import from_item, serialize, to_item
-from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
 from .dynamo import to_item
-from .retention import DEFAULT_RETENTION, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..aws_limits import sqs_text
+from ..attribution.domain import COMPLIANCE_TOPICS, HANDLED_TOPICS
 from ..errors import BadRequestError, HandoffError, UnauthorizedError
 from ..jsontext import JsonTextError, loads
+from ..providers.shopify_format import encode_delivery
 from ..signatures import verify_shopify_signature
-from .domain import COMPLIANCE_TOPICS, HANDLED_TOPICS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -197,30 +197,3 @@ def _trimmed(document: dict[str, object]) -> dict[str, object]:
             {k: item.get(k) for k in _KEPT_LINE_ITEM_FIELDS} for item in items[:200] if isinstance(item, dict)
         ]
     return kept
-
-
-def encode_delivery(
-    *,
-    topic: str,
-    shop: str,
-    event_id: str,
-    webhook_id: str | None,
-    triggered_at: str | None,
-    api_version: str | None,
-    body: str,
-) -> str:
-    message = json.dumps(
-        {
-            "topic": topic,
-            "shop": shop,
-            "event_id": event_id,
-            "webhook_id": webhook_id,
-            "triggered_at": triggered_at,
-            "api_version": api_version,
-            "body": body,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    # Escapes, not raw characters, for what SQS refuses (U+FFFE, U+FFFF inside the order's text).
-    return sqs_text(message)
