@@ -8,7 +8,6 @@ The function reads Meta's ad insights of META_AD_ACCOUNT_IDS (local.env) from th
 from __future__ import annotations
 
 import argparse
-import json
 
 FUNCTION = "AdInsightsFunction"
 
@@ -27,15 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    import httpx
+    from devstack.invoke import invoke_and_print
 
     event = {k: v for k, v in (("since", args.since), ("until", args.until)) if v}
-    url = f"{args.api_url.rstrip('/')}/2015-03-31/functions/{FUNCTION}/invocations"
-    try:
-        response = httpx.post(url, json=event, timeout=330.0)
-    except httpx.HTTPError as error:
-        raise SystemExit(f"no local stack at {args.api_url} ({error}): start it with `make dev`") from None
-    if response.status_code != 200 or response.headers.get("X-Amz-Function-Error"):
-        raise SystemExit(f"{FUNCTION} failed ({response.status_code}): {response.text}")
-    print(json.dumps(response.json(), indent=2))
-    return 0
+    return invoke_and_print(args.api_url, FUNCTION, event)

@@ -19,7 +19,7 @@ from devstack.shopify_samples import shopify_headers
 from devstack.stack import LocalStack
 from devstack.testing import AwsHelpers
 from tests.support import attribution as sc
-from wa_conversions.signatures import meta_signature
+from tests.support import webhooks as wh
 
 pytestmark = pytest.mark.e2e
 
@@ -78,15 +78,7 @@ def fresh_order_id() -> int:
 
 def whatsapp_click(api: httpx.Client, wa_id: str, clid: str, at: int = CLICK_AT) -> None:
     body = sc.referral_webhook(wa_id, at, clid, f"wamid.{uuid.uuid4().hex}")
-    response = api.post(
-        "/webhooks/whatsapp",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": meta_signature(body, ENV["WHATSAPP_APP_SECRET"]),
-        },
-    )
-    assert response.status_code == 200, response.text
+    wh.post_signed(api, body)
 
 
 def post_shopify(

@@ -18,7 +18,6 @@ from devstack.stack import LocalStack
 from tests.e2e.test_attribution import ENV, fresh_order_id, fresh_us_phone, post_shopify
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
-from wa_conversions.signatures import meta_signature
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +38,7 @@ def fresh_user_id() -> str:
 
 def post_whatsapp(api: httpx.Client, value: dict) -> None:
     body = wh.encode(wh.webhook(value))
-    response = api.post(
-        "/webhooks/whatsapp",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": meta_signature(body, ENV["WHATSAPP_APP_SECRET"]),
-        },
-    )
-    assert response.status_code == 200, response.text
+    wh.post_signed(api, body)
 
 
 def username_click(api: httpx.Client, user_id: str, clid: str, at: int) -> None:

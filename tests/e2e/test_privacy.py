@@ -23,7 +23,6 @@ from devstack.stack import LocalStack
 from devstack.testing import AwsHelpers
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
-from wa_conversions.signatures import meta_signature
 
 pytestmark = pytest.mark.e2e
 
@@ -33,15 +32,7 @@ FIXTURE_EMAIL = "bob.norman@hostmail.com"
 
 def post_whatsapp(api: httpx.Client, document: dict[str, Any]) -> None:
     body = wh.encode(document)
-    response = api.post(
-        "/webhooks/whatsapp",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": meta_signature(body, ENV["WHATSAPP_APP_SECRET"]),
-        },
-    )
-    assert response.status_code == 200, response.text
+    wh.post_signed(api, body)
 
 
 def post_order(api: httpx.Client, payload: dict[str, Any]) -> None:

@@ -25,7 +25,6 @@ from devstack.shopify_samples import shopify_headers
 from devstack.stack import LocalStack
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
-from wa_conversions.signatures import meta_signature
 
 pytestmark = pytest.mark.e2e
 
@@ -109,15 +108,7 @@ def click(
     for change in entry["changes"]:
         change["value"]["metadata"] = metadata
     body = json.dumps(document).encode()
-    response = api.post(
-        "/webhooks/whatsapp",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": meta_signature(body, ENV["WHATSAPP_APP_SECRET"]),
-        },
-    )
-    assert response.status_code == 200, response.text
+    wh.post_signed(api, body)
 
 
 def order(api: httpx.Client, shop: str, secret: str, order_id: int, phone: str, at: int) -> None:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 PAYLOADS = Path(__file__).resolve().parents[2] / "events" / "payloads"
 WABA_ID = "102290129340398"
 METADATA = {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"}
@@ -77,3 +79,17 @@ def status(
 
 def encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document).encode("utf-8")
+
+
+def post_signed(api: httpx.Client, body: bytes, secret: str | None = None) -> None:
+    """POST a WhatsApp webhook body to the local stack, signed as Meta signs it, and expect the 200."""
+    from devstack.sample_events import read_env
+    from wa_conversions.signatures import meta_signature
+
+    key = secret if secret is not None else read_env()["WHATSAPP_APP_SECRET"]
+    response = api.post(
+        "/webhooks/whatsapp",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(body, key)},
+    )
+    assert response.status_code == 200, response.text
