@@ -396,7 +396,7 @@ def measure(
     """Starts a local stack of the repository's template and posts each unit of work to it."""
     import httpx
 
-    from devstack.stack import LocalStack
+    from devstack.stack import DevStack
 
     recording_file = Path(tempfile.mkdtemp(prefix="bench-recording-")) / "moto_recording"
     # read when the recorder is made: its log goes to a scratch file, not the working directory
@@ -409,7 +409,7 @@ def measure(
     # functions' output goes to a file, named if the run fails
     with (
         log_path.open("w", encoding="utf-8") as log,
-        LocalStack(
+        DevStack(
             payloads.ROOT / "template.yaml",
             payloads.ROOT / "local.env",
             port=0,

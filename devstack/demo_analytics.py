@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from devstack.sample_events import whatsapp_post
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from wa_conversions.analytics.metrics import MAX_RANGE_DAYS
 from wa_conversions.analytics.report import write_report
 
@@ -21,7 +21,7 @@ DEMO_CONTACT = "16505551234"  # the sample ad click's buyer, as the attribution 
 DEMO_AD = "120226305854810726"  # the sample click's ad (events/payloads/, its referral.source_id)
 
 
-def _days_with_data(stack: LocalStack) -> list[str]:
+def _days_with_data(stack: DevStack) -> list[str]:
     """The days the aggregator counted something on (the demo's payloads carry their own dates)."""
     table = stack.physical_id("Table")
     days: set[str] = set()
@@ -70,7 +70,7 @@ def _print(metrics: dict[str, Any]) -> None:
         )
 
 
-def _read_spend(stack: LocalStack, env: dict[str, str], days: list[str]) -> None:
+def _read_spend(stack: DevStack, env: dict[str, str], days: list[str]) -> None:
     """Meta's insights for the demo's days, played by the stand-in (the sample ad, and one whose
     clicks were never captured), read as the daily schedule would (`make insights`)."""
     account = env.get("META_AD_ACCOUNT_IDS", "").split(",")[0].strip().removeprefix("act_")
@@ -107,7 +107,7 @@ def _read_spend(stack: LocalStack, env: dict[str, str], days: list[str]) -> None
     )
 
 
-def _converse(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
+def _converse(stack: DevStack, api: httpx.Client, env: dict[str, str]) -> None:
     """An agent answers the demo's ad click through the CRM (POST /v1/capture) and the buyer replies
     on WhatsApp, so the response time, the funnel and the agent figures have something to show."""
     contact = api.get(f"/contacts/{DEMO_CONTACT}", headers={"X-Api-Key": env["API_KEY"]}).json()
@@ -175,7 +175,7 @@ def _converse(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None
     stack.wait_until_idle()
 
 
-def run(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
+def run(stack: DevStack, api: httpx.Client, env: dict[str, str]) -> None:
     _converse(stack, api, env)
     stack.wait_until_idle()
     days = _days_with_data(stack)

@@ -13,12 +13,12 @@ import httpx
 
 from devstack.sample_events import PAYLOADS, whatsapp_post
 from devstack.shopify_samples import fixture_order, shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 
 DAY = 86_400
 
 
-def run(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
+def run(stack: DevStack, api: httpx.Client, env: dict[str, str]) -> None:
     document = json.loads((PAYLOADS / "meta_docs_text_message_ctwa_referral.json").read_bytes())
     message = document["entry"][0]["changes"][0]["value"]["messages"][0]
     # The same ad clicked again yesterday: a new message, as Meta would send it.

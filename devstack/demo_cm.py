@@ -10,12 +10,12 @@ from urllib.parse import quote
 import httpx
 
 from devstack.sample_events import PAYLOADS
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 
 DEMO_PHONE = "447700900123"
 
 
-def run(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
+def run(stack: DevStack, api: httpx.Client, env: dict[str, str]) -> None:
     mo = json.loads((PAYLOADS / "cm_constructed_mo_raw_referral.json").read_text())
     # Sent just now, so that WhatsApp's 24-hour window for blocking is open.
     mo["timeUtc"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 
 NAMES = {
     "wax": "Wax",
@@ -58,7 +58,7 @@ def _compact(destination: str, body: Any) -> str:
     return json.dumps(_redacted(body), ensure_ascii=False)
 
 
-def run(stack: LocalStack, api: httpx.Client, env: dict[str, str]) -> None:
+def run(stack: DevStack, api: httpx.Client, env: dict[str, str]) -> None:
     stack.wait_until_idle()
     with httpx.Client(base_url=stack.standins.url, timeout=10.0) as standins:
         requests = standins.get("/_requests").json()

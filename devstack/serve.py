@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from devstack.stack import DEFAULT_STACK_NAME, LocalStack
+from devstack.stack import DEFAULT_STACK_NAME, DevStack
 
 log = logging.getLogger("devstack")
 DEFAULT_ENV_FILE = Path("local.env")
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    stack = LocalStack(
+    stack = DevStack(
         args.template,
         env_file,
         port=args.port,

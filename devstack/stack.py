@@ -1,7 +1,7 @@
 """The local stack: the template's resources in an embedded AWS, its functions in worker processes,
 its API on a local port and its queues polled, all on one machine and without Docker.
 
-    with LocalStack("template.yaml", "local.env", port=0) as stack:
+    with DevStack("template.yaml", "local.env", port=0) as stack:
         httpx.post(stack.api_url + "/webhooks/whatsapp", ...)
         stack.wait_until_idle()
         table = stack.physical_id("Table")
@@ -49,7 +49,7 @@ def default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-class LocalStack:
+class DevStack:
     """Runs a SAM template locally. Use it as a context manager, or call start() and stop().
 
     Everything runs in this process (moto in a thread unless moto="process", the HTTP server and the

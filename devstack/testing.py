@@ -1,4 +1,4 @@
-"""Helpers for tests and demos that look inside a running LocalStack's AWS.
+"""Helpers for tests and demos that look inside a running DevStack's AWS.
 
 Every client is bound to the stack's endpoint explicitly: tests must not set AWS_ENDPOINT_URL in
 their own environment, because moto's in-process mock_aws stops intercepting when it is set.
@@ -10,11 +10,11 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 
 
 class AwsHelpers:
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: DevStack) -> None:
         self.stack = stack
         self.sqs: Any = stack.client("sqs")
         self.dynamodb: Any = stack.client("dynamodb")

@@ -1,7 +1,7 @@
 """The local stack for end-to-end tests: the repository's template and local.env, over HTTP.
 
 Fixtures:
-    stack  the running devstack.stack.LocalStack (session-wide; started on first use)
+    stack  the running devstack.stack.DevStack (session-wide; started on first use)
     api    an httpx.Client on stack.api_url (10 s timeout)
     aws    devstack.testing.AwsHelpers: boto3 clients bound to stack.aws_endpoint, plus
            receive_all / queue_depth / table_items / secret helpers
@@ -19,24 +19,24 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(ROOT / "template.yaml", ROOT / "local.env", port=0, moto="process") as running:
+def stack() -> Iterator[DevStack]:
+    with DevStack(ROOT / "template.yaml", ROOT / "local.env", port=0, moto="process") as running:
         yield running
 
 
 @pytest.fixture
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
+def api(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.api_url, timeout=10.0) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
-def aws(stack: LocalStack) -> AwsHelpers:
+def aws(stack: DevStack) -> AwsHelpers:
     return AwsHelpers(stack)

@@ -19,7 +19,7 @@ import pytest
 from devstack import insights
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import attribution as sc
 from tests.support import chromium
 from wa_conversions.analytics.report import write_report
@@ -73,7 +73,7 @@ def insight(day: str, ad_id: str, name: str, spend: str) -> dict[str, str]:
 
 
 def test_two_ads_with_spend_clicks_and_orders_give_the_hand_calculated_roas_and_cpa(
-    api: httpx.Client, stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    api: httpx.Client, stack: DevStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, second = f"e2e-spend-{uuid.uuid4().hex[:6]}", f"e2e-spend-{uuid.uuid4().hex[:6]}"
     buyers = [click(api, first), click(api, first), click(api, second)]

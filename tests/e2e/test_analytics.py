@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from devstack.sample_events import whatsapp_post
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import webhooks as wh
 
 pytestmark = pytest.mark.e2e
@@ -27,13 +27,13 @@ def epoch(clock: str) -> int:
     return int(datetime.fromisoformat(f"{DAY}T{clock}+00:00").astimezone(UTC).timestamp())
 
 
-def post_webhook(api: httpx.Client, stack: LocalStack, document: dict) -> None:
+def post_webhook(api: httpx.Client, stack: DevStack, document: dict) -> None:
     event = whatsapp_post(wh.encode(document), stack.env_values["WHATSAPP_APP_SECRET"])
     response = api.post("/webhooks/whatsapp", content=event["body"].encode(), headers=event["headers"])
     assert response.status_code == 200, response.text
 
 
-def test_metrics_over_http_count_each_fact_once(api: httpx.Client, stack: LocalStack) -> None:
+def test_metrics_over_http_count_each_fact_once(api: httpx.Client, stack: DevStack) -> None:
     key = {"X-Api-Key": stack.env_values["API_KEY"]}
     referral = {"source_id": AD, "source_type": "ad", "ctwa_clid": "e2e-clid-7", "headline": "Sale"}
     first = wh.webhook(
@@ -137,7 +137,7 @@ def test_metrics_over_http_count_each_fact_once(api: httpx.Client, stack: LocalS
     )
 
 
-def test_metrics_refuses_bad_ranges_over_http(api: httpx.Client, stack: LocalStack) -> None:
+def test_metrics_refuses_bad_ranges_over_http(api: httpx.Client, stack: DevStack) -> None:
     key = {"X-Api-Key": stack.env_values["API_KEY"]}
     reversed_range = api.get("/metrics", params={"from": "2024-03-02", "to": "2024-03-01"}, headers=key)
     assert reversed_range.status_code == 422
@@ -160,7 +160,7 @@ def at_epoch(day: str, clock: str) -> int:
 
 
 def test_replies_from_the_business_app_count_and_history_backfills_once(
-    api: httpx.Client, stack: LocalStack
+    api: httpx.Client, stack: DevStack
 ) -> None:
     key = {"X-Api-Key": stack.env_values["API_KEY"]}
     business = wh.METADATA["display_phone_number"]

@@ -16,7 +16,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
@@ -28,7 +28,7 @@ CLICK_AT = 1_750_000_000
 
 
 @pytest.fixture(scope="module")
-def bus_observer(stack: LocalStack, aws: AwsHelpers) -> Iterator[str]:
+def bus_observer(stack: DevStack, aws: AwsHelpers) -> Iterator[str]:
     """A test-only rule and queue that see every event on the stack's bus."""
     queue_url = aws.sqs.create_queue(QueueName=f"attribution-observer-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -105,7 +105,7 @@ def conversion_id(order_id: int) -> str:
 
 
 def test_order_two_days_after_the_click_is_attributed_and_nine_days_after_is_not(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack, bus: Bus
+    api: httpx.Client, operator: httpx.Client, stack: DevStack, bus: Bus
 ) -> None:
     wa_id, national = fresh_us_phone()
     whatsapp_click(api, wa_id, "CLID-E2E-1")
@@ -143,7 +143,7 @@ def test_order_two_days_after_the_click_is_attributed_and_nine_days_after_is_not
     assert late["detail"]["properties"]["attribution"]["reason"] == "outside_window"
 
 
-def test_another_shops_signature_is_401(api: httpx.Client, stack: LocalStack, aws: AwsHelpers) -> None:
+def test_another_shops_signature_is_401(api: httpx.Client, stack: DevStack, aws: AwsHelpers) -> None:
     order_id = fresh_order_id()
     response = post_shopify(
         api, sc.order(order_id=order_id, created_at=CLICK_AT, phone=None), secret="not-ours"
@@ -155,7 +155,7 @@ def test_another_shops_signature_is_401(api: httpx.Client, stack: LocalStack, aw
 
 
 def test_same_delivery_three_times_makes_one_attribution_and_one_event(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack, bus: Bus, aws: AwsHelpers
+    api: httpx.Client, operator: httpx.Client, stack: DevStack, bus: Bus, aws: AwsHelpers
 ) -> None:
     order_id = fresh_order_id()
     payload = sc.order(order_id=order_id, created_at=CLICK_AT, phone=None)
@@ -172,7 +172,7 @@ def test_same_delivery_three_times_makes_one_attribution_and_one_event(
 
 
 def test_a_refund_attaches_to_its_order(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack, bus: Bus
+    api: httpx.Client, operator: httpx.Client, stack: DevStack, bus: Bus
 ) -> None:
     wa_id, national = fresh_us_phone()
     whatsapp_click(api, wa_id, "CLID-E2E-REFUND")
@@ -198,7 +198,7 @@ def test_a_refund_attaches_to_its_order(
 
 
 def test_off_thread_event_chained_to_an_earlier_conversation(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     wa_id, _ = fresh_us_phone()
     whatsapp_click(api, wa_id, "CLID-E2E-BOOKING")
@@ -235,7 +235,7 @@ def test_off_thread_event_chained_to_an_earlier_conversation(
 
 
 def test_every_destination_gets_the_attributed_contacts_phone_not_the_orders_other_one(
-    api: httpx.Client, stack: LocalStack
+    api: httpx.Client, stack: DevStack
 ) -> None:
     wa_id, national = fresh_us_phone()
     someone_else, _ = fresh_us_phone()

@@ -11,14 +11,14 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import webhooks as wh
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def operator(api: httpx.Client, stack: LocalStack) -> httpx.Client:
+def operator(api: httpx.Client, stack: DevStack) -> httpx.Client:
     api.headers["X-Api-Key"] = stack.env_values["API_KEY"]
     return api
 
@@ -36,7 +36,7 @@ def mo(phone: str, text: str = "Hello from CM", **extra: Any) -> dict[str, Any]:
     return body
 
 
-def post_cm(api: httpx.Client, stack: LocalStack, body: Any, token: str | None = "") -> httpx.Response:
+def post_cm(api: httpx.Client, stack: DevStack, body: Any, token: str | None = "") -> httpx.Response:
     params = {} if token is None else {"token": token or stack.env_values["CM_WEBHOOK_TOKEN"]}
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return api.post(
@@ -45,7 +45,7 @@ def post_cm(api: httpx.Client, stack: LocalStack, body: Any, token: str | None =
 
 
 def test_mo_creates_a_contact_and_an_inbound_message(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     phone = fresh_phone()
     answer = post_cm(api, stack, mo(phone))
@@ -61,7 +61,7 @@ def test_mo_creates_a_contact_and_an_inbound_message(
 
 
 def test_mo_with_raw_payload_captures_the_ad_click_under_the_wamid(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     body = wh.sample_json("cm_constructed_mo_raw_referral.json")
     phone = fresh_phone()
@@ -80,7 +80,7 @@ def test_mo_with_raw_payload_captures_the_ad_click_under_the_wamid(
 
 
 def test_status_report_advances_the_message_joined_on_reference(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     reference = f"order-{uuid.uuid4().hex[:12]}"
     report = wh.sample_json("cm_constructed_status_report_delivered.json")
@@ -101,7 +101,7 @@ def test_status_report_advances_the_message_joined_on_reference(
 
 
 def test_wrong_or_missing_token_is_401_and_nothing_is_stored(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     phone = fresh_phone()
     wrong = post_cm(api, stack, mo(phone), token="not-the-token")
@@ -112,14 +112,14 @@ def test_wrong_or_missing_token_is_401_and_nothing_is_stored(
     assert operator.get(f"/contacts/{phone}").status_code == 404
 
 
-def test_a_body_not_in_cm_format_is_400(api: httpx.Client, stack: LocalStack) -> None:
+def test_a_body_not_in_cm_format_is_400(api: httpx.Client, stack: DevStack) -> None:
     answer = post_cm(api, stack, wh.sample("meta_docs_text_message_ctwa_referral.json"))
     assert answer.status_code == 400
     assert answer.json()["error"] == "bad_request"
     assert post_cm(api, stack, b"not json").status_code == 400
 
 
-def test_duplicate_mo_is_stored_once(api: httpx.Client, operator: httpx.Client, stack: LocalStack) -> None:
+def test_duplicate_mo_is_stored_once(api: httpx.Client, operator: httpx.Client, stack: DevStack) -> None:
     phone = fresh_phone()
     body = mo(phone, text="Is this stored once?")
     for _ in range(3):  # CM's retries every five minutes, some of them after the first was processed
@@ -139,7 +139,7 @@ def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def cm_requests(stack: LocalStack, phone: str) -> list[dict[str, Any]]:
+def cm_requests(stack: DevStack, phone: str) -> list[dict[str, Any]]:
     """What the CM.com stand-in received addressed to this user, oldest first."""
     return [
         r
@@ -148,7 +148,7 @@ def cm_requests(stack: LocalStack, phone: str) -> list[dict[str, Any]]:
     ]
 
 
-def sent_types(stack: LocalStack, phone: str) -> list[tuple[str, int]]:
+def sent_types(stack: DevStack, phone: str) -> list[tuple[str, int]]:
     return [(r["body"]["event"]["type"], r["status"]) for r in cm_requests(stack, phone)]
 
 
@@ -165,7 +165,7 @@ def mo_with_wamid(phone: str, *, time_utc: str | None = None) -> tuple[dict[str,
 
 
 def test_mark_as_read_on_request_is_sent_once_and_shown_on_the_message(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     phone = fresh_phone()
     body, wamid = mo_with_wamid(phone)
@@ -194,7 +194,7 @@ def test_mark_as_read_of_an_unknown_message_is_404(operator: httpx.Client) -> No
 
 
 def test_block_within_24_hours_is_sent_and_unblock_undoes_it(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     phone = fresh_phone()
     body, _ = mo_with_wamid(phone, time_utc=now_utc())
@@ -222,7 +222,7 @@ def test_block_within_24_hours_is_sent_and_unblock_undoes_it(
 
 
 def test_block_after_24_hours_is_409_and_nothing_is_sent(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     phone = fresh_phone()
     assert post_cm(api, stack, mo(phone)).status_code == 200  # the sample MO is from 2025-06-18
@@ -237,7 +237,7 @@ def test_block_after_24_hours_is_409_and_nothing_is_sent(
 
 
 def test_cm_answering_500_then_200_is_retried_and_delivered_once(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     from devstack.standins import Fault
 
@@ -259,7 +259,7 @@ def test_auto_mark_as_read_when_the_parameter_is_on(tmp_path: Any) -> None:
 
     root = Path(__file__).resolve().parents[2]
     with (
-        LocalStack(
+        DevStack(
             root / "template.yaml",
             root / "local.env",
             port=0,

@@ -16,7 +16,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
 from wa_conversions.signatures import meta_signature
@@ -29,7 +29,7 @@ CLID = "Aff-n8ZTODiE79d22KtAwQ"
 
 
 @pytest.fixture
-def standins(stack: LocalStack) -> Iterator[httpx.Client]:
+def standins(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.standins.url, timeout=10.0) as client:
         client.delete("/_faults")
         client.delete("/_requests")
@@ -41,7 +41,7 @@ def fresh_phone() -> str:
     return f"1415{random.randint(200, 999)}{random.randint(1000, 9999)}"
 
 
-def post_whatsapp(api: httpx.Client, stack: LocalStack, document: dict[str, Any]) -> None:
+def post_whatsapp(api: httpx.Client, stack: DevStack, document: dict[str, Any]) -> None:
     body = wh.encode(document)
     signature = meta_signature(body, ENV["WHATSAPP_APP_SECRET"])
     response = api.post(
@@ -75,7 +75,7 @@ def outbound(phone: str, message_id: str, state: str, at: int) -> dict[str, Any]
 
 
 def test_the_demo_conversation_reaches_the_collector_as_the_seeds_events_in_order_once_each(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     phone = fresh_phone()
     user = f"+{phone}"
@@ -136,7 +136,7 @@ def test_the_demo_conversation_reaches_the_collector_as_the_seeds_events_in_orde
     assert received(standins, user) == items  # nothing new
 
 
-def test_a_500_then_200_delivers_once(stack: LocalStack, api: httpx.Client, standins: httpx.Client) -> None:
+def test_a_500_then_200_delivers_once(stack: DevStack, api: httpx.Client, standins: httpx.Client) -> None:
     phone = fresh_phone()
     message_id = f"wamid.{uuid.uuid4().hex}"
     fault = {"destination": "collector", "status": 500, "times": 1, "match": message_id}
@@ -157,7 +157,7 @@ def test_a_500_then_200_delivers_once(stack: LocalStack, api: httpx.Client, stan
 
 
 def test_an_event_that_came_in_through_v1_capture_is_not_echoed(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     phone = fresh_phone()
     crm_sent = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -19,25 +19,25 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def fixture_stack() -> Iterator[LocalStack]:
-    with LocalStack(
+def fixture_stack() -> Iterator[DevStack]:
+    with DevStack(
         FIXTURES / "template.yaml", FIXTURES / "test.env", port=0, stack_name="devstack-e2e", moto="process"
     ) as running:
         yield running
 
 
 @pytest.fixture
-def fixture_api(fixture_stack: LocalStack) -> Iterator[httpx.Client]:
+def fixture_api(fixture_stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=fixture_stack.api_url, timeout=10.0) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def fixture_aws(fixture_stack: LocalStack) -> AwsHelpers:
+def fixture_aws(fixture_stack: DevStack) -> AwsHelpers:
     return AwsHelpers(fixture_stack)
 
 
-def test_api_route_gets_the_rest_proxy_event(fixture_api: httpx.Client, fixture_stack: LocalStack) -> None:
+def test_api_route_gets_the_rest_proxy_event(fixture_api: httpx.Client, fixture_stack: DevStack) -> None:
     response = fixture_api.get(
         "/echo/a%2Fb%20c?x=1&x=2&empty=&q=caf%C3%A9", headers={"X-Custom-Header": "Value"}
     )
@@ -124,7 +124,7 @@ def test_handler_error_is_a_502_and_the_worker_survives(fixture_api: httpx.Clien
 
 
 def test_partial_batch_failure_deletes_the_rest_and_redrives_the_failed_record(
-    fixture_stack: LocalStack, fixture_aws: AwsHelpers
+    fixture_stack: DevStack, fixture_aws: AwsHelpers
 ) -> None:
     fixture_aws.sqs.send_message_batch(
         QueueUrl=fixture_aws.queue_url("WorkQueue"),
@@ -155,7 +155,7 @@ def test_partial_batch_failure_deletes_the_rest_and_redrives_the_failed_record(
 
 
 def test_eventbridge_rules_deliver_to_queues_and_functions(
-    fixture_stack: LocalStack, fixture_aws: AwsHelpers
+    fixture_stack: DevStack, fixture_aws: AwsHelpers
 ) -> None:
     bus = fixture_stack.physical_id("Bus")
     fixture_aws.events.put_events(
@@ -185,7 +185,7 @@ def test_eventbridge_rules_deliver_to_queues_and_functions(
 
 
 def test_resources_follow_parameters_conditions_and_the_env_file(
-    fixture_stack: LocalStack, fixture_aws: AwsHelpers
+    fixture_stack: DevStack, fixture_aws: AwsHelpers
 ) -> None:
     assert fixture_stack.parameters["EnableExtra"] == "true"
     assert fixture_stack.physical_id("ResultsQueue").endswith("/devstack-e2e-results")
@@ -203,7 +203,7 @@ def test_resources_follow_parameters_conditions_and_the_env_file(
     )
 
 
-def test_direct_invoke_reports_handler_errors(fixture_stack: LocalStack) -> None:
+def test_direct_invoke_reports_handler_errors(fixture_stack: DevStack) -> None:
     invocation = fixture_stack.invoke(
         "EchoFunction", {"resource": "/echo/{id}", "pathParameters": {"id": "boom"}}
     )

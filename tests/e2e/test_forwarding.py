@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from devstack.sample_events import read_env
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from wa_conversions.signatures import meta_signature
 
@@ -35,7 +35,7 @@ DLQS = {name: queue.replace("Queue", "DLQ") for name, queue in QUEUES.items()}
 
 
 @pytest.fixture
-def standins(stack: LocalStack) -> Iterator[httpx.Client]:
+def standins(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.standins.url, timeout=10.0) as client:
         client.delete("/_faults")
         client.delete("/_requests")
@@ -105,7 +105,7 @@ def conversion(name: str = "conversion.attributed", **overrides: Any) -> dict[st
     }
 
 
-def publish(stack: LocalStack, aws: AwsHelpers, *details: dict[str, Any]) -> None:
+def publish(stack: DevStack, aws: AwsHelpers, *details: dict[str, Any]) -> None:
     response = aws.events.put_events(
         Entries=[
             {
@@ -144,7 +144,7 @@ def by_destination(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_an_attributed_order_reaches_every_destination_in_its_documented_shape(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     event = conversion()
     p = event["properties"]
@@ -211,7 +211,7 @@ def test_an_attributed_order_reaches_every_destination_in_its_documented_shape(
 
 
 def test_a_follow_up_at_360dialog_carries_the_orders_external_event_id(
-    stack: LocalStack, aws: AwsHelpers, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, standins: httpx.Client
 ) -> None:
     order = conversion()
     publish(stack, aws, order)
@@ -229,7 +229,7 @@ def test_a_follow_up_at_360dialog_carries_the_orders_external_event_id(
 
 
 def test_a_follow_up_that_comes_before_its_order_waits_to_be_chained(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     order = conversion()
     conversion_id = order["properties"]["conversionId"]
@@ -251,7 +251,7 @@ def test_a_follow_up_that_comes_before_its_order_waits_to_be_chained(
 
 
 def test_a_follow_up_of_an_order_never_seen_is_not_held_back(
-    stack: LocalStack, aws: AwsHelpers, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, standins: httpx.Client
 ) -> None:
     refund = conversion("refund.created", value=5.0, orderKnown=False)
     refund["properties"]["eventId"] = refund["properties"]["conversionId"] + ":refund:9"
@@ -262,7 +262,7 @@ def test_a_follow_up_of_an_order_never_seen_is_not_held_back(
 
 
 def test_wax_409_counts_as_delivered(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     standins.post("/_faults", json={"destination": "wax", "status": 409})
     event = conversion()
@@ -277,7 +277,7 @@ def test_wax_409_counts_as_delivered(
 
 
 def test_429_is_retried_after_retry_after(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     standins.post("/_faults", json={"destination": "meta", "status": 429, "retry_after": 2})
     event = conversion()
@@ -293,7 +293,7 @@ def test_429_is_retried_after_retry_after(
 
 
 def test_500_then_success(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     standins.post("/_faults", json={"destination": "wax", "status": 500, "times": 2})
     event = conversion()
@@ -306,7 +306,7 @@ def test_500_then_success(
 
 
 def test_a_permanent_400_is_parked_with_its_reason_and_a_replay_sends_it_once(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     standins.post("/_faults", json={"destination": "cm", "status": 400})
     event = conversion()
@@ -337,7 +337,7 @@ def test_a_permanent_400_is_parked_with_its_reason_and_a_replay_sends_it_once(
 
 
 def test_a_redelivered_event_is_not_sent_twice(
-    stack: LocalStack, aws: AwsHelpers, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, standins: httpx.Client
 ) -> None:
     event = conversion()
     publish(stack, aws, event)
@@ -350,7 +350,7 @@ def test_a_redelivered_event_is_not_sent_twice(
 
 
 def test_one_bad_event_in_a_meta_batch_fails_alone(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     events = [conversion() for _ in range(3)]
     bad = events[1]["properties"]["eventId"]
@@ -371,7 +371,7 @@ def test_one_bad_event_in_a_meta_batch_fails_alone(
 
 
 def test_a_conversion_cm_may_have_taken_is_left_ambiguous_until_the_operator_confirms_it(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     clid = f"clid-{uuid.uuid4().hex}"
     # CM.com takes the event, then the connection drops before its answer: sent, outcome unknown.
@@ -403,7 +403,7 @@ def test_a_conversion_cm_may_have_taken_is_left_ambiguous_until_the_operator_con
 
 
 def test_a_conversion_meta_never_got_is_sent_again_when_the_operator_retries_it(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     event = conversion()
     # The connection drops before Meta reads the event: nobody can tell it apart from a lost answer.
@@ -437,7 +437,7 @@ def test_confirming_an_unknown_delivery_is_404(api: httpx.Client) -> None:
 
 
 def test_unattributed_and_test_orders_are_skipped_with_a_reason(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     unattributed = conversion(
         "conversion.unattributed",
@@ -472,7 +472,7 @@ def _referral_webhook(phone: str, clicked_at: int) -> tuple[bytes, str]:
 
 
 def test_post_conversions_resolves_the_ad_click_and_sends_it_to_meta(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     phone = "1650555" + str(uuid.uuid4().int % 10**4).zfill(4)
     body, wamid = _referral_webhook(phone, int(time.time()) - 3600)
@@ -557,7 +557,7 @@ def test_post_conversions_refuses_what_meta_would_refuse(
     assert response.json().get("field") == field
 
 
-def test_post_conversions_outside_the_click_window_is_422(stack: LocalStack, api: httpx.Client) -> None:
+def test_post_conversions_outside_the_click_window_is_422(stack: DevStack, api: httpx.Client) -> None:
     phone = "1650444" + str(uuid.uuid4().int % 10**4).zfill(4)
     body, _ = _referral_webhook(phone, int(time.time()) - 9 * 86400)
     api.post(

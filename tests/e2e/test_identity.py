@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.e2e.test_attribution import ENV, fresh_order_id, fresh_us_phone, post_shopify
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
@@ -25,7 +25,7 @@ HEADERS = {"X-Api-Key": ENV["API_KEY"]}
 
 
 @pytest.fixture
-def standins(stack: LocalStack) -> Iterator[httpx.Client]:
+def standins(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.standins.url, timeout=10.0) as client:
         client.delete("/_faults")
         client.delete("/_requests")
@@ -55,7 +55,7 @@ def username_click(api: httpx.Client, user_id: str, clid: str, at: int) -> None:
 
 
 def test_a_username_leads_order_with_its_link_token_is_attributed_and_reaches_meta_once(
-    api: httpx.Client, stack: LocalStack, standins: httpx.Client
+    api: httpx.Client, stack: DevStack, standins: httpx.Client
 ) -> None:
     user_id, clid = fresh_user_id(), f"CLID-E2E-UID-{uuid.uuid4().hex[:8]}"
     now = int(time.time())
@@ -96,7 +96,7 @@ def test_a_username_leads_order_with_its_link_token_is_attributed_and_reaches_me
 
 
 def test_a_contact_seen_by_user_id_then_by_phone_is_one_contact_found_by_either(
-    api: httpx.Client, stack: LocalStack
+    api: httpx.Client, stack: DevStack
 ) -> None:
     user_id, (wa_id, _) = fresh_user_id(), fresh_us_phone()
     now = int(time.time())
@@ -123,7 +123,7 @@ def test_a_contact_seen_by_user_id_then_by_phone_is_one_contact_found_by_either(
     assert len(by_phone.json()["referrals"]) == 1
 
 
-def test_an_expired_token_is_reported_as_such(api: httpx.Client, stack: LocalStack) -> None:
+def test_an_expired_token_is_reported_as_such(api: httpx.Client, stack: DevStack) -> None:
     user_id = fresh_user_id()
     now = int(time.time())
     username_click(api, user_id, f"CLID-{uuid.uuid4().hex[:8]}", at=now - 3600)
@@ -147,7 +147,7 @@ def test_an_expired_token_is_reported_as_such(api: httpx.Client, stack: LocalSta
     ]
 
 
-def test_an_order_matched_by_email_is_attributed(api: httpx.Client, stack: LocalStack) -> None:
+def test_an_order_matched_by_email_is_attributed(api: httpx.Client, stack: DevStack) -> None:
     from tests.e2e.test_attribution import whatsapp_click
 
     wa_id, _ = fresh_us_phone()
@@ -192,7 +192,7 @@ def new_contacts(api: httpx.Client) -> int:
 
 
 def test_a_phone_the_crm_gives_makes_a_username_lead_one_contact_counted_once(
-    api: httpx.Client, stack: LocalStack
+    api: httpx.Client, stack: DevStack
 ) -> None:
     user_id, (wa_id, _) = fresh_user_id(), fresh_us_phone()
     now = int(time.time())

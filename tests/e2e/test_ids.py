@@ -18,7 +18,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
 from wa_conversions.signatures import meta_signature
@@ -52,7 +52,7 @@ class Captured:
 
 
 @pytest.fixture(scope="module")
-def captured(stack: LocalStack) -> Captured:
+def captured(stack: DevStack) -> Captured:
     """A signed WhatsApp webhook: an ad click from a phone, and a message from a contact known only by
     a user id, every id holding "/+= "."""
     found = Captured(
@@ -127,7 +127,7 @@ def test_contacts_are_found_by_user_ids_holding_those_characters_and_by_phone(
 
 
 def test_cm_actions_find_their_message_and_contact(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack, captured: Captured
+    api: httpx.Client, operator: httpx.Client, stack: DevStack, captured: Captured
 ) -> None:
     # Found, then refused for what they are: a WhatsApp (not CM.com) message, a contact without phone.
     read = operator.post(f"/messages/{encoded(captured.wamid)}/read")
@@ -159,7 +159,7 @@ def test_cm_actions_find_their_message_and_contact(
 
 
 def test_deliveries_are_found_and_an_encoded_slash_is_not_the_list(
-    operator: httpx.Client, stack: LocalStack, captured: Captured
+    operator: httpx.Client, stack: DevStack, captured: Captured
 ) -> None:
     event_id = odd("lead-")
     sent = operator.post(
@@ -190,7 +190,7 @@ def test_deliveries_are_found_and_an_encoded_slash_is_not_the_list(
 
 
 def test_orders_are_found_by_ids_holding_those_characters(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     order_id = odd("gid-ids-")
     payload: dict[str, Any] = sc.order(order_id=1, created_at=int(time.time()) - 60, phone=None)

@@ -22,7 +22,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.standins import meta_dataset_for
 from devstack.testing import AwsHelpers
 from tests.support import attribution as sc
@@ -36,7 +36,7 @@ HEADERS = {"X-Api-Key": ENV["API_KEY"]}
 
 
 @pytest.fixture
-def standins(stack: LocalStack) -> Iterator[httpx.Client]:
+def standins(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.standins.url, timeout=10.0) as client:
         client.delete("/_faults")
         client.delete("/_requests")
@@ -72,7 +72,7 @@ def shopify(api: httpx.Client, payload: dict[str, Any], topic: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def new_order(api: httpx.Client, stack: LocalStack, **changes: Any) -> tuple[str, int, dict[str, Any]]:
+def new_order(api: httpx.Client, stack: DevStack, **changes: Any) -> tuple[str, int, dict[str, Any]]:
     """A contact who clicked an ad two hours ago, and an order of theirs placed an hour ago."""
     wa_id, national = fresh_contact()
     now = int(time.time())
@@ -108,7 +108,7 @@ def sha(text: str) -> str:
 
 
 def test_an_orders_whole_life_is_one_meta_event_per_stage(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     _, order_id, placed = new_order(api, stack)
     shopify(api, placed, "orders/create")  # authorized: created, not paid
@@ -149,7 +149,7 @@ def test_an_orders_whole_life_is_one_meta_event_per_stage(
 
 
 def test_a_contact_who_says_no_to_ads_is_sent_with_opt_out_and_the_log_says_so(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     wa_id, order_id, placed = new_order(api, stack)
     assert api.put(f"/contacts/{wa_id}/consent", json={"ads": "no"}, headers=HEADERS).status_code == 422
@@ -172,7 +172,7 @@ def test_a_contact_who_says_no_to_ads_is_sent_with_opt_out_and_the_log_says_so(
 
 
 def test_a_restricted_region_answer_is_skipped_with_its_reason(
-    stack: LocalStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, aws: AwsHelpers, api: httpx.Client, standins: httpx.Client
 ) -> None:
     _, order_id, placed = new_order(api, stack)
     restricted = {
@@ -198,7 +198,7 @@ def test_a_restricted_region_answer_is_skipped_with_its_reason(
 
 
 def test_health_meta_reports_a_missing_dataset_and_a_bad_token_with_their_fixes(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     assert api.get("/health/meta").status_code == 401
     missing = api.get("/health/meta", headers=HEADERS)
@@ -220,7 +220,7 @@ def test_health_meta_reports_a_missing_dataset_and_a_bad_token_with_their_fixes(
 
 
 def test_make_doctor_reports_a_missing_dataset_and_a_bad_token_then_creates_it(
-    stack: LocalStack, standins: httpx.Client, tmp_path: Path
+    stack: DevStack, standins: httpx.Client, tmp_path: Path
 ) -> None:
     env = tmp_path / "local.env"
     env.write_text(
@@ -257,15 +257,15 @@ def test_make_doctor_reports_a_missing_dataset_and_a_bad_token_then_creates_it(
 
 
 @pytest.fixture(scope="module")
-def web_stack() -> Iterator[LocalStack]:
+def web_stack() -> Iterator[DevStack]:
     overrides = {"MetaWebOrderSource": "website", "MetaLimitedDataUse": "geo"}
-    with LocalStack(
+    with DevStack(
         ROOT / "template.yaml", ROOT / "local.env", port=0, moto="process", parameter_overrides=overrides
     ) as running:
         yield running
 
 
-def test_website_source_sends_web_events_with_the_address_hashes_and_ldu(web_stack: LocalStack) -> None:
+def test_website_source_sends_web_events_with_the_address_hashes_and_ldu(web_stack: DevStack) -> None:
     with (
         httpx.Client(base_url=web_stack.api_url, timeout=10.0) as api,
         httpx.Client(base_url=web_stack.standins.url, timeout=10.0) as standins,
@@ -349,7 +349,7 @@ def rule_events(standins: httpx.Client, rule: str, wa_id: str) -> list[dict[str,
 
 
 def test_conversion_rules_send_what_happens_in_the_thread_once_per_conversation(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     from wa_conversions.delivery.log import delivery_id_for
 
@@ -375,7 +375,7 @@ def test_conversion_rules_send_what_happens_in_the_thread_once_per_conversation(
 
 
 def test_an_organic_contacts_rule_is_skipped_with_the_reason(
-    stack: LocalStack, api: httpx.Client, standins: httpx.Client
+    stack: DevStack, api: httpx.Client, standins: httpx.Client
 ) -> None:
     from wa_conversions.delivery.log import delivery_id_for
 

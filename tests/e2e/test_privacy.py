@@ -19,7 +19,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
@@ -83,7 +83,7 @@ def ad_metrics(api: httpx.Client, day: str, ad: str) -> dict[str, Any]:
 
 
 def test_an_erased_person_is_nowhere_and_the_ads_revenue_stays(
-    api: httpx.Client, stack: LocalStack, aws: AwsHelpers
+    api: httpx.Client, stack: DevStack, aws: AwsHelpers
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     phone = f"1415{random.randint(200, 999)}{random.randint(1000, 9999)}"

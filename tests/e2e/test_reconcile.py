@@ -18,7 +18,7 @@ import pytest
 from devstack.__main__ import main as devstack_main
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import attribution as sc
 from wa_conversions.signatures import meta_signature
 
@@ -30,7 +30,7 @@ DESTINATIONS = ("wax", "meta", "cm", "dialog360", "collector")
 
 
 @pytest.fixture
-def standins(stack: LocalStack) -> Iterator[httpx.Client]:
+def standins(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.standins.url, timeout=10.0) as client:
         client.delete("/_shopify")
         client.delete("/_faults")
@@ -109,7 +109,7 @@ def admin_order(
     }
 
 
-def reconcile(stack: LocalStack, capsys: pytest.CaptureFixture[str], since: str) -> dict[str, Any]:
+def reconcile(stack: DevStack, capsys: pytest.CaptureFixture[str], since: str) -> dict[str, Any]:
     """`make reconcile SHOP=... SINCE=...` against this stack."""
     capsys.readouterr()
     assert devstack_main(["reconcile", "--api-url", stack.api_url, "--shop", SHOP, "--since", since]) == 0
@@ -137,7 +137,7 @@ def post_webhook(api: httpx.Client, payload: dict[str, Any], topic: str) -> None
 
 
 def test_an_order_only_the_admin_api_has_is_reconciled_once_and_its_late_webhooks_change_nothing(
-    stack: LocalStack,
+    stack: DevStack,
     api: httpx.Client,
     operator: httpx.Client,
     standins: httpx.Client,

@@ -14,7 +14,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import attribution as sc
 from tests.support import social
 from tests.support import webhooks as wh
@@ -31,13 +31,13 @@ def operator(api: httpx.Client) -> httpx.Client:
     return api
 
 
-def publish(stack: LocalStack, webhook: dict[str, Any]) -> None:
+def publish(stack: DevStack, webhook: dict[str, Any]) -> None:
     topic = str(stack.parameters["SocialMessagingTopicArn"])
     stack.client("sns").publish(TopicArn=topic, Message=social.message(webhook))
 
 
 def test_a_relayed_ctwa_message_creates_the_contact_and_ad_click_and_a_later_order_is_attributed(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     line, exchange = random.randint(1000, 9999), random.randint(200, 999)
     wa_id, national = f"1650{exchange}{line}", f"(650) {exchange}-{line}"

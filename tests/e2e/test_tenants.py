@@ -22,7 +22,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
 
@@ -77,15 +77,15 @@ SECURE_PARAMETERS='{json.dumps(SECURE_PARAMETERS)}'
 
 
 @pytest.fixture(scope="module")
-def tenant_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def tenant_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     env_file = tmp_path_factory.mktemp("tenants") / "local.env"
     env_file.write_text((ROOT / "local.env").read_text(encoding="utf-8") + TENANT_ENV, encoding="utf-8")
-    with LocalStack(ROOT / "template.yaml", env_file, port=0, moto="process") as running:
+    with DevStack(ROOT / "template.yaml", env_file, port=0, moto="process") as running:
         yield running
 
 
 @pytest.fixture
-def api(tenant_stack: LocalStack) -> Iterator[httpx.Client]:
+def api(tenant_stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=tenant_stack.api_url, timeout=10.0) as client:
         yield client
 
@@ -129,7 +129,7 @@ def tenant_metrics(api: httpx.Client, tenant: str) -> dict[str, Any]:
 
 
 def sent_for(
-    stack: LocalStack, destination: str, order_id: int, deadline: float = 20.0
+    stack: DevStack, destination: str, order_id: int, deadline: float = 20.0
 ) -> list[dict[str, Any]]:
     """The stand-in's requests to `destination` that carry the order, once delivery settled."""
     until = time.monotonic() + deadline
@@ -142,7 +142,7 @@ def sent_for(
 
 
 def test_each_order_is_attributed_within_its_tenant_and_sent_to_its_tenants_dataset_and_wax_account(
-    tenant_stack: LocalStack, api: httpx.Client
+    tenant_stack: DevStack, api: httpx.Client
 ) -> None:
     # The same person clicked both brands' ads: the later click is brand B's.
     wa_id = f"1415{random.randint(200, 999)}{random.randint(1000, 9999)}"
@@ -249,7 +249,7 @@ def test_each_order_is_attributed_within_its_tenant_and_sent_to_its_tenants_data
 
 
 def test_an_order_from_a_shop_no_tenant_lists_is_unattributed_with_the_reason(
-    tenant_stack: LocalStack, api: httpx.Client
+    tenant_stack: DevStack, api: httpx.Client
 ) -> None:
     wa_id = f"1415{random.randint(200, 999)}{random.randint(1000, 9999)}"
     national = f"({wa_id[1:4]}) {wa_id[4:7]}-{wa_id[7:]}"

@@ -13,7 +13,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.support import attribution as sc
 from tests.support import twilio as tw
@@ -30,15 +30,13 @@ def operator(api: httpx.Client) -> httpx.Client:
     return api
 
 
-def signed_url(stack: LocalStack) -> str:
+def signed_url(stack: DevStack) -> str:
     """What Twilio is told to call, and signs, with no custom domain: the API's execute-api URL (the
     TwilioWebhookUrl output as deployed). The local API Gateway hands the function that host."""
     return f"https://{stack.provisioner.api_id('Api')}.execute-api.{stack.region}.amazonaws.com/v1{PATH}"
 
 
-def post_twilio(
-    api: httpx.Client, stack: LocalStack, form: dict[str, str], token: str = ""
-) -> httpx.Response:
+def post_twilio(api: httpx.Client, stack: DevStack, form: dict[str, str], token: str = "") -> httpx.Response:
     body, headers = tw.signed(signed_url(stack), form, token or ENV["TWILIO_AUTH_TOKEN"])
     return api.post(PATH, content=body, headers=headers)
 
@@ -53,7 +51,7 @@ def sid() -> str:
 
 
 def test_a_signed_ctwa_message_creates_the_contact_and_ad_click_and_a_later_order_is_attributed(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     wa_id, national = fresh_us_phone()
     clid = f"CLID-TWILIO-{uuid.uuid4().hex[:8]}"
@@ -86,7 +84,7 @@ def test_a_signed_ctwa_message_creates_the_contact_and_ad_click_and_a_later_orde
 
 
 def test_status_callbacks_delivered_out_of_order_end_at_the_furthest_state(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
 ) -> None:
     wa_id, _ = fresh_us_phone()
     message_sid = sid()
@@ -99,7 +97,7 @@ def test_status_callbacks_delivered_out_of_order_end_at_the_furthest_state(
 
 
 def test_a_bad_signature_is_403_and_nothing_is_stored(
-    api: httpx.Client, operator: httpx.Client, stack: LocalStack, aws: AwsHelpers
+    api: httpx.Client, operator: httpx.Client, stack: DevStack, aws: AwsHelpers
 ) -> None:
     wa_id, _ = fresh_us_phone()
     answer = post_twilio(api, stack, tw.inbound(wa_id, sid()), token="not-the-auth-token")

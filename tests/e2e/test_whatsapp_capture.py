@@ -12,7 +12,7 @@ import pytest
 
 from devstack.demo import post_event
 from devstack.sample_events import whatsapp_post
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import webhooks as wh
 
 pytestmark = pytest.mark.e2e
@@ -25,16 +25,16 @@ def event(name: str) -> dict:
 
 
 @pytest.fixture
-def operator(api: httpx.Client, stack: LocalStack) -> httpx.Client:
+def operator(api: httpx.Client, stack: DevStack) -> httpx.Client:
     api.headers["X-Api-Key"] = stack.env_values["API_KEY"]
     return api
 
 
-def post_body(api: httpx.Client, stack: LocalStack, body: bytes) -> httpx.Response:
+def post_body(api: httpx.Client, stack: DevStack, body: bytes) -> httpx.Response:
     return post_event(api, whatsapp_post(body, stack.env_values["WHATSAPP_APP_SECRET"]))
 
 
-def test_handshake_over_http(api: httpx.Client, stack: LocalStack) -> None:
+def test_handshake_over_http(api: httpx.Client, stack: DevStack) -> None:
     ok = api.get(
         "/webhooks/whatsapp",
         params={
@@ -53,7 +53,7 @@ def test_handshake_over_http(api: httpx.Client, stack: LocalStack) -> None:
     assert wrong.status_code == 403
 
 
-def test_bad_signatures_and_bodies_over_http(api: httpx.Client, stack: LocalStack) -> None:
+def test_bad_signatures_and_bodies_over_http(api: httpx.Client, stack: DevStack) -> None:
     sample = wh.sample("meta_docs_text_message_ctwa_referral.json")
     assert api.post("/webhooks/whatsapp", content=sample).status_code == 401
     forged = api.post(
@@ -66,7 +66,7 @@ def test_bad_signatures_and_bodies_over_http(api: httpx.Client, stack: LocalStac
     assert "JSON" in malformed.json()["message"]
 
 
-def test_sample_webhooks_are_captured_and_readable(operator: httpx.Client, stack: LocalStack) -> None:
+def test_sample_webhooks_are_captured_and_readable(operator: httpx.Client, stack: DevStack) -> None:
     for name in (
         "whatsapp_text_ctwa_referral.json",
         "whatsapp_status_read.json",
@@ -86,7 +86,7 @@ def test_sample_webhooks_are_captured_and_readable(operator: httpx.Client, stack
     assert list(message["statuses"]) == ["sent", "read"]
 
 
-def test_redelivery_over_http_changes_nothing(operator: httpx.Client, stack: LocalStack) -> None:
+def test_redelivery_over_http_changes_nothing(operator: httpx.Client, stack: DevStack) -> None:
     document = wh.webhook(
         {
             "contacts": [wh.contact("447700900123")],
@@ -108,7 +108,7 @@ def test_operator_api_needs_the_key(api: httpx.Client) -> None:
 
 
 def test_a_webhook_of_2_6_mb_is_acknowledged_and_every_message_is_readable(
-    operator: httpx.Client, stack: LocalStack
+    operator: httpx.Client, stack: DevStack
 ) -> None:
     # Its parts go to SQS in several calls, each under SQS's 1 MiB; the 1000-update form of the same
     # webhook runs in the reliability suite (make reliability), where its minutes are affordable.
@@ -133,7 +133,7 @@ def test_a_webhook_of_2_6_mb_is_acknowledged_and_every_message_is_readable(
         assert found.json()["direction"] == "inbound"
 
 
-def test_calls_webhooks_store_nothing(operator: httpx.Client, stack: LocalStack) -> None:
+def test_calls_webhooks_store_nothing(operator: httpx.Client, stack: DevStack) -> None:
     for name in ("meta_docs_calls_status_ringing.json", "meta_docs_calls_connect.json"):
         assert post_body(operator, stack, wh.sample(name)).status_code == 200
     stack.wait_until_idle()
@@ -150,7 +150,7 @@ def test_calls_webhooks_store_nothing(operator: httpx.Client, stack: LocalStack)
     ids=["nested-100000", "encoded-lone-surrogate"],
 )
 def test_signed_bodies_that_are_not_json_text_are_400_over_http(
-    api: httpx.Client, stack: LocalStack, body: bytes
+    api: httpx.Client, stack: DevStack, body: bytes
 ) -> None:
     whatsapp = post_event(api, whatsapp_post(body, stack.env_values["WHATSAPP_APP_SECRET"], base64_body=True))
     assert whatsapp.status_code == 400, whatsapp.text
@@ -160,7 +160,7 @@ def test_signed_bodies_that_are_not_json_text_are_400_over_http(
     assert cm.json()["error"] == "bad_request"
 
 
-def test_a_shopify_event_id_too_long_for_a_key_is_400_over_http(api: httpx.Client, stack: LocalStack) -> None:
+def test_a_shopify_event_id_too_long_for_a_key_is_400_over_http(api: httpx.Client, stack: DevStack) -> None:
     from devstack.shopify_samples import shopify_post
 
     event = shopify_post(

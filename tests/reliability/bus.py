@@ -8,12 +8,12 @@ import threading
 import uuid
 from typing import Any
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 
 
 class BusObserver:
-    def __init__(self, stack: LocalStack, aws: AwsHelpers) -> None:
+    def __init__(self, stack: DevStack, aws: AwsHelpers) -> None:
         self._aws = aws
         self._bus = stack.physical_id("EventBus")
         suffix = uuid.uuid4().hex[:8]

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.reliability.bus import BusObserver
 from tests.reliability.harness import (
@@ -71,7 +71,7 @@ def output_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="package")
-def stack(output_dir: Path) -> Iterator[LocalStack]:
+def stack(output_dir: Path) -> Iterator[DevStack]:
     functions_log = CapturedOutput(output_dir / "functions.log")
     stack_log = logging.FileHandler(output_dir / "devstack.log", mode="w", encoding="utf-8")
     stack_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
@@ -81,7 +81,7 @@ def stack(output_dir: Path) -> Iterator[LocalStack]:
     # The access log is INFO: it must be in the scanned output.
     devstack_logger.setLevel(logging.INFO)
     try:
-        with LocalStack(
+        with DevStack(
             ROOT / "template.yaml",
             ROOT / "local.env",
             port=0,
@@ -98,25 +98,25 @@ def stack(output_dir: Path) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="package")
-def aws(stack: LocalStack) -> AwsHelpers:
+def aws(stack: DevStack) -> AwsHelpers:
     return AwsHelpers(stack)
 
 
 @pytest.fixture(scope="package")
-def bus(stack: LocalStack, aws: AwsHelpers) -> Iterator[BusObserver]:
+def bus(stack: DevStack, aws: AwsHelpers) -> Iterator[BusObserver]:
     observer = BusObserver(stack, aws)
     yield observer
     observer.close()
 
 
 @pytest.fixture
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
+def api(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.api_url, timeout=CLIENT_TIMEOUT_S) as client:
         yield client
 
 
 @pytest.fixture
-def standins(stack: LocalStack) -> Iterator[httpx.Client]:
+def standins(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.standins.url, timeout=CLIENT_TIMEOUT_S) as client:
         yield client
         client.delete("/_faults")

@@ -29,7 +29,7 @@ import httpx
 
 from devstack.envfile import parse_env_file
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
 from wa_conversions.signatures import meta_signature
@@ -423,7 +423,7 @@ def post_until_accepted(
     return status, attempts
 
 
-def drain(stack: LocalStack, timeout: float) -> tuple[bool, float, str]:
+def drain(stack: DevStack, timeout: float) -> tuple[bool, float, str]:
     """Waits for the stack to go idle; (drained, seconds waited, what was still pending)."""
     started = time.monotonic()
     try:

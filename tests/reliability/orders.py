@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.reliability.harness import (
     DESTINATIONS,
@@ -68,7 +68,7 @@ def new_orders(pii: Pii, rng: random.Random, count: int) -> list[Order]:
     return orders
 
 
-def post_clicks(stack: LocalStack, pii: Pii, rng: random.Random, orders: list[Order], clients: int) -> int:
+def post_clicks(stack: DevStack, pii: Pii, rng: random.Random, orders: list[Order], clients: int) -> int:
     """A signed ad click per buyer, an hour ago; returns how many were never accepted."""
     now = int(time.time())
 
@@ -81,7 +81,7 @@ def post_clicks(stack: LocalStack, pii: Pii, rng: random.Random, orders: list[Or
     )
 
 
-def post_orders(stack: LocalStack, orders: list[Order], clients: int) -> int:
+def post_orders(stack: DevStack, orders: list[Order], clients: int) -> int:
     """A signed orders/create per buyer, a minute ago; returns how many were never accepted."""
     now = int(time.time())
 
@@ -107,7 +107,7 @@ class Outcomes:
     listed_ambiguous: set[str] = field(default_factory=set)
 
 
-def collect(stack: LocalStack, aws: AwsHelpers, orders: list[Order], clients: int) -> Outcomes:
+def collect(stack: DevStack, aws: AwsHelpers, orders: list[Order], clients: int) -> Outcomes:
     found = Outcomes()
     with httpx.Client(base_url=stack.standins.url, timeout=60) as standins:
         records = standins.get("/_requests").json()

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.reliability.bus import BusObserver
 from tests.reliability.harness import (
@@ -42,7 +42,7 @@ PHASE = "burst"
 
 @pytest.mark.timeout(int(selected_sizes().burst_drain_s) + 600)
 def test_burst_loses_nothing_and_counts_nothing_twice(
-    stack: LocalStack,
+    stack: DevStack,
     aws: AwsHelpers,
     bus: BusObserver,
     figures: Figures,
@@ -223,7 +223,7 @@ def test_burst_loses_nothing_and_counts_nothing_twice(
     figures.assert_phase(PHASE)
 
 
-def _read_back(stack: LocalStack, sizes: Sizes, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+def _read_back(stack: DevStack, sizes: Sizes, message_ids: list[str]) -> dict[str, dict[str, Any]]:
     def read(message_id: str) -> Any:
         def job(client: httpx.Client) -> tuple[str, dict[str, Any]]:
             try:
@@ -238,7 +238,7 @@ def _read_back(stack: LocalStack, sizes: Sizes, message_ids: list[str]) -> dict[
     return dict(run_concurrently(sizes.clients, stack.api_url, [read(m) for m in message_ids]))
 
 
-def _contact_counts(stack: LocalStack, sizes: Sizes, phones: list[str]) -> dict[str, tuple[int, int] | None]:
+def _contact_counts(stack: DevStack, sizes: Sizes, phones: list[str]) -> dict[str, tuple[int, int] | None]:
     def read(phone: str) -> Any:
         def job(client: httpx.Client) -> tuple[str, tuple[int, int] | None]:
             response = client.get(f"/contacts/{phone}", headers=operator_headers())
@@ -252,7 +252,7 @@ def _contact_counts(stack: LocalStack, sizes: Sizes, phones: list[str]) -> dict[
     return dict(run_concurrently(sizes.clients, stack.api_url, [read(p) for p in phones]))
 
 
-def _metrics(stack: LocalStack, day: str) -> dict[str, Any] | None:
+def _metrics(stack: DevStack, day: str) -> dict[str, Any] | None:
     with httpx.Client(base_url=stack.api_url, timeout=60) as client:
         response = client.get("/metrics", params={"from": day, "to": day}, headers=operator_headers())
     if response.status_code != 200:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from devstack.runtime import FunctionWorker
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.reliability.bus import BusObserver
 from tests.reliability.harness import (
@@ -56,7 +56,7 @@ def busy(worker: FunctionWorker) -> bool:
 
 
 def kill_mid_batch(
-    stack: LocalStack,
+    stack: DevStack,
     function: str,
     rng: random.Random,
     wait_s: float,
@@ -97,7 +97,7 @@ class ShortVisibility:
 
 
 @pytest.fixture
-def standins_for_crashes(stack: LocalStack) -> Iterator[httpx.Client]:
+def standins_for_crashes(stack: DevStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.standins.url, timeout=60) as client:
         client.delete("/_faults")
         yield client
@@ -106,7 +106,7 @@ def standins_for_crashes(stack: LocalStack) -> Iterator[httpx.Client]:
 
 @pytest.mark.timeout(int(selected_sizes().crash_drain_s) * 2 + 300)
 def test_processor_crashes_lose_nothing_and_apply_nothing_twice(
-    stack: LocalStack,
+    stack: DevStack,
     aws: AwsHelpers,
     bus: BusObserver,
     figures: Figures,
@@ -195,7 +195,7 @@ if selected_sizes().forwarder_kills:
 
     @pytest.mark.timeout(int(selected_sizes().crash_drain_s) * 2 + 300)
     def test_forwarder_crashes_send_nothing_twice(
-        stack: LocalStack,
+        stack: DevStack,
         aws: AwsHelpers,
         standins_for_crashes: httpx.Client,
         figures: Figures,

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.reliability.harness import DESTINATIONS, FORWARDERS, Figures, Pii, Sizes, drain, selected_sizes
 from tests.reliability.orders import collect, invariants, new_orders, post_clicks, post_orders, statuses
@@ -29,7 +29,7 @@ KINDS = (*RETRYABLE, *RETRYABLE, *UNKNOWN, "400")
 DEDUPES = frozenset({"wax"})
 
 
-def client_timeout(stack: LocalStack, destination: str) -> float:
+def client_timeout(stack: DevStack, destination: str) -> float:
     environment = stack.function_environment(FORWARDERS[destination])
     configured = environment.get("DELIVERY_HTTP_TIMEOUT_SECONDS")
     default = DeliverySettings.model_fields["http_timeout_seconds"].default
@@ -67,7 +67,7 @@ def expected_status(kinds: list[str], dedupes: bool) -> str:
 
 @pytest.mark.timeout(int(selected_sizes().fault_drain_s) * 2 + 300)
 def test_each_order_reaches_each_destination_once_whatever_the_faults(
-    stack: LocalStack,
+    stack: DevStack,
     aws: AwsHelpers,
     standins: httpx.Client,
     figures: Figures,

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.testing import AwsHelpers
 from tests.reliability.bus import BusObserver
 from tests.reliability.harness import (
@@ -366,7 +366,7 @@ def with_number(document: Any, value: Any) -> Any:
     return document
 
 
-def stored(stack: LocalStack, aws: AwsHelpers, bus: BusObserver) -> dict[str, int]:
+def stored(stack: DevStack, aws: AwsHelpers, bus: BusObserver) -> dict[str, int]:
     """Items per table and messages per queue (the DLQs and the bus observer's included)."""
     counts: dict[str, int] = {}
     for logical_id, resource in stack.template.get("Resources", {}).items():
@@ -389,7 +389,7 @@ def stored(stack: LocalStack, aws: AwsHelpers, bus: BusObserver) -> dict[str, in
 
 
 def fuzz(
-    stack: LocalStack,
+    stack: DevStack,
     routes: list[tuple[str, str]],
     bases: dict[str, Any],
     count: int,
@@ -456,7 +456,7 @@ def fuzz(
 
 @pytest.mark.timeout(900)
 def test_no_request_gets_a_5xx_or_hangs_and_none_without_credentials_is_stored(
-    stack: LocalStack,
+    stack: DevStack,
     aws: AwsHelpers,
     bus: BusObserver,
     figures: Figures,

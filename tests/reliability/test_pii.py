@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from tests.reliability.harness import (
     Figures,
     Pii,
@@ -61,7 +61,7 @@ def leaks(path: Path, posted: dict[str, set[str]], hidden: set[str]) -> dict[str
 
 @pytest.mark.timeout(300)
 def test_no_posted_personal_data_or_secret_is_in_any_output(
-    stack: LocalStack,
+    stack: DevStack,
     output_dir: Path,
     figures: Figures,
     pii: Pii,
