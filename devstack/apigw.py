@@ -1,4 +1,5 @@
-"""A local stand-in for API Gateway REST APIs: routing and Lambda proxy integration (payload 1.0)."""
+"""A local stand-in for API Gateway: routing and Lambda proxy integration, REST APIs' (payload 1.0)
+and HTTP APIs' (payload 2.0), all served on one port as `sam local start-api` serves them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ _LITERAL: Final = 2
 _PARAMETER: Final = 1
 _GREEDY: Final = 0
 _UNKNOWN_ROUTE_MESSAGE: Final = "Missing Authentication Token"
+HTTP_PAYLOAD: Final = "2.0"
+# The request bodies an HTTP API hands over as text; every other one, a form post or no Content-Type
+# included, is base64 (verified against AWS: https://github.com/ministackorg/ministack/pull/766).
+_HTTP_TEXT_TYPES: Final = ("application/json", "application/xml", "application/javascript")
 # A run of 7 to 15 digits (E.164's longest), bare, after "+" or after an encoded "+" ("%2B").
 _PHONE_LIKE: Final = re.compile(r"(?<!\d)(\+|%2[bB])?(\d{7,15})(?!\d)")
 
@@ -55,11 +60,13 @@ class RouteTable:
     """API Gateway's resource selection: the most specific path first, then the method on it."""
 
     def __init__(self, routes: Iterable[ApiRoute]) -> None:
-        self.routes = list(routes)
+        # One port serves every API: a route on both an HTTP API and a REST API (the webhooks' legacy
+        # REST twins) is served as the HTTP API's, the one the stack's outputs give.
+        self.routes = sorted(routes, key=lambda route: route.payload_format != HTTP_PAYLOAD)
         seen: dict[tuple[str, str], ApiRoute] = {}
         for route in self.routes:
             key = (route.path, route.method)
-            if key in seen:
+            if key in seen and seen[key].function != route.function:
                 log.warning(
                     "%s %s is served by both %s and %s; using the first",
                     route.method,
@@ -101,6 +108,12 @@ class RouteTable:
             return None
         return tuple(score), parameters
 
+    def http_only(self, raw_path: str) -> bool:
+        """Whether every route on the path `raw_path` matches is an HTTP API's."""
+        segments = split_path(raw_path)
+        on_path = [route for route in self.routes if self._match_path(route.path, segments) is not None]
+        return bool(on_path) and all(route.payload_format == "2.0" for route in on_path)
+
     def match(self, method: str, raw_path: str) -> RouteMatch | bool | None:
         """The route for a request; None when no path matches, False when only the method is wrong."""
         segments = split_path(raw_path)
@@ -132,6 +145,123 @@ def _multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str] | None, dic
 
 
 def build_event(
+    match: RouteMatch,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    region: str,
+    request_id: str | None = None,
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    """The Lambda proxy integration event of the route's API: payload 1.0 (REST) or 2.0 (HTTP)."""
+    build = build_http_event if match.route.payload_format == HTTP_PAYLOAD else build_rest_event
+    return build(
+        match,
+        method=method,
+        raw_path=raw_path,
+        raw_query=raw_query,
+        headers=headers,
+        body=body,
+        source_ip=source_ip,
+        region=region,
+        request_id=request_id,
+        now=now,
+    )
+
+
+def build_http_event(
+    match: RouteMatch,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    region: str,
+    request_id: str | None = None,
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    """The Lambda proxy integration event of an HTTP API, payload format 2.0
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html):
+    header names lower-cased and a repeated header's values joined by commas, cookies out of the
+    headers, rawQueryString as sent, rawPath percent-decoded (a named stage in front of it), the body
+    as text only for the text types, else base64."""
+    route = match.route
+    now = now or datetime.datetime.now(datetime.UTC)
+    request_id = request_id or str(uuid.uuid4())
+    joined: dict[str, list[str]] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        if name.lower() == "cookie":
+            cookies += [cookie.strip() for cookie in value.split(";") if cookie.strip()]
+        else:
+            joined.setdefault(name.lower(), []).append(value)
+    domain = f"{route.api_id}.execute-api.{region}.amazonaws.com"
+    single = {name: ",".join(values) for name, values in joined.items()}
+    trace = f"Root=1-{int(now.timestamp()):08x}-{uuid.uuid4().hex[:24]}"
+    single.setdefault("x-amzn-trace-id", trace)
+    single["x-forwarded-for"] = ", ".join(v for v in (single.get("x-forwarded-for"), source_ip) if v)
+    single.update({"x-forwarded-port": "443", "x-forwarded-proto": "https"})
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query.setdefault(key, []).append(value)
+    # an HTTP API decodes request parameters before the integration sees them, and by live captures
+    # (https://github.com/hotsock/voker/pull/8) rawPath too, unlike a REST API's path:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html
+    decoded = unquote(raw_path)
+    path = decoded if route.stage == "$default" else f"/{route.stage}{decoded}"
+    route_key = f"{route.method} {route.path}"
+    content_type = single.get("content-type", "").split(";", 1)[0].strip().lower()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": single,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = {key: ",".join(values) for key, values in query.items()}
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": route.api_id,
+        "domainName": domain,
+        "domainPrefix": route.api_id,
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": source_ip,
+            "userAgent": single.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route_key,
+        "stage": route.stage,
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(now.timestamp() * 1000),
+    }
+    if match.path_parameters:
+        event["pathParameters"] = {key: unquote(value) for key, value in match.path_parameters.items()}
+    if body:
+        if content_type.startswith("text/") or content_type in _HTTP_TEXT_TYPES:
+            try:
+                event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
+            except UnicodeDecodeError:
+                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+        else:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+def build_rest_event(
     match: RouteMatch,
     *,
     method: str,
@@ -223,6 +353,20 @@ def gateway_error(status: int, message: str, error_type: str) -> HttpResponse:
     )
 
 
+def http_api_response(result: Any) -> HttpResponse:
+    """An HTTP API's answer to a handler's return value (payload 2.0): a response object if it has a
+    statusCode, with its cookies as Set-Cookie; anything else is a 200 of its JSON."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return HttpResponse(200, [("Content-Type", "application/json")], json.dumps(result).encode())
+    response = proxy_response({key: value for key, value in result.items() if key != "multiValueHeaders"})
+    cookies = result.get("cookies") or []
+    if not isinstance(cookies, list):
+        raise MalformedResponseError("cookies must be a list")
+    return HttpResponse(
+        response.status, response.headers + [("Set-Cookie", str(cookie)) for cookie in cookies], response.body
+    )
+
+
 def proxy_response(result: Any) -> HttpResponse:
     """Turns a handler's return value into the HTTP response API Gateway would send."""
     if not isinstance(result, dict):
@@ -281,10 +425,19 @@ def lambda_invoke(invoke: Invoker, function: str, body: bytes) -> HttpResponse:
 
 
 class ApiGateway:
-    """Serves the template's Api routes over HTTP on one port, all APIs together (like `sam local`)."""
+    """Serves the template's Api routes over HTTP on one port, all APIs together (like `sam local`).
+    A request whose Host is one API's execute-api host is routed on that API alone, as AWS routes
+    it: how a route two APIs share (a webhook's legacy REST twin) is reached on the other one."""
 
     def __init__(self, routes: Iterable[ApiRoute], invoke: Invoker, *, region: str) -> None:
+        routes = list(routes)
         self.table = RouteTable(routes)
+        self._by_host = {
+            f"{api_id}.execute-api.{region}.amazonaws.com": RouteTable(
+                r for r in routes if r.api_id == api_id
+            )
+            for api_id in {route.api_id for route in routes}
+        }
         self.invoke = invoke
         self.region = region
         self._server: ThreadingHTTPServer | None = None
@@ -329,12 +482,17 @@ class ApiGateway:
         if method == "POST" and invoked is not None:
             log.info("invoke %s", invoked[1])
             return lambda_invoke(self.invoke, unquote(invoked[1]), body)
-        match = self.table.match(method, raw_path)
+        host = next((value for name, value in headers if name.lower() == "host"), "")
+        table = self._by_host.get(host.rpartition(":")[0] or host, self.table)
+        match = table.match(method, raw_path)
         if match is None:
             # API Gateway answers 403 for unknown routes; the local stack says 404 so that a wrong
             # URL is not mistaken for an authorisation problem. The body is API Gateway's.
             return gateway_error(404, _UNKNOWN_ROUTE_MESSAGE, "MissingAuthenticationTokenException")
         if match is False:
+            if table.http_only(raw_path):
+                # an HTTP API knows routes, not resources: a method it has no route for is not found
+                return HttpResponse(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
             return gateway_error(403, _UNKNOWN_ROUTE_MESSAGE, "MissingAuthenticationTokenException")
         assert isinstance(match, RouteMatch)
         event = build_event(
@@ -360,7 +518,10 @@ class ApiGateway:
             )
             return gateway_error(502, "Internal server error", "InternalServerErrorException")
         try:
-            response = proxy_response(invocation.result)
+            if match.route.payload_format == HTTP_PAYLOAD:
+                response = http_api_response(invocation.result)
+            else:
+                response = proxy_response(invocation.result)
         except MalformedResponseError as error:
             log.error(
                 "%s %s -> 502: malformed Lambda proxy response: %s",
@@ -427,7 +588,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
 def localize_urls(text: str, routes: Iterable[ApiRoute], region: str, api_url: str) -> str:
     """Replaces the API's execute-api URL with the local one, so outputs and variables are usable."""
     for route in routes:
-        text = text.replace(
-            f"https://{route.api_id}.execute-api.{region}.amazonaws.com/{route.stage}", api_url
-        )
+        stage = "" if route.stage == "$default" else f"/{route.stage}"
+        text = text.replace(f"https://{route.api_id}.execute-api.{region}.amazonaws.com{stage}", api_url)
     return text

@@ -47,10 +47,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def post_event(api: httpx.Client, event: dict[str, Any]) -> httpx.Response:
-    """Replays an API Gateway proxy event from events/ as the HTTP request it stands for."""
+    """Replays an API Gateway event from events/ as the HTTP request it stands for: a REST API's
+    (payload 1.0) or an HTTP API's (2.0, whose rawPath holds the stage the local API serves without)."""
     body = event.get("body") or ""
     content = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "host"}
+    if event.get("version") == "2.0":
+        context = event["requestContext"]
+        stage = "" if context["stage"] == "$default" else f"/{context['stage']}"
+        query = event.get("rawQueryString") or ""
+        path = event["rawPath"].removeprefix(stage) + (f"?{query}" if query else "")
+        return api.request(context["http"]["method"], path, content=content, headers=headers)
     return api.request(
         event["httpMethod"],
         event["path"],

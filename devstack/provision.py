@@ -21,11 +21,19 @@ log = logging.getLogger("devstack")
 
 SERVERLESS_FUNCTION: Final = "AWS::Serverless::Function"
 SERVERLESS_API: Final = "AWS::Serverless::Api"
+SERVERLESS_HTTP_API: Final = "AWS::Serverless::HttpApi"
 IMPLICIT_API: Final = "ServerlessRestApi"
+IMPLICIT_HTTP_API: Final = "ServerlessHttpApi"
 
 # Handled by the local stack itself (worker processes, the HTTP server, sys.path), not created in moto.
 _EMULATED: Final = frozenset(
-    {SERVERLESS_FUNCTION, SERVERLESS_API, "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"}
+    {
+        SERVERLESS_FUNCTION,
+        SERVERLESS_API,
+        SERVERLESS_HTTP_API,
+        "AWS::Serverless::LayerVersion",
+        "AWS::Lambda::LayerVersion",
+    }
 )
 
 _QUEUE_ATTRIBUTES: Final = (
@@ -130,6 +138,8 @@ class Provisioner:
         # Resources that SAM generates and templates may refer to.
         if logical_id == IMPLICIT_API:
             return SERVERLESS_API
+        if logical_id == IMPLICIT_HTTP_API:
+            return SERVERLESS_HTTP_API
         base = logical_id.removesuffix("Role")
         if base != logical_id and self.kind_or_none(base) == SERVERLESS_FUNCTION:
             return "AWS::IAM::Role"
@@ -172,7 +182,7 @@ class Provisioner:
         )
 
     def api_id(self, logical_id: str) -> str:
-        """A stable stand-in for the REST API id that API Gateway would generate."""
+        """A stable stand-in for the (REST or HTTP) API id that API Gateway would generate."""
         return _short_hash(f"{self.pseudo.stack_name}/{logical_id}")
 
     def queue_url(self, queue_arn: str) -> str:
@@ -210,7 +220,12 @@ class Provisioner:
         if kind in (SERVERLESS_FUNCTION, "AWS::Lambda::Function"):
             name = self.function_name(logical_id)
             return _Resource(name, {"Arn": self.function_arn(logical_id)})
-        if kind in (SERVERLESS_API, "AWS::ApiGateway::RestApi", "AWS::Serverless::HttpApi"):
+        if kind in (
+            SERVERLESS_API,
+            "AWS::ApiGateway::RestApi",
+            SERVERLESS_HTTP_API,
+            "AWS::ApiGatewayV2::Api",
+        ):
             api_id = self.api_id(logical_id)
             return _Resource(
                 api_id,

@@ -1,4 +1,5 @@
-"""Builds events/*.json: API Gateway proxy events wrapping the provider payloads in events/payloads/,
+"""Builds events/*.json: API Gateway events wrapping the provider payloads in events/payloads/ (the
+webhooks' as their HTTP API hands them, payload 2.0; the operator API's as REST's, payload 1.0),
 signed with the dev secrets of local.env. Run `python -m devstack.sample_events` after changing a
 payload; `sam local invoke -e events/<file>` and the tests read the same files."""
 
@@ -9,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from devstack.envfile import parse_env_file
 from wa_conversions.signatures import meta_signature
@@ -66,8 +68,64 @@ def proxy_event(
     }
 
 
+def http_event(
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    raw_query: str = "",
+    base64_body: bool | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as the deployed webhook API (stage v1) hands it to
+    Lambda: headers lower-cased, the body base64 unless its Content-Type is a text type (or
+    `base64_body` says otherwise), the route's path behind the stage."""
+    domain = "abc123.execute-api.us-east-1.amazonaws.com"
+    lowered = {"host": domain, **{name.lower(): value for name, value in (headers or {}).items()}}
+    content_type = lowered.get("content-type", "").split(";")[0].strip()
+    if base64_body is None:
+        base64_body = not (
+            content_type.startswith("text/")
+            or content_type in ("application/json", "application/xml", "application/javascript")
+        )
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": f"/v1{path}",
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": domain,
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": f"/v1{path}",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "routeKey": f"{method} {path}",
+            "stage": "v1",
+            "time": "02/Dec/2026:04:00:00 +0000",
+            "timeEpoch": 1796184000000,
+        },
+        "isBase64Encoded": bool(body) and base64_body,
+    }
+    if raw_query:
+        joined: dict[str, list[str]] = {}
+        for key, value in parse_qsl(raw_query, keep_blank_values=True):
+            joined.setdefault(key, []).append(value)
+        event["queryStringParameters"] = {key: ",".join(values) for key, values in joined.items()}
+    if body:
+        event["body"] = base64.b64encode(body).decode("ascii") if base64_body else body.decode("utf-8")
+    return event
+
+
 def whatsapp_post(payload: bytes, app_secret: str, *, base64_body: bool = False) -> dict[str, Any]:
-    return proxy_event(
+    return http_event(
         "POST",
         "/webhooks/whatsapp",
         body=payload,
@@ -86,18 +144,12 @@ def sample_events() -> Iterator[tuple[str, dict[str, Any]]]:
     def payload(name: str) -> bytes:
         return (PAYLOADS / name).read_bytes()
 
-    yield (
-        "whatsapp_verify.json",
-        proxy_event(
-            "GET",
-            "/webhooks/whatsapp",
-            query={
-                "hub.mode": "subscribe",
-                "hub.challenge": "1158201444",
-                "hub.verify_token": env["WHATSAPP_VERIFY_TOKEN"],
-            },
-        ),
-    )
+    verify = {
+        "hub.mode": "subscribe",
+        "hub.challenge": "1158201444",
+        "hub.verify_token": env["WHATSAPP_VERIFY_TOKEN"],
+    }
+    yield ("whatsapp_verify.json", http_event("GET", "/webhooks/whatsapp", raw_query=urlencode(verify)))
     yield (
         "whatsapp_text_ctwa_referral.json",
         whatsapp_post(payload("meta_docs_text_message_ctwa_referral.json"), secret),

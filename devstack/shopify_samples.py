@@ -1,5 +1,6 @@
-"""Signed Shopify webhooks as API Gateway events: for events/*.json (through sample_events()), the
-tests and the demo. Signed with local.env's SHOPIFY_WEBHOOK_SECRET unless told otherwise."""
+"""Signed Shopify webhooks as API Gateway HTTP API events (payload 2.0): for events/*.json (through
+sample_events()), the tests and the demo. Signed with local.env's SHOPIFY_WEBHOOK_SECRET unless told
+otherwise."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def shopify_post(
     triggered_at: str | None = None,
     webhook_id: str | None = None,
 ) -> dict[str, Any]:
-    from devstack.sample_events import proxy_event
+    from devstack.sample_events import http_event
 
     headers = shopify_headers(
         payload,
@@ -73,7 +74,7 @@ def shopify_post(
         triggered_at=triggered_at,
         webhook_id=webhook_id,
     )
-    return proxy_event("POST", "/webhooks/shopify", body=payload, headers=headers)
+    return http_event("POST", "/webhooks/shopify", body=payload, headers=headers)
 
 
 def shopify_sample_events(env: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -37,7 +37,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         kind = twilio_ingest.accept_webhook(
             request.body,
-            twilio_ingest.public_url(settings.public_url, event),
+            twilio_ingest.public_url(settings.public_url, request.url),
             request.headers.get("x-twilio-signature"),
             get_secret(settings, "TWILIO_AUTH_TOKEN"),
             _queue,

@@ -3,6 +3,7 @@ events and errors, SQS partial batch failures with redrive, EventBridge delivery
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,60 @@ def test_api_route_gets_the_rest_proxy_event(fixture_api: httpx.Client, fixture_
     assert environment["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "5"
     # The handler read it from SSM, where the stack put the env file's entry.
     assert reply["secret"] == "s3cret value"
+
+
+def test_http_api_route_gets_the_payload_2_0_event(
+    fixture_api: httpx.Client, fixture_stack: DevStack
+) -> None:
+    form = b"Body=caf%C3%A9+%2B1&From=whatsapp%3A%2B1"
+    response = fixture_api.post(
+        "/hooks/a%2Fb?x=1&x=2&sig=a%20b",
+        content=form,
+        headers=[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Dup", "one"),
+            ("x-dup", "two"),
+            ("Cookie", "a=1; b=2"),
+        ],
+    )
+
+    assert response.status_code == 202
+    assert response.headers.get_list("set-cookie") == ["seen=1; Path=/"]
+    event = response.json()["event"]
+    assert (event["version"], event["routeKey"]) == ("2.0", "POST /hooks/{name}")
+    # the path behind its stage, decoded as an HTTP API hands it; the query string exactly as sent
+    assert event["rawPath"] == "/v1/hooks/a/b"
+    assert event["rawQueryString"] == "x=1&x=2&sig=a%20b"
+    assert event["queryStringParameters"] == {"x": "1,2", "sig": "a b"}
+    # names lower-cased, a repeated header's values joined, cookies out of the headers
+    assert event["headers"]["x-dup"] == "one,two"
+    assert event["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert "cookie" not in event["headers"] and event["cookies"] == ["a=1", "b=2"]
+    # a form post is base64, as an HTTP API hands it over; its bytes untouched
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == form
+    context = event["requestContext"]
+    assert context["http"]["method"] == "POST"
+    assert context["http"]["path"] == "/v1/hooks/a/b"
+    assert context["stage"] == "v1"
+    assert (
+        context["domainName"]
+        == f"{fixture_stack.provisioner.api_id('Hooks')}.execute-api.{fixture_stack.region}.amazonaws.com"
+    )
+    assert "resource" not in event and "httpMethod" not in event
+
+
+def test_http_api_json_body_is_text_and_an_unrouted_method_is_not_found(fixture_api: httpx.Client) -> None:
+    payload = '{"name": "José"}'.encode()
+    event = fixture_api.post(
+        "/hooks/x", content=payload, headers={"Content-Type": "application/json"}
+    ).json()["event"]
+    wrong_method = fixture_api.get("/hooks/x")
+
+    assert (event["isBase64Encoded"], event["body"].encode()) == (False, payload)
+    assert "queryStringParameters" not in event and event["rawQueryString"] == ""
+    # an HTTP API has routes, not resources: a method without one is a 404, not REST's 403
+    assert (wrong_method.status_code, wrong_method.json()) == (404, {"message": "Not Found"})
 
 
 def test_post_body_and_method_in_any_case(fixture_api: httpx.Client) -> None:

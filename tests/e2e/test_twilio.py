@@ -33,7 +33,9 @@ def operator(api: httpx.Client) -> httpx.Client:
 def signed_url(stack: DevStack) -> str:
     """What Twilio is told to call, and signs, with no custom domain: the API's execute-api URL (the
     TwilioWebhookUrl output as deployed). The local API Gateway hands the function that host."""
-    return f"https://{stack.provisioner.api_id('Api')}.execute-api.{stack.region}.amazonaws.com/v1{PATH}"
+    return (
+        f"https://{stack.provisioner.api_id('WebhookApi')}.execute-api.{stack.region}.amazonaws.com/v1{PATH}"
+    )
 
 
 def post_twilio(api: httpx.Client, stack: DevStack, form: dict[str, str], token: str = "") -> httpx.Response:
@@ -105,3 +107,43 @@ def test_a_bad_signature_is_403_and_nothing_is_stored(
     assert answer.json()["error"] == "forbidden"
     stack.wait_until_idle()
     assert operator.get(f"/contacts/{wa_id}").status_code == 404
+
+
+def test_twilio_signs_the_url_it_called_with_its_query_string_and_the_http_api_hands_it_over(
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
+) -> None:
+    # The webhook route is on the HTTP API: the function rebuilds the URL from the payload 2.0
+    # event's domain, rawPath (behind the stage) and rawQueryString, and reads the form post, which
+    # an HTTP API hands over base64, from its bytes.
+    wa_id, _ = fresh_us_phone()
+    form = tw.inbound(wa_id, sid(), Body="café + 1 = 2 & more")
+    called = f"{PATH}?source=ctwa%20test&n=1"
+    body, headers = tw.signed(f"{signed_url(stack)}?source=ctwa%20test&n=1", form, ENV["TWILIO_AUTH_TOKEN"])
+
+    assert api.post(called, content=body, headers=headers).status_code == 200
+    # the same signature does not hold for the URL without its query string, nor for another query
+    assert api.post(PATH, content=body, headers=headers).status_code == 403
+    assert api.post(f"{PATH}?source=other&n=1", content=body, headers=headers).status_code == 403
+    stack.wait_until_idle()
+    assert operator.get(f"/contacts/{wa_id}").status_code == 200
+
+
+def test_a_deployment_still_pointed_at_the_legacy_rest_url_keeps_receiving(
+    api: httpx.Client, operator: httpx.Client, stack: DevStack
+) -> None:
+    # The webhook route is kept on the REST API (LegacyTwilioWebhookUrl): Twilio, which does not
+    # retry, signs that URL; the function reads the payload 1.0 event and checks it against it.
+    legacy = stack.provisioner.api_id("Api")
+    host = f"{legacy}.execute-api.{stack.region}.amazonaws.com"
+    wa_id, _ = fresh_us_phone()
+    message_sid = sid()
+    body, headers = tw.signed(
+        f"https://{host}/v1{PATH}", tw.inbound(wa_id, message_sid), ENV["TWILIO_AUTH_TOKEN"]
+    )
+
+    answer = api.post(PATH, content=body, headers={**headers, "Host": host})
+
+    assert answer.status_code == 200, answer.text
+    stack.wait_until_idle()
+    message = operator.get(f"/messages/{quote(message_sid, safe='')}").json()
+    assert (message["channel"], message["direction"]) == ("twilio", "inbound")

@@ -10,19 +10,19 @@ from urllib.parse import quote
 
 import boto3
 
-from devstack.sample_events import proxy_event
+from devstack.sample_events import http_event
 from tests.integration.conftest import CaptureHarness
 from tests.support import twilio as tw
 from tests.support.lambdas import sqs_event
 
 PATH = "/webhooks/twilio"
-# proxy_event's API: the URL Twilio calls, and signs, when no custom domain is in front.
+# http_event's API (stage v1): the URL Twilio calls, and signs, when no custom domain is in front.
 URL = f"https://abc123.execute-api.us-east-1.amazonaws.com/v1{PATH}"
 
 
 def post(harness: CaptureHarness, form: dict[str, str], *, token: str | None = None) -> dict[str, Any]:
     body, headers = tw.signed(URL, form, token or harness.env["TWILIO_AUTH_TOKEN"])
-    return harness.invoke("twilio_webhook", proxy_event("POST", PATH, body=body, headers=headers))
+    return harness.invoke("twilio_webhook", http_event("POST", PATH, body=body, headers=headers))
 
 
 def drain(harness: CaptureHarness) -> None:
@@ -116,7 +116,7 @@ def test_bad_or_missing_signatures_are_refused_and_nothing_is_queued(harness: Ca
     body, _ = tw.signed(URL, form, harness.env["TWILIO_AUTH_TOKEN"])
     missing = harness.invoke(
         "twilio_webhook",
-        proxy_event("POST", PATH, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        http_event("POST", PATH, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}),
     )
     assert missing["statusCode"] == 401, missing
     assert queued(harness) == 0

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 import pytest
@@ -34,8 +34,10 @@ from tests.reliability.harness import (
     shopify_order,
     wamid,
 )
+from tests.support import twilio as tw
 from tests.support import webhooks as wh
-from wa_conversions.signatures import meta_signature
+from wa_conversions.errors import ForbiddenError
+from wa_conversions.signatures import meta_signature, twilio_signature
 
 pytestmark = pytest.mark.reliability
 PHASE = "fuzz"
@@ -137,6 +139,24 @@ class Tally:
     unsendable: list[str] = field(default_factory=list)
 
 
+def form_body(document: Any) -> bytes:
+    """A document as Twilio's form post: each value as text (a raw token as itself, a lone surrogate
+    kept as its bytes), so the form parser and the signature check see what a sender could send."""
+    if not isinstance(document, dict):
+        document = {"Body": document}
+    fields = [
+        (str(k), v.removeprefix(RAW) if isinstance(v, str) else json.dumps(v)) for k, v in document.items()
+    ]
+    return urlencode(fields, errors="surrogatepass").encode("ascii")
+
+
+def twilio_signed_url(stack: DevStack) -> str:
+    """What Twilio signs with no custom domain: the TwilioWebhookUrl output as deployed, whose host the
+    local API Gateway hands the function (as tests/e2e/test_twilio.py signs)."""
+    api_id = stack.provisioner.api_id("WebhookApi")
+    return f"https://{api_id}.execute-api.{stack.region}.amazonaws.com/v1/webhooks/twilio"
+
+
 def encode(document: Any) -> bytes:
     text = json.dumps(document)
     for token in NASTY_RAW:
@@ -186,6 +206,7 @@ def documents(pii: Pii, rng: random.Random) -> dict[str, Any]:
             "timeUtc": "2025-06-18T19:46:32",
             "channel": "WhatsApp",
         },
+        "/webhooks/twilio": tw.inbound(phone, "SM" + f"{rng.getrandbits(128):032x}", Body=pii.text()),
         "/webhooks/shopify": shopify_order(rng.randint(10**12, 10**13), phone, name, pii.email(), now - 60),
         "/external-events": {
             "lead_phone": phone,
@@ -216,7 +237,9 @@ def documents(pii: Pii, rng: random.Random) -> dict[str, Any]:
 
 
 @st.composite
-def requests(draw: Any, routes: list[tuple[str, str]], bases: dict[str, Any], authenticated: bool) -> Any:
+def requests(
+    draw: Any, routes: list[tuple[str, str]], bases: dict[str, Any], authenticated: bool, twilio_url: str
+) -> Any:
     method, template = draw(st.sampled_from(routes))
     path = template
     while "{" in path:
@@ -236,7 +259,8 @@ def requests(draw: Any, routes: list[tuple[str, str]], bases: dict[str, Any], au
         body = encode(draw(JSON_VALUES))
     elif kind == "mutated":
         base = bases.get(template, draw(st.sampled_from(list(bases.values()))))
-        body = encode(mutate(base, draw))
+        # Twilio posts forms: its document goes as one, to reach the form parser and the signature
+        body = (form_body if template == "/webhooks/twilio" else encode)(mutate(base, draw))
     elif kind == "deep":
         depth = draw(st.sampled_from([1000, 5000, 100_000]))
         body = draw(st.sampled_from([b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth]))
@@ -251,7 +275,7 @@ def requests(draw: Any, routes: list[tuple[str, str]], bases: dict[str, Any], au
     }
     credentials = "valid" if authenticated else draw(st.sampled_from(["none", "wrong"]))
     choose = lambda options: draw(st.sampled_from(options))  # noqa: E731
-    headers, query = authorise(template, method, body, headers, query, credentials, choose)
+    headers, query = authorise(template, method, body, headers, query, credentials, choose, twilio_url)
     return method, path, query, headers, body, template
 
 
@@ -280,9 +304,10 @@ def authorise(
     query: dict[str, str],
     credentials: str,
     choose: Callable[[list[Any]], Any],
+    twilio_url: str,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Signs the request as its sender would (valid), not at all (none) or with a wrong secret;
-    `choose` picks one of the ways a sender may fill a header."""
+    `choose` picks one of the ways a sender may fill a header; Twilio's over `twilio_url`."""
     headers = dict(headers)
     query = dict(query)
     if template == "/webhooks/whatsapp" and method == "POST":
@@ -304,6 +329,18 @@ def authorise(
             shop = choose([ENV["SHOPIFY_SHOP_DOMAIN"], "other.myshopify.com", ""])
             signed = shopify_headers(body, secret, shop=shop, topic=topic, event_id=event_id or None)
             headers.update({k: v for k, v in signed.items() if k != "Content-Type"})
+    elif template == "/webhooks/twilio":
+        # a form post, which the HTTP API hands over base64; Twilio signs the URL with its query, so a
+        # signed case has none (the URL is the one signed) and an unsigned one keeps the drawn query
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if credentials != "none":
+            query = {}
+            token = ENV["TWILIO_AUTH_TOKEN"] if credentials == "valid" else "not-the-token"
+            try:
+                params = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                params = []  # not UTF-8: refused before its signature is looked at
+            headers["X-Twilio-Signature"] = twilio_signature(twilio_url, params, token)
     elif template == "/webhooks/cm":
         if credentials == "valid":
             query["token"] = ENV["CM_WEBHOOK_TOKEN"]
@@ -317,7 +354,7 @@ def authorise(
 
 
 def corpus(
-    routes: list[tuple[str, str]], bases: dict[str, Any], authenticated: bool
+    routes: list[tuple[str, str]], bases: dict[str, Any], authenticated: bool, twilio_url: str
 ) -> list[tuple[str, str, dict[str, str], dict[str, str], bytes, str]]:
     """The cases found by hand (issue 9), on every route, before the generated ones: an id holding
     "/+= ", JSON nested 100,000 deep, an encoded lone surrogate, numbers JSON cannot hold or no
@@ -335,6 +372,8 @@ def corpus(
         bodies = [b"", deep, surrogate, b'{"a": 1e400}']
         if isinstance(base, dict):
             bodies += [encode(with_number(base, RAW + "1e400")), encode(with_number(base, True))]
+        if template == "/webhooks/twilio":
+            bodies += [form_body(base), form_body({**base, "Body": "\udcff", "x" * 3000: ""})]
         for index, body in enumerate(bodies):
             if method == "GET" and body:
                 continue
@@ -342,15 +381,22 @@ def corpus(
             # event ids, the 3,000-character one included).
             choose: Callable[[list[Any]], Any] = lambda options, i=index: options[i % len(options)]  # noqa: E731
             headers, query = authorise(
-                template, method, body, {"Content-Type": "application/json"}, {}, credentials, choose
+                template,
+                method,
+                body,
+                {"Content-Type": "application/json"},
+                {},
+                credentials,
+                choose,
+                twilio_url,
             )
             cases.append((method, path, query, headers, body, template))
     for query in ({"to": "0001-01-01"}, {"from": "9999-12-31"}, {"from": "2025-02-30"}, {"to": "1e400"}):
-        headers, _ = authorise("/metrics", "GET", b"", {}, {}, credentials, lambda options: options[0])
+        headers, _ = authorise("/metrics", "GET", b"", {}, {}, credentials, lambda options: options[0], "")
         cases.append(("GET", "/metrics", query, headers, b"", "/metrics"))
     for path in ("/deliveries/%2F", "/deliveries/%2F/retry", "/messages/%2F", "/contacts/%2F", "/orders/%2F"):
         method = "POST" if path.endswith("retry") else "GET"
-        headers, _ = authorise(path, method, b"", {}, {}, credentials, lambda options: options[0])
+        headers, _ = authorise(path, method, b"", {}, {}, credentials, lambda options: options[0], "")
         cases.append((method, path, {}, headers, b"", path))
     return cases
 
@@ -400,6 +446,7 @@ def fuzz(
     tally = Tally()
     deadline = time.monotonic() + budget_s
     client = httpx.Client(base_url=stack.api_url, timeout=HANG_S)
+    twilio_url = twilio_signed_url(stack)
 
     @seed(run_seed)
     @settings(
@@ -409,7 +456,7 @@ def fuzz(
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(requests(routes, bases, authenticated))
+    @given(requests(routes, bases, authenticated, twilio_url))
     def send(request: Any) -> None:
         send_one(request)
 
@@ -446,7 +493,7 @@ def fuzz(
                 tally.unclear.append(f"{label} -> {response.status_code} not JSON: {response.text[:80]!r}")
 
     try:
-        for case in corpus(routes, bases, authenticated):
+        for case in corpus(routes, bases, authenticated, twilio_url):
             send_one(case)
         send()
     finally:
@@ -510,3 +557,26 @@ def test_no_request_gets_a_5xx_or_hangs_and_none_without_credentials_is_stored(
     check(PHASE, "drained", drained, f"still busy after the requests without credentials: {pending}")
     check(PHASE, "stored_without_credentials", not changed, f"changed by unauthenticated requests: {changed}")
     figures.assert_phase(PHASE)
+
+
+def test_a_fuzzed_twilio_case_is_a_form_signed_over_the_url_twilio_calls() -> None:
+    # no stack: the cases the fuzz sends to /webhooks/twilio reach the form parser and, signed, pass
+    # the signature check the function makes, or fail it with a wrong token
+    from wa_conversions.capture import twilio_ingest
+
+    url = "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/webhooks/twilio"
+    form = tw.inbound("14155238886", "SM" + "a" * 32, Body="\udcff caf\u00e9 +1")
+    body = form_body(form)
+    first = lambda options: options[0]  # noqa: E731
+
+    signed, query = authorise("/webhooks/twilio", "POST", body, {}, {"x": "1"}, "valid", first, url)
+    wrong, _ = authorise("/webhooks/twilio", "POST", body, {}, {}, "wrong", first, url)
+    unsigned, kept = authorise("/webhooks/twilio", "POST", body, {}, {"x": "1"}, "none", first, url)
+
+    params = twilio_ingest.read_form(body)
+    assert dict(params)["MessageSid"] == form["MessageSid"]
+    assert signed["Content-Type"] == "application/x-www-form-urlencoded" and query == {}
+    twilio_ingest.check_signature(url, params, signed["X-Twilio-Signature"], ENV["TWILIO_AUTH_TOKEN"])
+    with pytest.raises(ForbiddenError):
+        twilio_ingest.check_signature(url, params, wrong["X-Twilio-Signature"], ENV["TWILIO_AUTH_TOKEN"])
+    assert "X-Twilio-Signature" not in unsigned and kept == {"x": "1"}

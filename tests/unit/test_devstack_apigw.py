@@ -236,3 +236,110 @@ def test_lambda_invoke_api_runs_a_function_with_the_posted_event() -> None:
     assert json.loads(failed.body) == {"errorType": "ValueError", "errorMessage": "bad"}
     assert (missing.status, json.loads(missing.body)["message"]) == (404, "Function not found: Missing")
     assert garbled.status == 400 and len(seen) == 3
+
+
+def http_route(path: str, method: str = "POST", stage: str = "v1") -> ApiRoute:
+    return ApiRoute(
+        function="Hook",
+        event="E",
+        path=path,
+        method=method,
+        api="Hooks",
+        api_id="def",
+        stage=stage,
+        payload_format="2.0",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "text"),
+    [
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("text/xml", True),
+        ("application/x-www-form-urlencoded", False),  # Twilio's posts come base64
+        ("", False),
+        ("application/octet-stream", False),
+    ],
+)
+def test_an_http_api_hands_text_types_over_as_text_and_every_other_body_as_base64(
+    content_type: str, text: bool
+) -> None:
+    body = "a=é&b=1".encode()
+    headers = [("Content-Type", content_type)] if content_type else []
+    match = RouteMatch(http_route("/webhooks/x"), {})
+
+    event = build_event(
+        match,
+        method="POST",
+        raw_path="/webhooks/x",
+        raw_query="",
+        headers=headers,
+        body=body,
+        source_ip="203.0.113.9",
+        region="eu-west-1",
+    )
+
+    assert event["isBase64Encoded"] is not text
+    assert (event["body"].encode() if text else base64.b64decode(event["body"])) == body
+
+
+def test_an_http_api_on_its_default_stage_has_no_stage_in_its_raw_path() -> None:
+    match = RouteMatch(http_route("/webhooks/x", stage="$default"), {})
+
+    event = build_event(
+        match,
+        method="POST",
+        raw_path="/webhooks/x",
+        raw_query="a=1",
+        headers=[],
+        body=b"",
+        source_ip="203.0.113.9",
+        region="eu-west-1",
+    )
+
+    assert (event["rawPath"], event["requestContext"]["http"]["path"]) == ("/webhooks/x", "/webhooks/x")
+    assert event["requestContext"]["domainName"] == "def.execute-api.eu-west-1.amazonaws.com"
+    assert "body" not in event and event["isBase64Encoded"] is False
+    assert event["headers"]["x-forwarded-for"] == "203.0.113.9"
+
+
+def test_an_http_api_answers_a_result_without_status_code_as_a_200_of_its_json() -> None:
+    from devstack.apigw import http_api_response
+
+    inferred = http_api_response({"ok": True})
+    explicit = http_api_response({"statusCode": 204, "headers": {"X-A": "1"}, "cookies": ["c=1"]})
+
+    assert (inferred.status, json.loads(inferred.body)) == (200, {"ok": True})
+    assert explicit.status == 204
+    assert ("Set-Cookie", "c=1") in explicit.headers and ("X-A", "1") in explicit.headers
+
+
+def test_a_route_on_both_apis_is_served_as_the_http_api_s_unless_the_host_names_the_rest_api() -> None:
+    # the webhooks' legacy REST twins: one function on both APIs, one local port
+    events: list[dict[str, Any]] = []
+
+    def invoke(function: str, event: Any) -> Invocation:
+        events.append(event)
+        return Invocation(function, "r", True, {"statusCode": 200, "body": "ok"})
+
+    legacy = ApiRoute(
+        function="Hook",
+        event="Legacy",
+        path="/webhooks/x",
+        method="POST",
+        api="Api",
+        api_id="abc",
+        stage="v1",
+    )
+    served = ApiGateway([legacy, http_route("/webhooks/x")], invoke, region="us-east-1")
+
+    for host in (
+        "127.0.0.1:3000",
+        "def.execute-api.us-east-1.amazonaws.com",
+        "abc.execute-api.us-east-1.amazonaws.com:3000",
+    ):
+        assert served.handle("POST", "/webhooks/x", [("Host", host)], b"{}", "127.0.0.1").status == 200
+
+    assert [event.get("version", "1.0") for event in events] == ["2.0", "2.0", "1.0"]
+    assert events[2]["requestContext"]["path"] == "/v1/webhooks/x" and events[2]["httpMethod"] == "POST"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devstack.apigw import RouteMatch, RouteTable, localize_urls
 from devstack.cfn import (
     NO_VALUE,
     Evaluator,
@@ -20,7 +21,7 @@ from devstack.cfn import (
     resolve_parameters,
 )
 from devstack.envfile import parse_env_text, secret_parameter_name
-from devstack.functions import merge_globals
+from devstack.functions import ApiRoute, FunctionReader, merge_globals
 from devstack.provision import Provisioner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,6 +255,61 @@ def test_the_repository_function_names_and_sam_generated_ids_resolve() -> None:
         ":role/wa-conversions-local-WhatsAppWebhookFunctionRole"
     )
     assert provisioner.evaluator.resolve({"Fn::Sub": "https://${Api}.execute-api"}).startswith("https://")
+
+
+def test_the_webhooks_are_served_as_an_http_api_and_kept_on_rest_and_the_operator_routes_as_rest() -> None:
+    template = load_template(ROOT / "template.yaml")
+    provisioner = Provisioner(template, resolve_parameters(template), PSEUDO)
+    reader = FunctionReader(provisioner, ROOT)
+    routes: list[ApiRoute] = []
+    for logical_id in provisioner.logical_ids("AWS::Serverless::Function"):
+        for name, event in (reader.merged_properties(logical_id).get("Events") or {}).items():
+            # the API events alone: the others, and environments, need the queues and tables created
+            if event["Type"] in ("Api", "HttpApi"):
+                reader._read_event(logical_id, name, event, routes, [], [])
+    webhook_keys = {
+        ("GET", "/webhooks/whatsapp"),
+        ("POST", "/webhooks/whatsapp"),
+        ("POST", "/webhooks/cm"),
+        ("POST", "/webhooks/twilio"),
+        ("POST", "/webhooks/shopify"),
+    }
+
+    by_api: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
+    functions: dict[tuple[str, str], set[str]] = {}
+    for route in routes:
+        if route.path.startswith("/webhooks/"):
+            by_api.setdefault((route.api, route.stage, route.payload_format), set()).add(
+                (route.method, route.path)
+            )
+            functions.setdefault((route.method, route.path), set()).add(route.function)
+
+    # every webhook on the HTTP API (payload 2.0) and, for providers not yet re-pointed, on REST (1.0),
+    # both routes of a webhook invoking its one function
+    assert by_api == {("WebhookApi", "v1", "2.0"): webhook_keys, ("Api", "v1", "1.0"): webhook_keys}
+    assert all(len(names) == 1 for names in functions.values())
+    operator = [route for route in routes if not route.path.startswith("/webhooks/")]
+    assert operator and {(r.api, r.stage, r.payload_format) for r in operator} == {("Api", "v1", "1.0")}
+    # one local port serves both: a webhook path is answered as the HTTP API answers it
+    served = RouteTable(routes).match("POST", "/webhooks/twilio")
+    assert isinstance(served, RouteMatch) and served.route.payload_format == "2.0"
+    # the outputs a provider is pointed at are the HTTP API's, the REST ones kept as legacy, and the
+    # local stack's URL replaces them
+    url = provisioner.evaluator.resolve(template["Outputs"]["TwilioWebhookUrl"]["Value"])
+    assert (
+        url
+        == f"https://{provisioner.api_id('WebhookApi')}.execute-api.{PSEUDO.region}.amazonaws.com/v1/webhooks/twilio"
+    )
+    legacy = provisioner.evaluator.resolve(template["Outputs"]["LegacyTwilioWebhookUrl"]["Value"])
+    assert (
+        legacy
+        == f"https://{provisioner.api_id('Api')}.execute-api.{PSEUDO.region}.amazonaws.com/v1/webhooks/twilio"
+    )
+    for output in (url, legacy):
+        assert (
+            localize_urls(output, routes, PSEUDO.region, "http://127.0.0.1:3000")
+            == "http://127.0.0.1:3000/webhooks/twilio"
+        )
 
 
 # -- Globals and the env file ---------------------------------------------------------------------

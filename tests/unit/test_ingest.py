@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import json
+import threading
 
 import pytest
 
@@ -181,39 +184,151 @@ def test_every_call_holds_at_most_ten_parts_and_1_mib_in_utf8_bytes_with_attribu
     # 200 kB of two-byte characters each: six are over 1 MiB in bytes, not in characters.
     bodies = [f'{{"n":{i},"t":"{"é" * 100_000}"}}' for i in range(12)] + ["{}"] * 15
     ingest.IngestQueue(client, "url").send(bodies, attributes={"provider": "cm"})  # type: ignore[arg-type]
-    sent = [entry["MessageBody"] for call in client.calls for entry in call]
-    assert sent == bodies
+    # the calls are made at once: each is a run of consecutive parts, in whatever order they end
+    runs = sorted(
+        ([entry["MessageBody"] for entry in call] for call in client.calls),
+        key=lambda run: bodies.index(run[0]),
+    )
+    assert [body for run in runs for body in run] == bodies
     for call in client.calls:
         assert len(call) <= 10
         assert sum(sqs_message_size(entry) for entry in call) <= SQS_MAX_BATCH_BYTES
         assert all(entry["MessageAttributes"]["provider"]["StringValue"] == "cm" for entry in call)
         assert sorted(entry["Id"] for entry in call) == sorted(str(i) for i in range(len(call)))
-    assert [len(call) for call in client.calls] == [5, 5, 10, 7]  # in order, each call as full as fits
+    assert [len(run) for run in runs] == [5, 5, 10, 7]  # each call as full as fits
 
 
-def test_a_webhook_of_1000_updates_is_cut_into_parts_and_calls_sqs_takes() -> None:
-    from wa_conversions.aws_limits import SQS_MAX_BATCH_BYTES, sqs_message_size
+def _ids(part: str) -> list[str]:
+    return [
+        update["id"]
+        for entry in ingest.read_webhook(part.encode())["entry"]
+        for change in entry["changes"]
+        for name in ("messages", "statuses")
+        for update in change["value"].get(name, [])
+    ]
 
-    messages = [wh.text_message(f"wamid.{i:04d}", "4915112345678", i, body="ü" * 1250) for i in range(1000)]
-    document = wh.webhook({"contacts": [wh.contact("4915112345678")], "messages": messages})
+
+def test_a_webhook_of_1000_updates_becomes_the_fewest_messages_sqs_takes() -> None:
+    from wa_conversions.aws_limits import SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES, sqs_message_size
+
+    # Meta's largest: 1000 updates, about 3 MB, in changes of different sizes, messages and statuses
+    changes = []
+    for n in range(100):
+        if n % 2:
+            statuses = [
+                wh.status(f"s{n}.{i}", "sent", i, "1", biz_opaque_callback_data="y" * 1900) for i in range(10)
+            ]
+            changes.append({"contacts": [wh.contact("1")], "statuses": statuses})
+        else:
+            messages = [wh.text_message(f"m{n}.{i}", "4915112345678", i, body="ü" * 1250) for i in range(10)]
+            changes.append({"contacts": [wh.contact("4915112345678")], "messages": messages})
+    document = wh.webhook(*changes)
     body = json.dumps(document, ensure_ascii=False).encode()
-    assert len(body) > 2_500_000
+    assert 2_000_000 < len(body) < 3_000_000
     client = RecordingClient()
-    parts = ingest.accept_webhook(
+
+    queued = ingest.accept_webhook(
         body,
         ingest.WebhookSignature(meta_signature(body, SECRET), None),
         secrets(),
         lambda: ingest.IngestQueue(client, "url"),  # type: ignore[arg-type]
     )
-    assert parts == sum(len(call) for call in client.calls) > 10
-    assert all(sum(sqs_message_size(e) for e in call) <= SQS_MAX_BATCH_BYTES for call in client.calls)
-    ids = [
-        m["id"]
-        for call in client.calls
-        for entry in call
-        for m in json.loads(entry["MessageBody"])["entry"][0]["changes"][0]["value"]["messages"]
+
+    # the calls end in any order: the parts are what was sent, in the order they were cut
+    parts = ingest.split_for_queue(body, json.loads(body))
+    assert queued == len(parts)
+    assert sorted(entry["MessageBody"] for call in client.calls for entry in call) == sorted(parts)
+    # every update in exactly one part, in order
+    assert [i for part in parts for i in _ids(part)] == [
+        f"{'s' if n % 2 else 'm'}{n}.{i}" for n in range(100) for i in range(10)
     ]
-    assert ids == [f"wamid.{i:04d}" for i in range(1000)]
+    sizes = [len(part.encode()) for part in parts]
+    assert all(size <= ingest.PART_BYTES < SQS_MAX_MESSAGE_BYTES for size in sizes)
+    # the fewest: no part but the last could have taken the next part's first update
+    for part, following in itertools.pairwise(parts):
+        first = next(
+            u
+            for c in json.loads(following)["entry"][0]["changes"]
+            for k in ("messages", "statuses")
+            for u in c["value"].get(k, [])
+        )
+        assert len(part.encode()) + len(json.dumps(first, ensure_ascii=False).encode()) > ingest.PART_BYTES
+    # as many as its updates' bytes need, compactly written
+    compact = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+    assert len(parts) == -(-compact // ingest.PART_BYTES)
+    assert all(sum(sqs_message_size(e) for e in call) <= SQS_MAX_BATCH_BYTES for call in client.calls)
+
+
+class ConcurrentClient:
+    """Answers the first `expected` SendMessageBatch calls only once all of them are in flight at
+    once: sequential calls would wait for each other until the barrier times out (and break it).
+    Refuses the entries of a call whose first body is in `refuse`, each time."""
+
+    def __init__(self, expected: int, refuse: frozenset[str] = frozenset()) -> None:
+        self.barrier = threading.Barrier(expected, timeout=5)
+        self.refuse = refuse
+        self.sent: list[str] = []
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def send_message_batch(self, QueueUrl: str, Entries: list) -> dict:
+        with self._lock:
+            self._calls += 1
+            first_round = self._calls <= self.barrier.parties
+        if first_round:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.barrier.wait()
+        if Entries[0]["MessageBody"] in self.refuse:
+            return {
+                "Successful": [],
+                "Failed": [{"Id": e["Id"], "Code": "x", "SenderFault": False} for e in Entries],
+            }
+        with self._lock:
+            self.sent += [e["MessageBody"] for e in Entries]
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def _big_bodies(count: int) -> list[str]:
+    return [json.dumps({"n": i, "t": "x" * 700_000}) for i in range(count)]
+
+
+def test_the_calls_of_one_webhook_are_made_at_once() -> None:
+    bodies = _big_bodies(3)  # one call each: two would be over 1 MiB
+    client = ConcurrentClient(expected=3)
+
+    ingest.IngestQueue(client, "url").send(bodies)  # type: ignore[arg-type]
+
+    assert not client.barrier.broken, "the calls were made one after another"
+    assert sorted(client.sent) == sorted(bodies)
+
+
+def test_one_refused_call_among_concurrent_ones_refuses_the_webhook() -> None:
+    bodies = _big_bodies(3)
+    client = ConcurrentClient(expected=3, refuse=frozenset({bodies[1]}))
+
+    with pytest.raises(ingest.HandoffError, match="SQS refused 1 of 1"):
+        ingest.IngestQueue(client, "url").send(bodies)  # type: ignore[arg-type]
+    # the others went through; Meta's redelivery brings them again and the ledger skips them
+    assert sorted(client.sent) == sorted([bodies[0], bodies[2]])
+
+
+def test_a_refused_part_of_a_large_webhook_refuses_it_whole_so_that_meta_redelivers() -> None:
+    messages = [wh.text_message(f"wamid.{i:04d}", "1", i, body="ü" * 1250) for i in range(1000)]
+    document = wh.webhook({"contacts": [wh.contact("1")], "messages": messages})
+    body = json.dumps(document, ensure_ascii=False).encode()
+    parts = ingest.split_for_queue(body, document)
+    assert len(parts) >= 2
+    client = ConcurrentClient(expected=len(parts), refuse=frozenset({parts[-1]}))
+
+    with pytest.raises(ingest.HandoffError, match="SQS refused"):
+        ingest.accept_webhook(
+            body,
+            ingest.WebhookSignature(meta_signature(body, SECRET), None),
+            secrets(),
+            lambda: ingest.IngestQueue(client, "url"),  # type: ignore[arg-type]
+        )
+    assert not client.barrier.broken
+    assert len(client.sent) == len(parts) - 1
 
 
 @pytest.mark.parametrize(
@@ -270,13 +385,20 @@ def test_a_queue_s_url_from_its_arn_is_the_one_sqs_gives() -> None:
 
 
 def test_the_clock_starts_the_first_record_and_then_only_those_that_fit() -> None:
-    from wa_conversions.capture.pipeline import RecordClock
+    from wa_conversions.capture.pipeline import FIRST_RECORD_SECONDS, RECORD_MARGIN_SECONDS, RecordClock
 
-    left = [10_000]
+    left = [0]
     clock = RecordClock(lambda: left[0])
     assert clock.has_time()  # nothing timed yet: the first record always starts
-    clock.took(4.0)
-    assert clock.has_time()  # 10 s left > 4 s, the longest so far, and the margin
-    left[0] = 5_500
+    clock.took(1.0)  # quicker than a full part: the next one may still be a full part
+    left[0] = int((FIRST_RECORD_SECONDS + RECORD_MARGIN_SECONDS) * 1000) + 500
+    assert clock.has_time()
+    left[0] -= 1000
+    assert not clock.has_time()
+    longest = FIRST_RECORD_SECONDS + 4
+    clock.took(longest)  # slower than that: the longest so far, and the margin, must fit
+    left[0] = int((longest + RECORD_MARGIN_SECONDS) * 1000) + 500
+    assert clock.has_time()
+    left[0] -= 1000
     assert not clock.has_time()
     assert RecordClock(None).has_time()

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from twilio.request_validator import RequestValidator
 
 from tests.support import twilio as tw
+from wa_conversions.apigw import HttpRequest
 from wa_conversions.capture import twilio_ingest
 from wa_conversions.capture.ingest import IngestQueue
 from wa_conversions.errors import BadRequestError, ForbiddenError, UnauthorizedError
@@ -153,15 +154,24 @@ def test_a_body_that_is_not_form_encoded_utf8_is_a_bad_request() -> None:
 
 
 def test_the_public_url_is_the_configured_one_else_the_one_api_gateway_was_called_on() -> None:
+    # an HTTP API event (payload 2.0): a named stage is in rawPath, the query string as sent
     event = {
-        "path": "/webhooks/twilio",
+        "version": "2.0",
+        "rawPath": "/v1/webhooks/twilio",
+        "rawQueryString": "",
+        "headers": {"host": "abc123.execute-api.eu-west-1.amazonaws.com"},
         "requestContext": {
             "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
-            "path": "/v1/webhooks/twilio",
+            "http": {"method": "POST", "path": "/v1/webhooks/twilio"},
+            "stage": "v1",
         },
     }
-    assert twilio_ingest.public_url("", event) == URL
-    assert twilio_ingest.public_url("https://shop.example/twilio", event) == "https://shop.example/twilio"
+    called = HttpRequest.from_event(event).url
+    assert twilio_ingest.public_url("", called) == URL
+    assert twilio_ingest.public_url("https://shop.example/twilio", called) == "https://shop.example/twilio"
+    # Twilio signs the whole URL it called: a query string it was given is part of it, byte for byte
+    with_query = HttpRequest.from_event({**event, "rawQueryString": "tenant=a%20b&x=1"}).url
+    assert twilio_ingest.public_url("", with_query) == f"{URL}?tenant=a%20b&x=1"
 
 
 # -- parsing -------------------------------------------------------------------------------------

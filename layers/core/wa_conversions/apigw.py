@@ -1,6 +1,11 @@
-"""Just enough of API Gateway's proxy format for the webhook receivers, which must stay lean at cold
-start and so do without Powertools' event handler. The raw body is kept as bytes: signatures are
-computed over exactly what the provider sent."""
+"""Just enough of API Gateway's Lambda proxy events for the webhook receivers, which must stay lean
+at cold start and so do without Powertools' event handler: an HTTP API's (payload format 2.0, the
+webhook URLs to use) and a REST API's (payload 1.0, the legacy webhook routes kept so that providers
+not yet re-pointed still reach them). The raw body is kept as bytes: signatures are computed over
+exactly what the provider sent.
+https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
+"""
 
 from __future__ import annotations
 
@@ -16,23 +21,69 @@ from .errors import ApiError, ForbiddenError, HandoffError, UnauthorizedError
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     method: str
+    # a named stage in front (/v1/webhooks/twilio): 2.0's rawPath, which an HTTP API hands decoded,
+    # or 1.0's requestContext.path, still percent-encoded; the webhook paths are literal, so the
+    # URL a provider signed is the same either way
     path: str
-    headers: dict[str, str]  # lower-cased names: HTTP/2 and API Gateway may change their case
+    headers: dict[str, str]  # lower-cased names, a repeated header's values joined by commas
+    # decoded by API Gateway, a repeated name's values joined by commas (urllib.parse would cost the
+    # cold start its import)
     query: dict[str, str]
+    raw_query: str  # as sent, without the "?"; empty from a REST API, which hands none
+    cookies: tuple[str, ...]  # out of headers, as HTTP APIs hand them
+    domain: str  # the host the caller called: execute-api's, or a custom domain
     body: bytes
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> HttpRequest:
+        """The request in either payload format: 2.0 says so in "version"; 1.0 has none."""
         raw_body = event.get("body") or ""
         body = base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        context = event.get("requestContext") or {}
+        if event.get("version") == "2.0":
+            headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+            return cls(
+                method=str((context.get("http") or {}).get("method", "")).upper(),
+                path=str(event.get("rawPath", "")),
+                headers=headers,
+                query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+                raw_query=str(event.get("rawQueryString") or ""),
+                cookies=tuple(str(cookie) for cookie in event.get("cookies") or ()),
+                domain=str(context.get("domainName") or headers.get("host", "")),
+                body=body,
+            )
+        return cls._from_rest_event(event, context, body)
+
+    @classmethod
+    def _from_rest_event(cls, event: dict[str, Any], context: dict[str, Any], body: bytes) -> HttpRequest:
+        """Payload 1.0 read as 2.0 reads: names lower-cased, a repeated header's or parameter's values
+        joined by commas. REST hands no raw query string, so `raw_query` is empty and `url` is the
+        path alone, as this code signed against before the HTTP API; requestContext.path holds the
+        stage, the event's path does not."""
+        multi_headers = event.get("multiValueHeaders") or {}
+        headers = {str(k).lower(): ",".join(map(str, v)) for k, v in multi_headers.items()} or {
+            str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()
+        }
+        multi_query = event.get("multiValueQueryStringParameters") or {}
+        query = {str(k): ",".join(map(str, v)) for k, v in multi_query.items()} or {
+            str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()
+        }
+        cookie_header = headers.pop("cookie", "")
         return cls(
-            method=str(event.get("httpMethod", "")).upper(),
-            path=str(event.get("path", "")),
+            method=str(event.get("httpMethod") or context.get("httpMethod") or "").upper(),
+            path=str(context.get("path") or event.get("path") or ""),
             headers=headers,
-            query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+            query=query,
+            raw_query="",
+            cookies=tuple(c.strip() for c in cookie_header.split(";") if c.strip()),
+            domain=str(context.get("domainName") or headers.get("host", "")),
             body=body,
         )
+
+    @property
+    def url(self) -> str:
+        """The URL the caller called: https://{domainName}{path}?{raw_query}."""
+        return f"https://{self.domain}{self.path}" + (f"?{self.raw_query}" if self.raw_query else "")
 
 
 def response(status_code: int, body: Any, *, content_type: str = "application/json") -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..aws_limits import (
     SQS_MAX_BATCH_BYTES,
     SQS_MAX_ENTRIES,
+    SQS_MAX_MESSAGE_BYTES,
     EntryTooLargeError,
     batches,
     sqs_message_size,
@@ -32,11 +33,17 @@ if TYPE_CHECKING:
     )
 
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
-# Meta sends up to 1000 updates, 3 MB, in one webhook: it is queued in parts of about 64 kB (a few
-# dozen updates), each a short processor record, so a slow one holds few others back.
-PART_BYTES = 64_000
-# The most one part may take (an update alone larger than PART_BYTES): far under SQS's 1 MiB.
+# Meta sends up to 1000 updates, 3 MB, in one webhook. A body that fits one SQS message goes as it
+# came; a larger one is packed into as few messages as hold it. Each part leaves room for the
+# attributes its message may carry later: the provider on a re-queue, and the reason, source and time
+# when the processor parks it whole in the DLQ (deadletter.py, a reason of at most 1000 characters).
+ATTRIBUTE_ROOM = 8 * 1024
+PART_BYTES = SQS_MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM
+# The largest body CM.com and Twilio may post: each sends one message or report per webhook, queued
+# whole, far under SQS's limit even once re-encoded as JSON.
 MAX_MESSAGE_BYTES = 240_000
+# Parts of one webhook go out in this many SendMessageBatch calls at once at most: Meta waits for all.
+MAX_CONCURRENT_SENDS = 8
 UPDATE_LISTS = ("messages", "statuses", "automatic_events", "message_echoes", "history")
 
 
@@ -102,19 +109,24 @@ def read_webhook(body: bytes) -> dict[str, Any]:
 
 
 def split_for_queue(
-    body: bytes, document: dict[str, Any], max_bytes: int = PART_BYTES, limit_bytes: int = MAX_MESSAGE_BYTES
+    body: bytes, document: dict[str, Any], max_bytes: int = PART_BYTES, limit_bytes: int = PART_BYTES
 ) -> list[str]:
     """The body as queue messages, each valid SQS text. A body of up to `max_bytes` goes as it came;
-    a larger one is cut into smaller webhooks of the same format (one change, or a slice of one
-    change's updates, each, of up to `max_bytes` unless one update alone is larger), so the processor
-    reads one format whatever the size. Raises PayloadTooLargeError when a part would be over
-    `limit_bytes`, which no Meta update comes near."""
+    a larger one is packed, in order, into the fewest webhooks of the same format of up to
+    `max_bytes` each: whole changes while they fit, and a change that does not is cut between its
+    updates to fill the part and go on in the next, so the processor reads one format whatever the
+    size. An update alone over `max_bytes` goes in a part of its own; PayloadTooLargeError when a
+    part would be over `limit_bytes`, which no Meta update comes near."""
     if len(body) <= max_bytes:
         # read_webhook decoded these bytes already: they are UTF-8.
         text = sqs_text(body.decode("utf-8"))
         if len(text.encode("utf-8")) <= max_bytes:
             return [text]
-    parts = _packed(document["object"], list(_pieces(document, max_bytes)), max_bytes)
+    packer = _Packer(document["object"], max_bytes)
+    for entry in document["entry"]:
+        for change in entry.get("changes", []):
+            packer.add_change(entry.get("id"), change)
+    parts = packer.finish()
     for part in parts:
         if len(part.encode("utf-8")) > limit_bytes:
             raise PayloadTooLargeError(
@@ -124,74 +136,110 @@ def split_for_queue(
     return parts
 
 
-def _pieces(document: dict[str, Any], max_bytes: int) -> Iterator[str]:
-    for entry in document["entry"]:
-        for change in entry.get("changes", []):
-            yield from _change_pieces(document["object"], entry.get("id"), change, max_bytes)
-
-
-def _packed(obj: str, parts: list[str], max_bytes: int) -> list[str]:
-    """Consecutive one-entry parts joined into webhooks of several entries, up to `max_bytes`: a
-    webhook of 1000 changes of one update each is then ~40 messages, not 1000 that the webhook
-    function must queue before Meta's timeout."""
-    frame = len(_encode({"object": obj, "entry": []}).encode("utf-8"))
-    groups: list[list[str]] = []
-    size = max_bytes + 1  # no group open yet
-    for part in parts:
-        entry_bytes = len(part.encode("utf-8")) - frame
-        if size + 1 + entry_bytes > max_bytes:  # the 1 is the comma between two entries
-            groups.append([])
-            size = frame - 1
-        groups[-1].append(part)
-        size += 1 + entry_bytes
-    return [
-        group[0]
-        if len(group) == 1
-        else _encode({"object": obj, "entry": [e for part in group for e in json.loads(part)["entry"]]})
-        for group in groups
-    ]
-
-
 def _encode(piece: Any) -> str:
     return sqs_text(json.dumps(piece, separators=(",", ":"), ensure_ascii=False))
 
 
-def _change_pieces(obj: str, entry_id: Any, change: Any, max_bytes: int) -> Iterator[str]:
-    if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
-        # Not a change the processor can read: it goes whole, to be parked there with the reason.
-        yield _encode({"object": obj, "entry": [{"id": entry_id, "changes": [change]}]})
-        return
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
 
-    def wrap(value: dict[str, Any]) -> str:
-        return _encode({"object": obj, "entry": [{"id": entry_id, "changes": [{**change, "value": value}]}]})
 
-    whole = wrap(change.get("value", {}))
-    if len(whole.encode("utf-8")) <= max_bytes:
-        yield whole
-        return
-    value = dict(change.get("value", {}))
-    if isinstance(value.get("history"), list):
-        # One history chunk can hold thousands of messages: cut it to a chunk per message to split.
-        value["history"] = list(_history_pieces(value["history"]))
-    lists = {k: v for k, v in value.items() if k in UPDATE_LISTS and isinstance(v, list)}
-    # What is not a list of updates goes with every part: the processor tells what is wrong with it.
-    shared = {k: v for k, v in value.items() if k not in lists}
-    for list_name, updates in lists.items():
-        # A part's size is its frame's plus each update's and a comma between two: each update is
-        # encoded once, not once per part it could join.
-        frame = len(wrap({**shared, list_name: []}).encode("utf-8"))
-        chunk: list[Any] = []
-        size = frame
-        for update in updates:
-            added = len(_encode(update).encode("utf-8")) + (1 if chunk else 0)
-            if chunk and size + added > max_bytes:
-                yield wrap({**shared, list_name: chunk})
-                chunk, size = [], frame
-                added -= 1
-            chunk.append(update)
-            size += added
-        if chunk:
-            yield wrap({**shared, list_name: chunk})
+class _Packer:
+    """Fills one part after another with entries of one change each; every size is counted in
+    UTF-8 bytes from texts encoded once, each update's too."""
+
+    def __init__(self, obj: str, max_bytes: int) -> None:
+        self._obj = obj
+        self._max = max_bytes
+        self._frame = _size(_encode({"object": obj, "entry": []}))
+        self._parts: list[str] = []
+        self._entries: list[str] = []
+        self._used = self._frame
+
+    def _room(self) -> int:
+        """Bytes one more entry may take in the open part (with the comma before it)."""
+        return self._max - self._used - (1 if self._entries else 0)
+
+    def _add(self, entry: str) -> None:
+        self._used += _size(entry) + (1 if self._entries else 0)
+        self._entries.append(entry)
+
+    def _close(self) -> None:
+        if self._entries:
+            self._parts.append(f'{{"object":{_encode(self._obj)},"entry":[{",".join(self._entries)}]}}')
+            self._entries, self._used = [], self._frame
+
+    def finish(self) -> list[str]:
+        self._close()
+        return self._parts
+
+    def add_change(self, entry_id: Any, change: Any) -> None:
+        def entry(value: Any) -> str:
+            return _encode({"id": entry_id, "changes": [{**change, "value": value}]})
+
+        if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
+            # Not a change the processor can read: it goes whole, to be parked there with the reason.
+            self._whole(_encode({"id": entry_id, "changes": [change]}))
+            return
+        whole = entry(change.get("value", {}))
+        if _size(whole) <= self._room():
+            self._add(whole)
+            return
+        value = dict(change.get("value", {}))
+        if isinstance(value.get("history"), list):
+            # One history chunk can hold thousands of messages: cut it to a chunk per message to split.
+            value["history"] = list(_history_pieces(value["history"]))
+        lists = {k: v for k, v in value.items() if k in UPDATE_LISTS and isinstance(v, list) and v}
+        if not lists:
+            self._whole(whole)
+            return
+        # What is not a list of updates goes with every part: the processor tells what is wrong with it.
+        shared = {k: v for k, v in value.items() if k not in lists}
+        for list_name, updates in lists.items():
+            around = _around(entry({**shared, list_name: [_SLOT]}))
+            if around is None:  # the slot's text is in the change itself: encode each chunk whole
+                frame = _size(entry({**shared, list_name: []}))
+            else:
+                frame = _size(around[0]) + _size(around[1]) + 2
+
+            def chunk_entry(encoded: list[str], name: str = list_name, edges: Any = around) -> str:
+                if edges is None:
+                    return entry({**shared, name: [json.loads(update) for update in encoded]})
+                return f"{edges[0]}[{','.join(encoded)}]{edges[1]}"
+
+            chunk: list[str] = []
+            size = frame
+            for update in updates:
+                encoded = _encode(update)
+                added = _size(encoded) + (1 if chunk else 0)
+                if size + added > self._room():
+                    if chunk:
+                        self._add(chunk_entry(chunk))
+                    self._close()
+                    chunk, size, added = [], frame, _size(encoded)
+                chunk.append(encoded)
+                size += added
+            if chunk:
+                self._add(chunk_entry(chunk))
+
+    def _whole(self, entry: str) -> None:
+        if _size(entry) > self._room():
+            self._close()
+        self._add(entry)
+
+
+# A part's change is encoded once with this in place of its update list, which is then written in
+# from the updates' texts: no update is encoded twice, whatever the number of parts.
+_SLOT = "\ue000wa-conversions-updates\ue000"
+_SLOT_TEXT = _encode([_SLOT])
+
+
+def _around(template: str) -> tuple[str, str] | None:
+    """The text before and after the slot's list in `template`, or None if the slot is not alone."""
+    if template.count(_SLOT_TEXT) != 1:
+        return None
+    head, tail = template.split(_SLOT_TEXT)
+    return head, tail
 
 
 def _history_pieces(chunks: list[Any]) -> Iterator[Any]:
@@ -213,7 +261,9 @@ def _history_pieces(chunks: list[Any]) -> Iterator[Any]:
 
 class IngestQueue:
     """The durable hand-off: SendMessageBatch in batches within SQS's limits (ten messages, 1 MiB in
-    all), with one retry of failed entries."""
+    all), several calls at once, each with one retry of its failed entries. Any entry still not
+    queued refuses the whole hand-off: the provider redelivers, and the processor's ledger skips the
+    parts that did get through."""
 
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._client = client
@@ -233,24 +283,43 @@ class IngestQueue:
             cut = list(batches(bodies, size_of, max_entries=SQS_MAX_ENTRIES, max_bytes=SQS_MAX_BATCH_BYTES))
         except EntryTooLargeError as error:
             raise HandoffError(f"A webhook part is too large for SQS: {error}") from error
-        for batch in cut:
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)
-            ]
-            if message_attributes:
-                for entry in entries:
-                    entry["MessageAttributes"] = message_attributes
-            for _attempt in range(2):
-                try:
-                    result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
-                except Exception as error:  # any transport or service error: the provider must retry
-                    raise HandoffError(f"Could not queue the webhook: {type(error).__name__}") from error
-                failed_ids = {failure["Id"] for failure in result.get("Failed", [])}
-                entries = [entry for entry in entries if entry["Id"] in failed_ids]
-                if not entries:
-                    break
-            if entries:
-                raise HandoffError(f"SQS refused {len(entries)} of {len(batch)} webhook parts")
+        if len(cut) <= 1:  # the common case: no thread pool on the acknowledging path
+            for batch in cut:
+                self._send_batch(batch, message_attributes)
+            return
+        # Lazily: concurrent.futures is only worth its import for a webhook of several calls.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(cut), MAX_CONCURRENT_SENDS)) as pool:
+            futures = [pool.submit(self._send_batch, batch, message_attributes) for batch in cut]
+        refused = [failure for future in futures if (failure := future.exception()) is not None]
+        if refused:
+            first = refused[0]
+            if isinstance(first, HandoffError) and len(refused) == 1:
+                raise first
+            raise HandoffError(
+                f"{len(refused)} of {len(cut)} SendMessageBatch calls failed: {first}"
+            ) from first
+
+    def _send_batch(
+        self, batch: list[str], message_attributes: dict[str, MessageAttributeValueTypeDef]
+    ) -> None:
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)
+        ]
+        if message_attributes:
+            for entry in entries:
+                entry["MessageAttributes"] = message_attributes
+        for _attempt in range(2):
+            try:
+                result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except Exception as error:  # any transport or service error: the provider must retry
+                raise HandoffError(f"Could not queue the webhook: {type(error).__name__}") from error
+            failed_ids = {failure["Id"] for failure in result.get("Failed", [])}
+            entries = [entry for entry in entries if entry["Id"] in failed_ids]
+            if not entries:
+                return
+        raise HandoffError(f"SQS refused {len(entries)} of {len(batch)} webhook parts")
 
 
 def accept_webhook(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qsl
 
 from ..aws_limits import sqs_text
@@ -27,15 +26,11 @@ PROVIDER = "twilio"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
-def public_url(configured: str, event: dict[str, Any]) -> str:
-    """The URL Twilio called, which is what it signed: the configured one (a custom domain or a proxy
-    in front changes the host API Gateway sees), else the one API Gateway was called on."""
-    if configured:
-        return configured
-    context = event.get("requestContext") or {}
-    domain = context.get("domainName") or (event.get("headers") or {}).get("Host", "")
-    path = context.get("path") or event.get("path") or ""
-    return f"https://{domain}{path}"
+def public_url(configured: str, called: str) -> str:
+    """The URL Twilio called, which is what it signs (query string included): the configured one (a
+    custom domain or a proxy in front changes the host API Gateway sees), else `called`, the one API
+    Gateway was called on (HttpRequest.url)."""
+    return configured or called
 
 
 def read_form(body: bytes) -> list[tuple[str, str]]:
