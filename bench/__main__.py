@@ -209,9 +209,12 @@ def print_cold_imports(targets: list[cold_import.Target], runs: int) -> dict[str
     return ratios
 
 
-def run_work(layout: cold_import.Layout, runs: int) -> tuple[list[dict[str, Any]], float | None]:
-    """Per unit of work through the local stack, and the webhook function's first request over its
-    import; prints both, returns each unit's figures and that ratio."""
+def run_work(
+    layout: cold_import.Layout, runs: int
+) -> tuple[list[dict[str, Any]], float | None, dict[str, Any]]:
+    """Per unit of work through the local stack, the webhook function's first request over its
+    import, and the analytics aggregator's cost per event over a contact's history; prints them,
+    returns each unit's figures, that ratio and the history's figures."""
     from . import aws_calls
 
     print("\nAWS calls per webhook through the local stack (the functions' own requests, moto's recorder):")
@@ -228,6 +231,13 @@ def run_work(layout: cold_import.Layout, runs: int) -> tuple[list[dict[str, Any]
             f"{work['name']:<44}{work['updates']:>8}{work['ack_path_calls']:>11}{work['aws_calls']:>7}"
             f"{work['write_units']:>7}{work['read_units']:>7g}{work['events']:>7}"
         )
+    history = aws_calls.contact_history()
+    print(f"\nThe analytics aggregator per event over one contact's first {history['events']} events:")
+    for span, figures in history["per_event"].items():
+        print(
+            f"  events {span}: {figures['write_units']:g} write units, {figures['read_units']:g} read"
+            f" units, {figures['aws_calls']:g} calls"
+        )
     ratio = None if first is None else first.ratio()
     if first is not None and ratio is not None:
         import statistics
@@ -242,7 +252,7 @@ def run_work(layout: cold_import.Layout, runs: int) -> tuple[list[dict[str, Any]
             f" the first is {ratio:.2f}x the import (target <= {FIRST_CALL_TARGET}x)"
             f" {_verdict(ratio, FIRST_CALL_TARGET)}."
         )
-    return works, ratio
+    return works, ratio, history
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         for layout_note in layout.notes:
             print(f"  {layout_note}")
         imports = print_cold_imports(targets, runs)
-        works, first_call = run_work(layout, runs) if args.work else ([], None)
+        works, first_call, history = run_work(layout, runs) if args.work else ([], None, None)
     print(f"\n(run took {time.perf_counter() - started:.0f} s)")
     loads = [load for load in (load_before, load_average()) if load is not None]
     if note := busy_note(max(loads, default=None)):
@@ -324,6 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         "aws_calls": {work["name"]: work["aws_calls"] for work in works} or None,
         "write_units": {work["name"]: work["write_units"] for work in works} or None,
         "ack_path_calls": {work["name"]: work["ack_path_calls"] for work in works} or None,
+        # the analytics aggregator's write units per event, over spans of one contact's first events
+        "history_write_units": (
+            {span: figures["write_units"] for span, figures in history["per_event"].items()}
+            if history
+            else None
+        ),
     }
     if args.cost_doc is not None:
         from . import cost
@@ -331,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         page = {
             **summary,
             "work": works,
+            "history": history,
             "measured": time.strftime("%Y-%m-%d", time.gmtime()),
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
         }

@@ -464,3 +464,150 @@ def measure(
             calls_first = first_call(stack, task_root, layer, runs, writes_bytecode)
     shutil.rmtree(recording_file.parent)
     return works, calls_first
+
+
+HISTORY_EVENTS = 500
+HISTORY_SPANS = ((1, 100), (401, 500))
+HISTORY_CONTACT = "254700000001"
+
+
+class _RecordingClient:
+    """A DynamoDB client that notes each call (as the recorder's (function, call, body)) and the
+    size of what each Query returned."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.read_units = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method) or name.startswith("_") or name in ("exceptions", "meta"):
+            return method
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(("AnalyticsAggregatorFunction", "dynamodb:" + _action(name), kwargs))
+            answer = method(**kwargs)
+            if name in ("query", "get_item"):
+                found = answer.get("Items") or ([answer["Item"]] if "Item" in answer else [])
+                size = sum(item_size(item) for item in found)
+                # one unit per started 4 KB read strongly, half eventually
+                units = max(1, math.ceil(size / (4 * KB)))
+                self.read_units += units if kwargs.get("ConsistentRead") else units / 2
+            return answer
+
+        return call
+
+
+def _action(method: str) -> str:
+    return "".join(part.capitalize() for part in method.split("_"))
+
+
+def _history_events(count: int) -> list[Any]:
+    """One contact's lifecycle, in order: its message, then the business's reply sent, delivered and
+    read, 30 s apart, over and over (every fourth event a new inbound message)."""
+    from datetime import UTC, datetime, timedelta
+
+    from wa_conversions.models.events import EventContext, LifecycleEvent
+
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    events = []
+    for index in range(count):
+        cycle, step = divmod(index, 4)
+        name = ("message.received", "message.sent", "message.delivered", "message.read")[step]
+        message = f"wamid.bench.{cycle}.{'in' if step == 0 else 'out'}"
+        when = (start + timedelta(seconds=30 * index)).isoformat().replace("+00:00", "Z")
+        events.append(
+            LifecycleEvent(
+                message_id=f"bench-history-{index}",
+                event=name,
+                user_id=f"+{HISTORY_CONTACT}",
+                timestamp=when,
+                context=EventContext(provider="meta"),
+                properties={"contactKey": HISTORY_CONTACT, "messageId": message},
+            )
+        )
+    return events
+
+
+def contact_history(count: int = HISTORY_EVENTS) -> dict[str, Any]:
+    """Write units, read units and calls per event the analytics aggregator spends over one contact's
+    first `count` events (the aggregator and its store against moto in this process, tables as the
+    template defines them), averaged over HISTORY_SPANS: flat if the cost does not grow with history."""
+    import boto3
+    from moto import mock_aws
+
+    from devstack import cfn
+    from wa_conversions.analytics.aggregator import Aggregator
+    from wa_conversions.store.analytics import AnalyticsRepository
+
+    template = cfn.load_template(payloads.ROOT / "template.yaml")
+    # moto's own credentials and region, never the stack's endpoint or a real account
+    local = {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+    saved = {key: os.environ.get(key) for key in ("AWS_ENDPOINT_URL", *local)}
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update(local)
+    per_event: list[tuple[int, float, int]] = []
+    try:
+        with mock_aws():
+            dynamodb = boto3.client("dynamodb")
+            tables = {"Table": "bench-table", "IdempotencyTable": "bench-idempotency"}
+            for logical_id, name in tables.items():
+                props = template["Resources"][logical_id]["Properties"]
+                kwargs: dict[str, Any] = {
+                    "TableName": name,
+                    "KeySchema": props["KeySchema"],
+                    "AttributeDefinitions": props["AttributeDefinitions"],
+                    "BillingMode": "PAY_PER_REQUEST",
+                }
+                if props.get("GlobalSecondaryIndexes"):
+                    kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+                dynamodb.create_table(**kwargs)
+            meter = Recording.__new__(Recording)
+            meter._dynamodb = dynamodb
+            meter._indexes = {
+                name: [
+                    [key["AttributeName"] for key in index["KeySchema"]]
+                    for index in template["Resources"][logical_id]["Properties"].get(
+                        "GlobalSecondaryIndexes", []
+                    )
+                ]
+                for logical_id, name in tables.items()
+            }
+            client = _RecordingClient(dynamodb)
+            repository = AnalyticsRepository(
+                client,  # type: ignore[arg-type]
+                tables["Table"],
+                tables["IdempotencyTable"],
+                marker_ttl_seconds=90 * 86_400,
+            )
+            aggregator = Aggregator(repository)
+            for event in _history_events(count):
+                client.calls.clear()
+                client.read_units = 0.0
+                if aggregator.apply(event).outcome != "counted":
+                    raise RuntimeError(f"{event.event} of the bench history was not counted")
+                per_event.append((meter.write_units(client.calls), client.read_units, len(client.calls)))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    spans: dict[str, dict[str, float]] = {}
+    for low, high in HISTORY_SPANS:
+        chosen = per_event[low - 1 : high]
+        spans[f"{low}-{high}"] = {
+            "write_units": round(statistics.mean(w for w, _, _ in chosen), 2),
+            "read_units": round(statistics.mean(r for _, r, _ in chosen), 2),
+            "aws_calls": round(statistics.mean(c for _, _, c in chosen), 2),
+        }
+    return {"events": count, "per_event": spans}
+
+
+if __name__ == "__main__":
+    print(json.dumps(contact_history()))

@@ -61,7 +61,8 @@ def unit_cost(work: dict[str, Any], memory_gb: float) -> dict[str, float]:
     consumed = invocations - work["invocations"].get(ACKNOWLEDGING, 0)
     sqs = sum(count for call, count in work["calls"].items() if call.startswith("sqs:")) + 2 * consumed
     return {
-        "API Gateway": PRICE["api_rest_request"],
+        # each unit of work is one webhook, on the webhooks' HTTP API (the operator API is REST)
+        "API Gateway": PRICE["api_http_request"],
         "Lambda": invocations * PRICE["lambda_request"]
         + work["invoked_ms"] / 1000 * memory_gb * PRICE["lambda_gb_s"],
         "SQS": sqs * PRICE["sqs_request"],
@@ -81,6 +82,31 @@ def naive_cost() -> float:
 
 def _money(dollars: float) -> str:
     return f"${dollars:,.2f}"
+
+
+def _history(history: dict[str, Any] | None) -> list[str]:
+    """The analytics aggregator's cost per event over a contact's first events (aws_calls.contact_history)."""
+    if not history:
+        return []
+    lines = [
+        "",
+        f"### Over a contact's first {history['events']} events",
+        "",
+        "The analytics aggregator alone, per event, over one contact's history (its message, then the"
+        " reply sent, delivered and read, 30 s apart, again and again), against moto: the write units"
+        " stay flat because an event writes only its own fact's item, the contact's small head, the"
+        " hour's counters and its marker ([analytics](analytics.md#storage)). Read units are the strongly"
+        " consistent Query of the contact's facts, by the bytes it returned: they grow with the facts"
+        " kept (30 days, at most 600).",
+        "",
+        "| events | write units | read units | AWS calls |",
+        "|---|---|---|---|",
+    ]
+    for span, figures in history["per_event"].items():
+        lines.append(
+            f"| {span} | {figures['write_units']:g} | {figures['read_units']:g} | {figures['aws_calls']:g} |"
+        )
+    return lines
 
 
 def render(figures: dict[str, Any]) -> str:
@@ -116,13 +142,17 @@ def render(figures: dict[str, Any]) -> str:
         calls = ", ".join(f"{call} {count}" for call, count in work["calls"].items())
         lines.append(f"- {work['name']}: {calls}")
 
+    lines += _history(figures.get("history"))
     lines += [
         "",
         "## A million updates",
         "",
         "A mixed stream, one update per webhook: "
         + ", ".join(f"{share:.0%} {name.removeprefix('1 update: ')}" for name, share in MIX.items())
-        + ". On-demand prices, us-east-1: API Gateway REST $3.50/M requests, Lambda arm64"
+        + ". On-demand prices, us-east-1: API Gateway HTTP $1.00/M requests (the webhooks' API; the"
+        " operator API's REST, $3.50/M, is not in this stream; an HTTP API meters a request in 512 KB"
+        " steps, so a 3 MB webhook bills as 6, and the flat $1.00/M holds for this stream of one-update"
+        " webhooks), Lambda arm64"
         " $0.0000133334/GB-s + $0.20/M, SQS $0.40/M, EventBridge $1.00/M events, DynamoDB $0.625/M write"
         " units and $0.125/M read units. Lambda's GB-s are the local stack's handler time at the"
         f" template's {defaults['memory_gb'] * 1024:.0f} MB, moto's answers included (AWS answers faster).",
@@ -144,8 +174,29 @@ def render(figures: dict[str, Any]) -> str:
         f" invocation of 100 ms, five one-unit writes) costs {_money(naive)} per million updates:"
         f" the product is **{product / naive:.2f}x** that, against a target of at most 0.5x.",
         "",
-        "Not measured yet: an order through all four destinations (per 100,000 orders), a Meta"
-        " Conversions API batch, and write units over a contact's first 500 events.",
+        "Not measured yet: an order through all four destinations (per 100,000 orders) and a Meta"
+        " Conversions API batch.",
+        "",
+        "## The webhooks' API type",
+        "",
+        "The webhook routes (`GET`/`POST /webhooks/whatsapp`, `POST /webhooks/cm`, `/twilio`, `/shopify`)"
+        " are on an HTTP API (`WebhookApi`, payload format 2.0): $1.00 per million requests against a"
+        " REST API's $3.50, and less latency added"
+        " ([choosing](https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vs-rest.html)).",
+        "What they need is all there: a Lambda proxy integration handing over the raw body (signatures"
+        " are checked on its bytes; a form post such as Twilio's comes base64, and is decoded), the"
+        " headers (names lower-cased, a repeated header's values joined by commas) and the query"
+        " string (`rawQueryString` as sent, which Twilio's signature covers; `queryStringParameters`"
+        " decoded), per-route throttles (`RouteSettings`, from `WebhookRateLimit` and"
+        " `WebhookBurstLimit`), access logs without personal data, and a stage (`v1`) in the public URL"
+        " Twilio signs. What an HTTP API lacks (AWS WAF, usage plans and API keys, request validation,"
+        " resource policies, edge-optimized endpoints) no webhook route uses. The operator API"
+        " (`X-Api-Key`, few requests) stays on the REST API.",
+        "",
+        "The webhook routes are kept on the REST API too, with their throttles (the stack's `Legacy*`"
+        " outputs): a deployment from before `WebhookApi` keeps receiving from providers still pointed"
+        " there, which pay REST's price until re-pointed; an unused route costs nothing"
+        " ([pricing](https://aws.amazon.com/api-gateway/pricing/)).",
         "",
         "## Burst",
         "",

@@ -3,8 +3,9 @@ exact when it is retried halfway, and GET /metrics reads one item per UTC day an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,10 +14,13 @@ from moto import mock_aws
 
 from tests.support import analytics_history as history
 from tests.support.cfn import create_table, load_template
-from wa_conversions.analytics.aggregator import Aggregator, shard_of
+from wa_conversions.analytics.aggregator import Aggregator, fold, shard_of
+from wa_conversions.errors import StateConflictError
+from wa_conversions.models import contact_state
 from wa_conversions.models.contact_state import ContactState
 from wa_conversions.models.events import LifecycleEvent
-from wa_conversions.store.analytics import PENDING_PREFIX, AnalyticsRepository, contact_state_pk
+from wa_conversions.store.analytics import AnalyticsRepository
+from wa_conversions.store.keys import ANALYTICS_PENDING_PREFIX, analytics_state_pk
 
 TABLE = "wa-conversions-table"
 IDEMPOTENCY_TABLE = "wa-conversions-idempotency"
@@ -80,7 +84,7 @@ def totals(repo: AnalyticsRepository, tenant: str | None = None) -> dict[str, fl
 
 
 def state_item(client: CountingClient) -> dict[str, Any]:
-    key = {"pk": {"S": contact_state_pk(CONTACT)}, "sk": {"S": "STATE"}}
+    key = {"pk": {"S": analytics_state_pk(CONTACT)}, "sk": {"S": "STATE"}}
     found: dict[str, Any] = client.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
     return found
 
@@ -113,7 +117,7 @@ def test_a_tenant_named_after_months_of_history_back_fills_in_several_transactio
     assert sum(v for k, v in deployment.items() if k.endswith("#conversations")) == 150
     assert sum(v for k, v in tenant.items() if k.endswith("#conversations")) == 150
     assert tenant["received"] == deployment["received"] == 1
-    assert not [name for name in state_item(client) if name.startswith(PENDING_PREFIX)]
+    assert not [name for name in state_item(client) if name.startswith(ANALYTICS_PENDING_PREFIX)]
     assert repo.load_state(CONTACT).tenant == "t1"
 
 
@@ -134,7 +138,7 @@ def test_a_commit_cut_short_after_the_state_is_saved_is_finished_by_the_redelive
     monkeypatch.setattr(repo, "_apply_parked", crash)
     with pytest.raises(TimeoutError):
         aggregator.apply(late)
-    assert [name for name in state_item(client) if name.startswith(PENDING_PREFIX)]
+    assert [name for name in state_item(client) if name.startswith(ANALYTICS_PENDING_PREFIX)]
     monkeypatch.setattr(repo, "_apply_parked", finish)
 
     assert aggregator.apply(late).outcome == "counted"  # SQS hands the record over again
@@ -144,7 +148,7 @@ def test_a_commit_cut_short_after_the_state_is_saved_is_finished_by_the_redelive
     assert sum(v for k, v in tenant.items() if k.endswith("#conversations")) == 150
     assert sum(v for k, v in totals(repo).items() if k.endswith("#conversations")) == 150
     assert tenant["received"] == 1
-    assert not [name for name in state_item(client) if name.startswith(PENDING_PREFIX)]
+    assert not [name for name in state_item(client) if name.startswith(ANALYTICS_PENDING_PREFIX)]
 
 
 def test_a_30_day_range_reads_one_item_per_day_and_shard(client: CountingClient) -> None:
@@ -193,3 +197,260 @@ def test_a_state_counted_per_day_before_hours_is_moved_to_hours_by_its_next_even
     # every message now sits in its hour, so any zone's days are exact
     assert all(not any(c.values()) for bucket, c in days.items() if len(bucket) == 10)
     assert days[f"{day(7)}T21"] == {"received": 1, "country#KE": 1}
+
+
+class WritingClient(CountingClient):
+    """Counting, and noting the bytes of every item each transaction writes and the calls made."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.written: list[int] = []
+        self.calls: list[str] = []
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.calls.append("TransactWriteItems")
+        for action in kwargs["TransactItems"]:
+            (_, request), *_ = action.items()
+            self.written.append(len(json.dumps(request.get("Item") or request.get("Key"))))
+        return self._client.transact_write_items(**kwargs)
+
+    def query(self, **kwargs: Any) -> Any:
+        self.calls.append("Query")
+        return super().query(**kwargs)
+
+    def get_item(self, **kwargs: Any) -> Any:
+        self.calls.append("GetItem")
+        return self._client.get_item(**kwargs)
+
+
+def conversation(cycle: int) -> list[LifecycleEvent]:
+    """The contact's message, then the business's reply sent, delivered and read."""
+    base = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=10 * cycle)
+    names = ("message.received", "message.sent", "message.delivered", "message.read")
+    return [
+        event(
+            name,
+            (base + timedelta(seconds=30 * step)).isoformat().replace("+00:00", ".000Z"),
+            f"h{cycle}-{step}",
+            messageId=f"wamid.h{cycle}.{'in' if step == 0 else 'out'}",
+        )
+        for step, name in enumerate(names)
+    ]
+
+
+def test_an_events_writes_do_not_grow_with_the_contacts_history(client: CountingClient) -> None:
+    writing = WritingClient(client._client)
+    aggregator = Aggregator(repository(writing))  # type: ignore[arg-type]
+    per_event: list[int] = []
+    calls: list[int] = []
+    for cycle in range(60):
+        for step in conversation(cycle):
+            writing.written.clear()
+            writing.calls.clear()
+            assert aggregator.apply(step).outcome == "counted"
+            per_event.append(sum(writing.written))
+            calls.append(len(writing.calls))
+
+    early, late = per_event[8:40], per_event[-32:]
+    # the same kind of events write as much after 240 events as after 8 (the whole state once grew)
+    assert sum(late) <= sum(early) * 1.1
+    assert set(calls) == {2}  # one Query, one transaction: no marker read first
+
+
+def test_a_redelivered_status_writes_nothing(client: CountingClient) -> None:
+    writing = WritingClient(client._client)
+    aggregator = Aggregator(repository(writing))  # type: ignore[arg-type]
+    steps = conversation(0)
+    for step in steps:
+        assert aggregator.apply(step).outcome == "counted"
+    writing.calls.clear()
+
+    assert aggregator.apply(steps[2]).outcome == "duplicate"  # SQS hands "delivered" over again
+
+    assert writing.calls == ["Query"]
+    counted = totals(repository(client))
+    assert (counted["sent"], counted["delivered"], counted["read"]) == (1, 1, 1)
+    markers = client.scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    assert len(markers) == len(steps)  # one per counted event, none for the redelivery
+
+
+def test_a_state_saved_whole_is_read_and_moved_to_fact_items_with_nothing_counted_twice(
+    client: CountingClient,
+) -> None:
+    repo = repository(client)
+    legacy = ContactState(contact=CONTACT)
+    steps = conversation(0)
+    for step in steps[:2]:  # counted before facts had items: the whole state in the head item
+        fold(legacy, step)
+    counted = legacy.settle()
+    client.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": analytics_state_pk(CONTACT)},
+            "sk": {"S": "STATE"},
+            "version": {"N": "1"},
+            "state": {"S": legacy.model_dump_json(exclude={"version"})},
+            "expires_at": {"N": "4102444800"},
+        },
+    )
+    assert repo.commit("before", counted, shard_of(CONTACT))
+
+    aggregator = Aggregator(repo)
+    assert aggregator.apply(steps[1]).outcome == "duplicate"  # its fact is in the old state
+    for step in steps[2:]:
+        assert aggregator.apply(step).outcome == "counted"
+
+    assert {k: v for k, v in totals(repo).items() if k in ("received", "sent", "delivered", "read")} == {
+        "received": 1,
+        "sent": 1,
+        "delivered": 1,
+        "read": 1,
+    }
+    head = state_item(client)
+    assert "state" not in head and "facts" not in head  # every fact has its own item now
+    facts = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :fact)",
+        ExpressionAttributeValues={":pk": {"S": analytics_state_pk(CONTACT)}, ":fact": {"S": "FACT#"}},
+    )["Items"]
+    assert sorted(item["sk"]["S"] for item in facts) == ["FACT#in:wamid.h0.in", "FACT#out:wamid.h0.out"]
+
+
+def test_a_view_of_a_commit_half_applied_is_read_again_not_counted_on(client: CountingClient) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    for step in conversation(0)[:2]:
+        assert aggregator.apply(step).outcome == "counted"
+    head = state_item(client)
+    # as a Query may see it while the next commit is applied: its head, not yet the fact it wrote
+    client.put_item(
+        TableName=TABLE,
+        Item={**head, "version": {"N": "3"}, "touched": {"S": '["out:wamid.h0.out"]'}},
+    )
+
+    with pytest.raises(StateConflictError):
+        repo.load_state(CONTACT)
+
+    client.put_item(TableName=TABLE, Item=head)  # the commit as it was: read at once
+    assert repo.load_state(CONTACT).version == 2
+
+
+def contact_items(client: CountingClient, contact: str = CONTACT) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": analytics_state_pk(contact)}},
+        ConsistentRead=True,
+    )["Items"]
+    return found
+
+
+def received(when: str, key: str, contact: str = CONTACT) -> LifecycleEvent:
+    document = history.bus("message.received", contact, when, key, messageId=f"wamid.{key}").document
+    return LifecycleEvent.model_validate(document)
+
+
+def test_a_contact_whose_forgotten_facts_stub_ttl_removed_still_counts(client: CountingClient) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    assert aggregator.apply(received(history.at(day(0), "10:00:00"), "a")).outcome == "counted"
+    # 45 days on: the first message is out of the window, its item overwritten with a one-day stub
+    assert aggregator.apply(received(history.at(day(45), "10:00:00"), "b")).outcome == "counted"
+    stubs = [i for i in contact_items(client) if i["sk"]["S"].startswith("FACT#") and "fact" not in i]
+    assert [s["sk"]["S"] for s in stubs] == ["FACT#in:wamid.a"]
+    for stub in stubs:  # TTL removes it a day later, the head still naming it
+        client.delete_item(TableName=TABLE, Key={"pk": stub["pk"], "sk": stub["sk"]})
+
+    assert aggregator.apply(received(history.at(day(46), "10:00:00"), "c")).outcome == "counted"
+
+    assert totals(repo)["received"] == 3
+
+
+def test_a_contact_whose_latest_fact_ttl_removed_before_its_head_still_counts(
+    client: CountingClient,
+) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    assert aggregator.apply(received(history.at(day(0), "10:00:00"), "a")).outcome == "counted"
+    head = state_item(client)
+    # 400 days without an event: head and fact both expired, TTL has removed the fact first
+    client.put_item(TableName=TABLE, Item={**head, "expires_at": {"N": "1000"}})
+    client.delete_item(TableName=TABLE, Key={"pk": head["pk"], "sk": {"S": "FACT#in:wamid.a"}})
+
+    assert aggregator.apply(received(history.at(day(1), "10:00:00"), "b")).outcome == "counted"
+
+    assert totals(repo)["received"] == 2
+
+
+def test_a_redelivery_after_its_fact_left_the_window_counts_nothing(client: CountingClient) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    first = received(history.at(day(0), "10:00:00"), "a")
+    assert aggregator.apply(first).outcome == "counted"
+    assert aggregator.apply(received(history.at(day(45), "10:00:00"), "b")).outcome == "counted"
+
+    assert aggregator.apply(first).outcome == "duplicate"  # its fact forgotten, its marker kept
+
+    assert totals(repo)["received"] == 2
+
+
+def test_a_redelivery_after_its_fact_was_trimmed_for_size_counts_nothing(
+    client: CountingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contact_state, "MAX_FACTS", 3)
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    steps = [received(history.at(day(0), f"10:0{n}:00"), f"m{n}") for n in range(5)]
+    for step in steps:
+        assert aggregator.apply(step).outcome == "counted"
+
+    assert aggregator.apply(steps[0]).outcome == "duplicate"  # SQS hands it over again, minutes later
+
+    assert totals(repo)["received"] == 5
+
+
+def test_a_merge_retires_the_merged_contacts_facts_and_merging_back_keeps_the_count(
+    client: CountingClient,
+) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    other = "254700000001"
+    assert aggregator.apply(received(history.at(day(0), "10:00:00"), "a", contact=other)).outcome == "counted"
+    into = history.bus("contact.merged", CONTACT, history.at(day(1), "10:00:00"), "m1", mergedFrom=other)
+    assert aggregator.apply(LifecycleEvent.model_validate(into.document)).outcome == "counted"
+
+    left = [i["sk"]["S"] for i in contact_items(client, other) if "fact" in i]
+    assert left == []  # only the head's pointer and a stub TTL removes soon
+    assert totals(repo)["received"] == 1
+
+    back = history.bus("contact.merged", other, history.at(day(2), "10:00:00"), "m2", mergedFrom=CONTACT)
+    assert aggregator.apply(LifecycleEvent.model_validate(back.document)).outcome == "counted"
+
+    assert totals(repo)["received"] == 1
+    assert repo.load_state(other).merged_into is None  # live again: its next event counts there
+    assert repo.load_state(CONTACT).merged_into == other
+
+
+def test_a_load_that_keeps_meeting_a_commit_half_applied_is_retried_like_a_commit(
+    client: CountingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    load = repo.load_state
+    conflicts = ["merge's source", "merge's target", "an event's contact"]
+
+    def busy_then_read(contact: str) -> ContactState:
+        if conflicts:  # as load_state raises after its own reads kept seeing a commit in flight
+            raise StateConflictError(f"{conflicts.pop()} kept changing while read")
+        return load(contact)
+
+    monkeypatch.setattr(repo, "load_state", busy_then_read)
+    assert aggregator.apply(received(history.at(day(0), "10:00:00"), "a")).outcome == "counted"
+    conflicts += ["merge's source", "merge's target"]
+    merged = history.bus(
+        "contact.merged", "254700000001", history.at(day(1), "10:00:00"), "m", mergedFrom=CONTACT
+    )
+    assert aggregator.apply(LifecycleEvent.model_validate(merged.document)).outcome == "counted"
+
+    assert totals(repo)["received"] == 1
+    assert repo.load_state(CONTACT).merged_into == "254700000001"

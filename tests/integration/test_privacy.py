@@ -559,3 +559,44 @@ def test_customers_redact_from_a_tenants_shop_erases_that_tenants_contact_only(
 
     assert done["batchItemFailures"] == []
     assert (contact("brand-b"), contact(None)) == (404, 200)
+
+
+def test_an_erasure_leaves_none_of_the_contacts_analytics_items_even_with_an_event_counted_meanwhile(
+    world: AttributionHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support import analytics_history as history
+    from wa_conversions.analytics.aggregator import Aggregator
+    from wa_conversions.models.events import LifecycleEvent
+    from wa_conversions.privacy.erasure import Eraser
+    from wa_conversions.store.analytics import AnalyticsRepository
+    from wa_conversions.store.keys import analytics_state_pk
+
+    a_persons_history(world)
+    dynamodb = boto3.client("dynamodb")
+    aggregator = Aggregator(
+        AnalyticsRepository(dynamodb, TABLE, IDEMPOTENCY_TABLE, marker_ttl_seconds=86_400)
+    )
+
+    def received(key: str, when: str) -> None:
+        bus = history.bus("message.received", PHONE, when, key, messageId=f"wamid.{key}")
+        assert aggregator.apply(LifecycleEvent.model_validate(bus.document)).outcome == "counted"
+
+    received("a", history.at("2025-01-01", "10:00:00"))
+    received("b", history.at("2025-01-01", "10:05:00"))
+    planned = Eraser.plan
+
+    def counted_meanwhile(self: Eraser, *args: Any, **kwargs: Any) -> Any:
+        plan = planned(self, *args, **kwargs)  # after the scan read the state, before it is deleted
+        received("c", history.at("2025-01-01", "10:10:00"))
+        return plan
+
+    monkeypatch.setattr(Eraser, "plan", counted_meanwhile)
+    erased(world.capture, PHONE)
+
+    left = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": analytics_state_pk(PHONE)}},
+        ConsistentRead=True,
+    )["Items"]
+    assert left == []

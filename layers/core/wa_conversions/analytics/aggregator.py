@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from ..errors import StateConflictError
 from ..models.contact_state import Activity, ContactState, bucket_of_time, merge_deltas
+from ..models.domain import user_contact_key, user_id_of_key
 from ..models.events import LifecycleEvent
 from ..phones import country_of
 from .tenancy import tenant_of, with_tenant
@@ -32,8 +33,6 @@ type Outcome = Literal["counted", "duplicate", "ignored"]
 
 
 class AnalyticsStore(Protocol):
-    def seen(self, event_id: str) -> bool: ...
-
     def load_state(self, contact: str) -> ContactState: ...
 
     def commit(
@@ -46,9 +45,10 @@ class AnalyticsStore(Protocol):
         expected_version: int | None = None,
         retired: tuple[ContactState, int] | None = None,
     ) -> bool:
-        """Mark the event counted and add the deltas, atomically. False when it was already counted;
-        StateConflictError when the state's version moved. `retired`: a merged contact's emptied
-        state and the version it was loaded at, written in the same transaction."""
+        """Add the deltas and save the state, atomically, with the event's counted marker.
+        False when the marker was there already (the event was counted); StateConflictError when the
+        state's version moved. `retired`: a merged contact's emptied state and the version it was
+        loaded at, written in the same transaction."""
         ...
 
 
@@ -77,7 +77,7 @@ def contact_of(event: LifecycleEvent) -> str | None:
     digits = user.removeprefix("+")
     if digits.isdigit():
         return digits
-    return user if user.startswith("uid:") else f"uid:{user}"
+    return user if user_id_of_key(user) is not None else user_contact_key(user)
 
 
 def _text(value: Any) -> str | None:
@@ -190,8 +190,8 @@ class Aggregator:
         name = event.event
         if name not in CONTACT_EVENTS and name not in CONVERSION_EVENTS and name != CONTACT_MERGED:
             return Result("ignored", name)
-        if self._store.seen(event.message_id):
-            return Result("duplicate", name)
+        # No read of the marker first: the commit's conditional marker, or the state's facts, tell a
+        # redelivery (a strongly consistent read per event bought nothing a condition does not).
         if name == CONTACT_MERGED:
             return self._merge(event)
         contact = contact_of(event)
@@ -203,12 +203,15 @@ class Aggregator:
             # Only a status without a recipient lands here; it still counts, on its own.
             contact = f"msg:{event.properties.get('messageId') or event.message_id}"
         for _ in range(MAX_ATTEMPTS):
-            state = self._store.load_state(contact)
-            for _hop in range(3):  # a late event of a contact merged since counts for the survivor
-                if not state.merged_into:
-                    break
-                contact = state.merged_into
+            try:  # a load that keeps meeting a commit half applied is retried like a commit
                 state = self._store.load_state(contact)
+                for _hop in range(3):  # a late event of a contact merged since counts for the survivor
+                    if not state.merged_into:
+                        break
+                    contact = state.merged_into
+                    state = self._store.load_state(contact)
+            except StateConflictError:
+                continue
             expected = state.version
             # what was counted before the contact's tenant was known is counted for it now too
             before = merge_deltas(state.counted.values()) if state.tenant is None else {}
@@ -216,10 +219,20 @@ class Aggregator:
             tenant = state.tenant or tenant_of(event.properties)
             deltas = with_tenant(state.settle(), tenant, before)
             state.tenant = tenant
+            if not deltas and not state.changed():
+                # a fact already known: this event again, or its copy from another source (the CRM)
+                finished = event.message_id in state.stored.finished  # its cut-short commit, done now
+                return Result("counted" if finished else "duplicate", name)
             state.version = expected + 1
+            # Every counted event writes its marker too: a fact may be dropped (the window, MAX_FACTS)
+            # before a redelivery arrives, and the marker's condition still tells it.
             try:
                 fresh = self._store.commit(
-                    event.message_id, deltas, shard_of(contact), state=state, expected_version=expected
+                    event.message_id,
+                    deltas,
+                    shard_of(contact),
+                    state=state,
+                    expected_version=expected,
                 )
             except StateConflictError:
                 continue
@@ -235,27 +248,33 @@ class Aggregator:
         if not target or not source or target == source:
             return Result("ignored", event.event)
         for _ in range(MAX_ATTEMPTS):
-            merged = self._store.load_state(source)
-            if merged.merged_into:
-                # a redelivery after a crash: loading the survivor finishes a commit parked on it
-                self._store.load_state(merged.merged_into)
-                return Result("duplicate", event.event)
-            state = self._store.load_state(target)
-            for _hop in range(3):  # the survivor may have been merged on since (a new number)
-                if not state.merged_into or state.merged_into == source:
-                    break
-                target = state.merged_into
+            try:  # a load that keeps meeting a commit half applied is retried like a commit
+                merged = self._store.load_state(source)
+                if merged.merged_into:
+                    # a redelivery after a crash: loading the survivor finishes a commit parked on it
+                    self._store.load_state(merged.merged_into)
+                    return Result("duplicate", event.event)
                 state = self._store.load_state(target)
+                for _hop in range(3):  # the survivor may have been merged on since (a new number)
+                    if not state.merged_into or state.merged_into == source:
+                        break
+                    target = state.merged_into
+                    state = self._store.load_state(target)
+            except StateConflictError:
+                continue
             expected = state.version
             # each side's contributions not yet counted for the tenant (its tenant was unknown) are now
             unscoped = [s.counted.values() for s in (state, merged) if s.tenant is None]
             before = merge_deltas(part for parts in unscoped for part in parts)
             tenant = state.tenant or merged.tenant or tenant_of(event.properties)
             state.absorb(merged)
+            if state.merged_into == source:
+                state.merged_into = None  # merged back: the survivor is live again, not a pointer
             deltas = with_tenant(state.settle(), tenant, before)
             state.tenant = tenant
             state.version = expected + 1
             emptied = ContactState(contact=source, version=merged.version + 1, merged_into=target)
+            emptied.take_storage(merged)  # so the commit retires the merged contact's fact items
             try:
                 fresh = self._store.commit(
                     event.message_id,

@@ -9,23 +9,29 @@ those already counted is what gets added to the day items. A repeat derives the 
 adds nothing; a late event moves a count to where it belongs.
 
 Facts older than the window before the contact's newest fact are dropped from the state with their
-counters left standing, which keeps the state item small.
+counters left standing, which keeps the state small. It is stored as one item per fact (fact_groups:
+the fact and what was counted from it) beside a small head (head_json), so an event rewrites only the
+facts it changed: its cost does not grow with the contact's history (store.analytics).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from .histogram import bucket_of
 
 WINDOW_SECONDS = 30 * 86_400
 MAX_FACTS = 600
 ACTIVITY_COUNTERS = {"assigned": "assigned", "resolved": "resolved", "handoff": "handoffs"}
+# The groups each of which is one fact, kept in an item of its own (fact_groups).
+FACT_KINDS = ("in", "out", "click", "act")
 
 type Contributions = dict[str, dict[str, float]]
 """group -> {"<YYYY-MM-DD>|<counter>": amount}"""
@@ -98,7 +104,23 @@ class Activity(BaseModel):
     mode: str | None = None
 
 
+@dataclass
+class Stored:
+    """Where a loaded state's facts are stored (store.analytics): fact items by group, and groups
+    kept in the head item (legacy states, and what one transaction had no room for; None hides an
+    item being retired). `head` and `groups` are the state as loaded, to tell what an event changed."""
+
+    items: dict[str, str] = field(default_factory=dict)
+    embedded: dict[str, str | None] = field(default_factory=dict)
+    head: str = ""
+    groups: dict[str, str] = field(default_factory=dict)
+    # events whose parked counter parts the load finished (their commit was cut short)
+    finished: set[str] = field(default_factory=set)
+
+
 class ContactState(BaseModel):
+    _stored: Stored = PrivateAttr(default_factory=Stored)
+
     contact: str
     version: int = 0
     created: int | None = None
@@ -115,6 +137,72 @@ class ContactState(BaseModel):
     merged_into: str | None = None
     # The listed tenant its events name (analytics.tenancy); its counters are counted for it too.
     tenant: str | None = None
+
+    # -- storing ------------------------------------------------------------------------------
+
+    @property
+    def stored(self) -> Stored:
+        return self._stored
+
+    def fact_groups(self) -> dict[str, str]:
+        """Each fact with what was counted from it, as JSON, by group ("out:<message id>")."""
+        facts: dict[str, dict[str, Any]] = {}
+        kinds: list[dict[str, Inbound] | dict[str, Outbound] | dict[str, Click] | dict[str, Activity]]
+        kinds = [self.inbound, self.outbound, self.clicks, self.activities]
+        for kind, known in zip(FACT_KINDS, kinds, strict=True):
+            for key, fact in known.items():
+                facts[f"{kind}:{key}"] = {"fact": fact.model_dump(exclude_none=True)}
+        for group, counted in self.counted.items():
+            if group.partition(":")[0] in FACT_KINDS:
+                facts.setdefault(group, {})["counted"] = _amounts(counted)
+        return {group: _canonical(part) for group, part in facts.items()}
+
+    def head_json(self) -> str:
+        """Everything but the facts: the contact, its first clicks, and the contact's own counts."""
+        head = self.model_dump(exclude={"version", "inbound", "outbound", "clicks", "activities", "counted"})
+        head["counted"] = {
+            g: _amounts(c) for g, c in self.counted.items() if g.partition(":")[0] not in FACT_KINDS
+        }
+        return _canonical(head)
+
+    @classmethod
+    def from_parts(cls, head: str, groups: dict[str, str], version: int) -> ContactState:
+        """head_json() and fact_groups() put together again."""
+        plain: dict[str, Any] = json.loads(head)
+        known: dict[str, dict[str, Any]] = {kind: {} for kind in FACT_KINDS}
+        counted: dict[str, Any] = plain.pop("counted", {})
+        for group, text in groups.items():
+            kind, _, key = group.partition(":")
+            part = json.loads(text)
+            if "fact" in part:
+                known[kind][key] = part["fact"]
+            if "counted" in part:
+                counted[group] = part["counted"]
+        state = cls.model_validate(
+            {
+                **plain,
+                "version": version,
+                "inbound": known["in"],
+                "outbound": known["out"],
+                "clicks": known["click"],
+                "activities": known["act"],
+                "counted": counted,
+            }
+        )
+        return state
+
+    def remember(self, stored: Stored) -> None:
+        """Record where the state was loaded from, and what it held then."""
+        stored.head, stored.groups = self.head_json(), self.fact_groups()
+        self._stored = stored
+
+    def take_storage(self, other: ContactState) -> None:
+        """Be written over where `other` was loaded from: its fact items not in this state are retired."""
+        self._stored = other.stored
+
+    def changed(self) -> bool:
+        """Whether anything differs from the state as loaded (remember())."""
+        return self.head_json() != self._stored.head or self.fact_groups() != self._stored.groups
 
     # -- merging facts (idempotent: the same fact twice leaves the state as it was) -------------
 
@@ -344,6 +432,15 @@ class ContactState(BaseModel):
 
 class _Adder(Protocol):
     def __call__(self, group: str, ts: int, counter: str, amount: float = 1) -> None: ...
+
+
+def _amounts(counted: dict[str, float]) -> dict[str, float]:
+    """As floats, as they are once loaded: settle() leaves ints, and 1 == 1.0 must compare equal."""
+    return {key: float(amount) for key, amount in counted.items()}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def merge_deltas(parts: Iterable[dict[str, float]]) -> dict[str, float]:

@@ -33,9 +33,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..attribution.conversions import shopify_conversion_id
 from ..delivery.log import ERASED_REASON
 from ..store import keys
-from ..store.dynamo import from_item, serialize, to_item
+from ..store.dynamo import UpdateBuilder, from_item, serialize, to_item
 from ..store.ledger import UpdateLedger
 from ..tenants import scoped_key, split_key
 from .requests import (
@@ -81,10 +82,6 @@ PERSONAL_FIELDS = frozenset(
 )  # fmt: skip
 # Attributes that locate an item: never scrubbed (a key holding a personal value deletes the item).
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
-# store.ledger.UpdateLedger's namespace for webhook updates (capture.pipeline)
-CAPTURE_LEDGER = "capture"
-# store.analytics.contact_state_pk's prefix, not imported: that module reaches the aggregator's writes.
-ANALYTICS_STATE_PREFIX = "ANALYTICS#CONTACT#"
 # Seconds of the invocation kept for recording progress when an erasure is cut short.
 MIN_SECONDS_LEFT = 60
 # The longest an attempt holds its erasure: the ErasureFunction's timeout (template.yaml).
@@ -184,7 +181,7 @@ def kind_of(item: dict[str, Any]) -> str:
     if isinstance(kind, str) and kind:
         return kind
     pk = str(item.get("pk", ""))
-    if pk.startswith(ANALYTICS_STATE_PREFIX):
+    if keys.analytics_state_contact_of(pk) is not None:
         return "analytics_state"
     return pk.split("#", 1)[0].lower() or "item"
 
@@ -212,7 +209,7 @@ class Eraser:
         self._tombstones = tombstones(client, idempotency_table_name, tombstone_ttl_seconds)
         # store.ledger's entries of webhook updates (capture.pipeline's namespace); never written here
         self._capture_ledger = UpdateLedger(
-            client, idempotency_table_name, ttl_seconds=0, namespace=CAPTURE_LEDGER
+            client, idempotency_table_name, ttl_seconds=0, namespace=keys.CAPTURE_UPDATES
         )
         # The erasure's answer and its marks last as long as the tombstones: a message kept no longer
         # than that can no longer come back (docs/privacy.md, "Retention").
@@ -295,7 +292,7 @@ class Eraser:
                 {"#shop": "shop", "#conversion": "conversion_id", "#pk": "pk"},
                 {
                     ":shop": serialize(shop),
-                    ":conversions": serialize(f"shopify:{shop}:"),
+                    ":conversions": serialize(shopify_conversion_id(shop, "")),
                     ":exports": serialize(keys.data_export_pk(shop, "")),
                 },
             )
@@ -309,20 +306,14 @@ class Eraser:
         now = int(self._clock())
         until = now + int(min(self._seconds_left(), LEASE_SECONDS)) + 1
         token = uuid.uuid4().hex
+        update = UpdateBuilder().set("lease_until", until).set("lease_token", token)
+        held, now_token = update.name_token("lease_until"), update.value_token(now)
+        update.condition(f"attribute_exists(pk) AND (attribute_not_exists({held}) OR {held} < {now_token})")
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": serialize(record["pk"]), "sk": serialize(record["sk"])},
-                UpdateExpression="SET #until = :until, #token = :token",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(#until) OR #until < :now)"
-                ),
-                ExpressionAttributeNames={"#until": "lease_until", "#token": "lease_token"},
-                ExpressionAttributeValues={
-                    ":until": serialize(until),
-                    ":token": serialize(token),
-                    ":now": serialize(now),
-                },
+                **update.kwargs(),
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             raise ErasureBusy("another attempt runs this erasure; the job is retried later") from None
@@ -330,15 +321,14 @@ class Eraser:
 
     def _release(self, record: dict[str, Any]) -> None:
         """Give the lease back at once (a cut-short attempt's retry need not wait for it to run out)."""
+        update = UpdateBuilder().remove("lease_until").remove("lease_token")
+        update.condition(f"{update.name_token('lease_token')} = {update.value_token(record['lease_token'])}")
         # done meanwhile (its answer holds no lease), or another attempt holds it now: nothing to give
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": serialize(record["pk"]), "sk": serialize(record["sk"])},
-                UpdateExpression="REMOVE #until, #token",
-                ConditionExpression="#token = :token",
-                ExpressionAttributeNames={"#until": "lease_until", "#token": "lease_token"},
-                ExpressionAttributeValues={":token": serialize(record["lease_token"])},
+                **update.kwargs(),
             )
 
     def _started(self, erasure_id: str, reason: str) -> dict[str, Any]:
@@ -395,10 +385,15 @@ class Eraser:
             self._rewrite(rewritten, plan.needles)
         profiles = [item for item in plan.deletes if item.get("sk") == keys.PROFILE]
         others = [item for item in plan.deletes if item.get("sk") != keys.PROFILE]
-        for group in (others, profiles):
-            self._write(
-                [{"DeleteRequest": {"Key": {k: serialize(item[k]) for k in ("pk", "sk")}}} for item in group]
-            )
+        # A contact's analytics head goes first: a commit racing the erasure is conditioned on its
+        # version, so fails; its partition is then read again for fact items written since the scan.
+        heads = [i for i in others if kind_of(i) == "analytics_state" and i.get("sk") == keys.ANALYTICS_STATE]
+        rest = {(str(i["pk"]), str(i["sk"])): i for i in others if i not in heads}
+        self._delete(heads)
+        for pk in sorted({str(i["pk"]) for i in others if kind_of(i) == "analytics_state"}):
+            rest.update({(str(i["pk"]), str(i["sk"])): i for i in self._partition(pk)})
+        for group in (list(rest.values()), profiles):
+            self._delete(group)
         # The answer holds none of what the erasure started from (the subject) nor its progress.
         done = {
             k: v
@@ -525,7 +520,7 @@ class Eraser:
 
         contact_keys = sorted(person.contact_keys)
         partitions = [keys.contact_pk(k) for k in contact_keys]
-        partitions += [f"{ANALYTICS_STATE_PREFIX}{k}" for k in contact_keys]
+        partitions += [keys.analytics_state_pk(k) for k in contact_keys]
         partitions += [keys.user_alias_pk(scoped_key(person.scope, u)) for u in person.user_ids]
         partitions += [keys.email_pk(e) for e in person.emails]
         phones = person.phones | {f"+{p}" for p in person.phones}
@@ -542,7 +537,12 @@ class Eraser:
         ]
         finders = sorted(person.finders())
         bodies = (
-            [name(a) for a in ("message", "event_detail", "response", "state", "document")] if finders else []
+            [
+                name(a)
+                for a in ("message", "event_detail", "response", "state", "head", "fact", "facts", "document")
+            ]
+            if finders
+            else []
         )
         for finder in finders:
             token = value(finder)
@@ -583,6 +583,25 @@ class Eraser:
                 self._sleep(random.uniform(0, ceiling))  # noqa: S311 (jitter, not a secret)
             else:
                 raise RuntimeError("DynamoDB kept erasure writes unprocessed; ask again to finish it")
+
+    def _delete(self, items: list[dict[str, Any]]) -> None:
+        self._write([{"DeleteRequest": {"Key": {k: serialize(i[k]) for k in ("pk", "sk")}}} for i in items])
+
+    def _partition(self, pk: str) -> Iterator[dict[str, Any]]:
+        """The keys of every item under pk, read strongly consistent."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": serialize(pk)},
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            yield from (from_item(raw) for raw in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _rewrite(self, rewritten: dict[str, Any], needles: Needles | None) -> None:
         """Write a redaction as changes to the item as it was read, never the whole item: a refund
@@ -649,45 +668,26 @@ def _changes(stored: dict[str, Any], rewritten: dict[str, Any]) -> dict[str, Any
     """UpdateItem arguments that SET and REMOVE only the attributes the redaction changed, on condition
     each is still as read (`stored`, as DynamoDB holds it); None when nothing changed."""
     before = from_item(stored)
-    names: dict[str, str] = {"#pk": "pk"}
-    values: dict[str, Any] = {}
-    sets: list[str] = []
-    removes: list[str] = []
-    conditions = ["attribute_exists(#pk)"]
-    for index, attribute in enumerate(sorted((set(before) | set(rewritten)) - {"pk", "sk"})):
+    update = UpdateBuilder()
+    conditions = [f"attribute_exists({update.name_token('pk')})"]
+    for attribute in sorted((set(before) | set(rewritten)) - {"pk", "sk"}):
         new = rewritten.get(attribute)
         if attribute in before and new == before[attribute]:
             continue
         if attribute not in before and new is None:
             continue
-        name = f"#a{index}"
-        names[name] = attribute
         if new is None:
-            removes.append(name)
+            update.remove(attribute)
         else:
-            values[f":n{index}"] = serialize(new)
-            sets.append(f"{name} = :n{index}")
+            update.set(attribute, new)
+        name = update.name_token(attribute)
         if attribute in stored:
-            values[f":o{index}"] = stored[attribute]
-            conditions.append(f"{name} = :o{index}")
+            conditions.append(f"{name} = {update.stored_value_token(stored[attribute])}")
         else:
             conditions.append(f"attribute_not_exists({name})")
-    if not (sets or removes):
+    if not update.expression:
         return None
-    expression = " ".join(
-        part
-        for part in (
-            f"SET {', '.join(sets)}" if sets else "",
-            f"REMOVE {', '.join(removes)}" if removes else "",
-        )
-        if part
-    )
-    return {
-        "UpdateExpression": expression,
-        "ConditionExpression": " AND ".join(conditions),
-        "ExpressionAttributeNames": names,
-        **({"ExpressionAttributeValues": values} if values else {}),
-    }
+    return update.condition(" AND ".join(conditions)).kwargs()
 
 
 def _widest(before: Any, now: dict[str, int]) -> dict[str, int]:
@@ -708,7 +708,7 @@ def _contact_keys_named(item: dict[str, Any]) -> Iterator[str]:
     """The contact keys an item is located by or credited to."""
     for attribute, prefix in (
         ("pk", keys.contact_pk("")),
-        ("pk", ANALYTICS_STATE_PREFIX),
+        ("pk", keys.analytics_state_pk("")),
         ("gsi1pk", keys.contact_pk("")),
     ):
         if isinstance(located := item.get(attribute), str) and located.startswith(prefix):

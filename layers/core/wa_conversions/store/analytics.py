@@ -1,10 +1,21 @@
-"""Analytics items: per-day counters, per-contact state, and the counted-event markers.
+"""Analytics items: per-day counters, per-contact state, and the counted-event markers. The keys are
+built by store/keys.py; how an event is counted once (its fact, and its marker) is docs/idempotency.md's
+"Analytics seen-marks".
 
 | item            | table       | key                                                     |
 |-----------------|-------------|---------------------------------------------------------|
 | day counters    | single      | pk ANALYTICS#<YYYY-MM>, sk DAY#<YYYY-MM-DD>#<shard>     |
-| contact state   | single      | pk ANALYTICS#CONTACT#<contact key>, sk STATE            |
+| contact head    | single      | pk ANALYTICS#CONTACT#<contact key>, sk STATE            |
+| contact fact    | single      | pk ANALYTICS#CONTACT#<contact key>, sk FACT#<group>     |
 | counted marker  | idempotency | id analytics#<event messageId> (TTL: expiration)        |
+
+A contact's state is a small head (its version, first clicks, tenant, the contact's own counts) and
+one item per fact ("out:<message id>": the fact and what was counted from it), read together by one
+strongly consistent Query; a commit writes the head (the version it was read at is the condition)
+and only the facts the event changed, so its cost does not grow with the contact's history. A head
+saved before facts had items holds the whole state in "state": it is read as it is, and its facts
+move to items as commits have room (one transaction holds 100 actions; what does not fit stays in the
+head's "facts" for the next commit).
 
 Counters are flat attributes updated with ADD, so a new counter needs no schema. Each is kept per UTC
 hour as "<HH>|<counter>" ("05|sent", "05|ad#<source id>#revenue") in its UTC day's item, so a day in
@@ -19,7 +30,7 @@ concurrent writers rarely touch the same item.
 A commit that touches more days than one TransactWriteItems holds (100 actions) saves the contact's
 state with the rest of its counter updates parked on the state item ("pending#<version>#<n>"); each
 parked part is then applied in a transaction that removes it, so it is applied once, and whoever loads
-the state next (a retry, the next event) finishes them before reading it. The counted marker is
+the state next (a retry, the next event) finishes them before reading it. The counted marker is then
 written last: a redelivery after a crash recounts nothing and finishes the parked parts.
 """
 
@@ -32,37 +43,25 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateConflictError
-from ..models.contact_state import ContactState
+from ..models.contact_state import ContactState, Stored
 from ..models.counters import counters_of
 from ..models.retention import DEFAULT_RETENTION, Retention
-from .dynamo import from_item, serialize
+from . import keys
+from .dynamo import UpdateBuilder, from_item, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-MARKER_PREFIX = "analytics#"
-STATE_SK = "STATE"
+READ_ATTEMPTS = 5
+GONE_TTL_SECONDS = 86_400
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
 MAX_ACTIONS = 100
-PENDING_PREFIX = "pending#"
 DRAIN_ATTEMPTS = 5
 _NOT_COUNTERS = ("pk", "sk", "day", "expires_at")
 
 type DayCounters = dict[str, dict[str, float]]
 """UTC day -> {attribute ("05|sent", or "sent" for a whole day): amount}"""
-
-
-def month_pk(month: str) -> str:
-    return f"ANALYTICS#{month}"
-
-
-def day_sk(day: str, shard: int) -> str:
-    return f"DAY#{day}#{shard}"
-
-
-def contact_state_pk(contact: str) -> str:
-    return f"ANALYTICS#CONTACT#{contact}"
 
 
 def counter_attribute(bucket: str, counter: str) -> tuple[str, str]:
@@ -92,14 +91,16 @@ class AnalyticsReader:
         one tenant's (analytics.tenancy) when given, else the whole deployment's."""
         totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for month in _months(start, end):
+            low, high = keys.analytics_days_between(
+                max(start.isoformat(), month + "-01"), min(end.isoformat(), month + "-31")
+            )
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
                 "ExpressionAttributeValues": {
-                    ":pk": serialize(month_pk(month)),
-                    ":low": serialize(f"DAY#{max(start.isoformat(), month + '-01')}"),
-                    # "~" sorts after both "#<shard>" (days) and "T<hour>#<shard>" (hour items).
-                    ":high": serialize(f"DAY#{min(end.isoformat(), month + '-31')}~"),
+                    ":pk": serialize(keys.analytics_month_pk(month)),
+                    ":low": serialize(low),
+                    ":high": serialize(high),
                 },
             }
             while True:
@@ -139,31 +140,67 @@ class AnalyticsRepository(AnalyticsReader):
 
     # -- writing -------------------------------------------------------------------------------
 
-    def seen(self, event_id: str) -> bool:
-        found = self._client.get_item(
-            TableName=self._markers,
-            Key={"id": serialize(MARKER_PREFIX + event_id)},
-            ProjectionExpression="id, expiration",
-            ConsistentRead=True,
-        ).get("Item")
-        return found is not None and int(found["expiration"]["N"]) > int(time.time())
-
     def load_state(self, contact: str) -> ContactState:
-        """The contact's state, once any counter updates parked on it are applied (see the module)."""
-        found = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": serialize(contact_state_pk(contact)), "sk": serialize(STATE_SK)},
-            ConsistentRead=True,
-        ).get("Item")
-        if found is None:
-            return ContactState(contact=contact)
-        plain = from_item(found)
-        parked = {k: json.loads(v) for k, v in plain.items() if k.startswith(PENDING_PREFIX)}
-        for name, part in sorted(parked.items()):
-            self._apply_parked(contact, name, part["days"], int(part["shard"]))
-        state = ContactState.model_validate_json(plain["state"])
-        state.version = int(plain["version"])
-        return state
+        """The contact's state: its head and fact items in one strongly consistent Query, once any
+        counter updates parked on it are applied (see the module). A Query sees each item committed
+        but may see a transaction half applied, so a view that does not match the head's version
+        (an item newer than it, or one its commit wrote still older) is read again."""
+        for attempt in range(READ_ATTEMPTS):
+            head, items = self._read_contact(contact)
+            version = int(head["version"]) if head else 0
+            if head is not None and not _settled(head, items, version, int(time.time())):
+                time.sleep(0.02 * 2**attempt)
+                continue
+            finished: set[str] = set()
+            if head is not None:
+                parked = {
+                    k: json.loads(v) for k, v in head.items() if k.startswith(keys.ANALYTICS_PENDING_PREFIX)
+                }
+                for name, part in sorted(parked.items()):
+                    self._apply_parked(contact, name, part["days"], int(part["shard"]))
+                    finished.add(str(part.get("event", "")))
+            facts = {group: str(item["fact"]) for group, (item, _) in items.items() if "fact" in item}
+            embedded: dict[str, str | None] = {}
+            if head is None:
+                state = ContactState(contact=contact)
+            elif "head" not in head:  # saved whole, before facts had items of their own
+                state = ContactState.model_validate_json(head["state"])
+                state.version = version
+                embedded = dict(state.fact_groups())
+            else:
+                embedded = json.loads(head.get("facts") or "{}")
+                groups = {**facts, **embedded}
+                known = {g: text for g, text in groups.items() if text is not None}
+                state = ContactState.from_parts(str(head["head"]), known, version)
+            state.remember(Stored(items=facts, embedded=embedded, finished=finished))
+            return state
+        raise StateConflictError(f"contact state kept changing while read, {READ_ATTEMPTS} times")
+
+    def _read_contact(
+        self, contact: str
+    ) -> tuple[dict[str, Any] | None, dict[str, tuple[dict[str, Any], int]]]:
+        """The head item, and the fact items by group with the version that wrote each."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": serialize(keys.analytics_state_pk(contact))},
+            "ConsistentRead": True,
+        }
+        head: dict[str, Any] | None = None
+        items: dict[str, tuple[dict[str, Any], int]] = {}
+        while True:
+            page = self._client.query(**kwargs)
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                sk = str(item["sk"])
+                group = keys.analytics_fact_group_of(sk)
+                if sk == keys.ANALYTICS_STATE:
+                    head = item
+                elif group is not None:
+                    items[group] = (item, int(item["v"]))  # "fact" unless retired
+            if "LastEvaluatedKey" not in page:
+                return head, items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def commit(
         self,
@@ -176,13 +213,16 @@ class AnalyticsRepository(AnalyticsReader):
         retired: tuple[ContactState, int] | None = None,
     ) -> bool:
         """`retired`: a contact merged into `state`'s one (contact.merged), written emptied in the same
-        transaction, with the version it was loaded at."""
+        transaction, with the version it was loaded at. The counted marker goes in with every
+        commit, on condition it is absent: False when it was there (the event was counted). Only
+        the fact items that changed are written; what one transaction has no room for stays in
+        the head item, to be moved to its own item by a later commit."""
         now = int(time.time())
         marker: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self._markers,
                 "Item": {
-                    "id": serialize(MARKER_PREFIX + event_id),
+                    "id": serialize(keys.analytics_marker_id(event_id)),
                     "expiration": serialize(now + self._marker_ttl),
                     "status": serialize("COMPLETED"),
                 },
@@ -205,21 +245,48 @@ class AnalyticsRepository(AnalyticsReader):
                 raise ValueError(f"{len(days)} days of counters in one commit without a state")
             size = MAX_ACTIONS - 1  # each parked part is applied with the removal of its attribute
             parts = [{d: by_day[d] for d in days[i : i + size]} for i in range(0, len(days), size)]
-        actions: list[TransactWriteItemTypeDef] = [] if parts else [marker]
+        first = 0 if parts else 1
+        actions: list[TransactWriteItemTypeDef] = [marker] if first else []
+        room = MAX_ACTIONS - first - len(written) - (0 if parts else len(days))
+        heads: list[TransactWriteItemTypeDef] = []
+        facts: list[TransactWriteItemTypeDef] = []
         for index, (saved, version) in enumerate(written):
+            moves, embedded = self._plan(saved, room)
+            room -= len(moves)
+            pk = serialize(keys.analytics_state_pk(saved.contact))
+            for group, text in moves:
+                fact: dict[str, Any] = {
+                    "pk": pk,
+                    "sk": serialize(keys.analytics_fact_sk(group)),
+                    "v": serialize(saved.version),
+                }
+                if text is None:
+                    # a forgotten fact: a small stub that TTL removes soon (no function but erasure
+                    # may delete, tests/unit/test_iam.py), read as no fact until then
+                    fact["expires_at"] = serialize(now + GONE_TTL_SECONDS)
+                else:
+                    fact["fact"] = serialize(text)
+                    fact["expires_at"] = serialize(self._retention.analytics_state_expiry(now))
+                facts.append({"Put": {"TableName": self._table, "Item": fact}})
             item: dict[str, Any] = {
-                "pk": serialize(contact_state_pk(saved.contact)),
-                "sk": serialize(STATE_SK),
+                "pk": pk,
+                "sk": serialize(keys.ANALYTICS_STATE),
                 "version": serialize(saved.version),
-                "state": serialize(saved.model_dump_json(exclude={"version"})),
+                "head": serialize(saved.head_json()),
                 "updated_at": serialize(now),
                 # each counted event rewrites it, so the state of a contact still active stays
                 "expires_at": serialize(self._retention.analytics_state_expiry(now)),
             }
+            # kept apart: a retired group's stub may be gone (TTL) while the head still names it
+            touched = [group for group, text in moves if text is not None]
+            gone = [group for group, text in moves if text is None]
+            for name, value in (("facts", embedded), ("touched", touched), ("retired", gone)):
+                if value:
+                    item[name] = serialize(json.dumps(value, sort_keys=True, separators=(",", ":")))
             if index == 0:
                 for number, part in enumerate(parts):
-                    parked = json.dumps({"shard": shard, "days": part})
-                    item[f"{PENDING_PREFIX}{saved.version}#{number}"] = serialize(parked)
+                    parked = json.dumps({"shard": shard, "days": part, "event": event_id})
+                    item[keys.analytics_pending_attribute(saved.version, number)] = serialize(parked)
             put: dict[str, Any] = {
                 "TableName": self._table,
                 "Item": item,
@@ -227,17 +294,17 @@ class AnalyticsRepository(AnalyticsReader):
             }
             if version:
                 put["ExpressionAttributeValues"] = {":expected": serialize(version)}
-            actions.append({"Put": put})  # type: ignore[typeddict-item]
+            heads.append({"Put": put})  # type: ignore[typeddict-item]
+        actions += heads + facts
         if not parts:
             actions += [self._counter_update(day, by_day[day], shard) for day in days]
         try:
             self._client.transact_write_items(TransactItems=actions)
         except self._client.exceptions.TransactionCanceledException as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            first = 0 if parts else 1  # the marker comes first when it is in this transaction
-            states = reasons[first : first + len(written)]
-            if not parts and reasons and reasons[0] == "ConditionalCheckFailed":
+            if first and reasons and reasons[0] == "ConditionalCheckFailed":
                 return False
+            states = reasons[first : first + len(heads) + len(facts)]
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in states):
                 raise StateConflictError(f"contact state changed: {reasons}") from error
             raise
@@ -245,7 +312,9 @@ class AnalyticsRepository(AnalyticsReader):
             return True
         assert state is not None
         for number, part in enumerate(parts):
-            self._apply_parked(state.contact, f"{PENDING_PREFIX}{state.version}#{number}", part, shard)
+            self._apply_parked(
+                state.contact, keys.analytics_pending_attribute(state.version, number), part, shard
+            )
         try:
             self._client.transact_write_items(TransactItems=[marker])
         except self._client.exceptions.TransactionCanceledException as error:
@@ -255,42 +324,42 @@ class AnalyticsRepository(AnalyticsReader):
             raise
         return True
 
+    @staticmethod
+    def _plan(saved: ContactState, room: int) -> tuple[list[tuple[str, str | None]], dict[str, str | None]]:
+        """The fact items to write (group, JSON) or retire (group, None), at most `room`: changed
+        facts first, then facts kept in the head; and what stays in the head instead (None hides an
+        item a later commit retires)."""
+        stored = saved.stored
+        groups = saved.fact_groups()
+        ops: list[tuple[int, str, str | None]] = []
+        for group, now_text in groups.items():
+            if stored.items.get(group) != now_text or group in stored.embedded:
+                ops.append((0 if stored.groups.get(group) != now_text else 1, group, now_text))
+        ops += [(0, group, None) for group in stored.items if group not in groups]
+        ops.sort(key=lambda op: (op[0], op[1]))
+        moves = [(group, text) for _, group, text in ops[: max(room, 0)]]
+        embedded = {group: text for _, group, text in ops[max(room, 0) :]}
+        return moves, embedded
+
     def _counter_update(self, day: str, counters: dict[str, float], shard: int) -> TransactWriteItemTypeDef:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {
-            ":day": serialize(day),
-            ":expires": serialize(self._retention.analytics_counter_expiry(_day_start(day))),
+        update = UpdateBuilder().set("day", day)
+        update.set("expires_at", self._retention.analytics_counter_expiry(_day_start(day)))
+        for attribute, amount in sorted(counters.items()):
+            update.increment(attribute, amount)
+        key = {
+            "pk": serialize(keys.analytics_month_pk(day[:7])),
+            "sk": serialize(keys.analytics_day_sk(day, shard)),
         }
-        clauses: list[str] = []
-        for index, (attribute, amount) in enumerate(sorted(counters.items())):
-            names[f"#c{index}"] = attribute
-            values[f":c{index}"] = serialize(amount)
-            clauses.append(f"#c{index} :c{index}")
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": {"pk": serialize(month_pk(day[:7])), "sk": serialize(day_sk(day, shard))},
-                "UpdateExpression": "SET #day = :day, #expires = :expires ADD " + ", ".join(clauses),
-                "ExpressionAttributeNames": {**names, "#day": "day", "#expires": "expires_at"},
-                "ExpressionAttributeValues": values,
-            }
-        }
+        return {"Update": {"TableName": self._table, "Key": key, **update.kwargs()}}  # type: ignore[typeddict-item]
 
     def _apply_parked(self, contact: str, name: str, part: DayCounters, shard: int) -> None:
         """Add one parked part of a commit's counters and remove it from the state, in one transaction:
         once only, whoever gets there first (the committing invocation or the next to load the state)."""
         actions = [self._counter_update(day, counters, shard) for day, counters in sorted(part.items())]
-        actions.append(
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {"pk": serialize(contact_state_pk(contact)), "sk": serialize(STATE_SK)},
-                    "UpdateExpression": "REMOVE #part",
-                    "ConditionExpression": "attribute_exists(#part)",
-                    "ExpressionAttributeNames": {"#part": name},
-                }
-            }
-        )
+        removal = UpdateBuilder().remove(name)
+        removal.condition(f"attribute_exists({removal.name_token(name)})")
+        key = {"pk": serialize(keys.analytics_state_pk(contact)), "sk": serialize(keys.ANALYTICS_STATE)}
+        actions.append({"Update": {"TableName": self._table, "Key": key, **removal.kwargs()}})  # type: ignore[typeddict-item]
         for _ in range(DRAIN_ATTEMPTS):
             try:
                 self._client.transact_write_items(TransactItems=actions)
@@ -302,6 +371,23 @@ class AnalyticsRepository(AnalyticsReader):
                 if "TransactionConflict" not in reasons:
                     raise
         raise StateConflictError(f"parked counters kept conflicting over {DRAIN_ATTEMPTS} attempts")
+
+
+def _settled(
+    head: dict[str, Any], items: dict[str, tuple[dict[str, Any], int]], version: int, now: int
+) -> bool:
+    """Whether the items read are those of the head's version: none newer, every fact its commit
+    wrote there at that version, and every fact it retired absent or stubbed at that version. TTL
+    deletes lazily, so an item may be gone once past its expiry: a fact written with the head's
+    expiry is not required once that has passed, a stub never is."""
+    if any(written > version for _, written in items.values()):
+        return False
+    touched: list[str] = json.loads(head.get("touched") or "[]")
+    retired: list[str] = json.loads(head.get("retired") or "[]")
+    expired = int(head.get("expires_at") or now) < now
+    if any(group in items and items[group][1] != version for group in retired):
+        return False
+    return expired or all(group in items and items[group][1] == version for group in touched)
 
 
 def _day_start(day: str) -> int:
