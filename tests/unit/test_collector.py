@@ -13,7 +13,8 @@ import pytest
 from devstack.standins import ShapeError, check_collector_item
 from tests.support.cfn import load_template
 from wa_conversions.config import CollectorSettings
-from wa_conversions.delivery.runner import PermanentMessageError, Planned, QueuedMessage, Skip
+from wa_conversions.delivery.runner import Planned, QueuedMessage, Skip
+from wa_conversions.errors import PermanentFailure
 from wa_conversions.forwarding.collector import (
     COLLECTOR_EVENTS,
     CollectorDestination,
@@ -301,9 +302,9 @@ def test_an_item_over_the_collectors_32_kb_limit_or_not_an_event_is_parked() -> 
     destination = CollectorDestination(CollectorSettings.model_validate(SETTINGS), _no_client, _no_secret)
     huge = CASES[5][1] | {"name": "x" * 40_000}
 
-    with pytest.raises(PermanentMessageError, match="32768"):
+    with pytest.raises(PermanentFailure, match="32768"):
         destination.plan(_queued(bus("contact.created", huge)))
-    with pytest.raises(PermanentMessageError, match="timestamp"):
+    with pytest.raises(PermanentFailure, match="timestamp"):
         destination.plan(_queued({"detail": {"messageId": "m", "event": "message.read"}}))
 
 

@@ -17,7 +17,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import UnprocessableError
-from ..models.events import EventContext, LifecycleEvent, event_id_for, iso_timestamp
+from ..models.domain import user_contact_key
+from ..models.events import PROPERTIES, EventContext, EventName, LifecycleEvent, event_id_for, iso_timestamp
 from ..phones import country_of
 from ..publishing.eventbridge import EventPublisher
 
@@ -28,17 +29,17 @@ MAX_CLOCK_SKEW = timedelta(hours=1)
 
 # event -> properties it must carry
 TRACK_EVENTS: dict[str, tuple[str, ...]] = {
-    "message.received": ("messageId",),
-    "message.sent": ("messageId",),
-    "message.delivered": ("messageId",),
-    "message.read": ("messageId",),
-    "message.failed": ("messageId",),
-    "contact.created": (),
+    EventName.MESSAGE_RECEIVED: ("messageId",),
+    EventName.MESSAGE_SENT: ("messageId",),
+    EventName.MESSAGE_DELIVERED: ("messageId",),
+    EventName.MESSAGE_READ: ("messageId",),
+    EventName.MESSAGE_FAILED: ("messageId",),
+    EventName.CONTACT_CREATED: (),
     # The CRM learned a contact's email: attribution by email (docs/shopify.md); not counted in metrics.
-    "contact.updated": (),
-    "chat.assigned": ("agentId",),
-    "chat.resolved": (),
-    "agent.handoff": ("toMode",),
+    EventName.CONTACT_UPDATED: (),
+    EventName.CHAT_ASSIGNED: ("agentId",),
+    EventName.CHAT_RESOLVED: (),
+    EventName.AGENT_HANDOFF: ("toMode",),
 }
 MODE_PROPERTIES = ("serviceMode", "toMode", "fromMode")
 SERVICE_MODES = ("bot", "agent")
@@ -102,6 +103,13 @@ def validate_item(index: int, raw: Any, now: datetime) -> TrackItem | ItemError:
         value = item.properties.get(name)
         if not isinstance(value, str) or not value:
             return _item_error(index, f"{item.event} needs properties.{name}", f"properties.{name}")
+    try:
+        # What the bus's model of the event says its properties are (models/events.py).
+        PROPERTIES[EventName(item.event)].model_validate(item.properties)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "properties." + ".".join(str(part) for part in first["loc"])
+        return _item_error(index, f"{where}: {first['msg']}", where)
     for name in MODE_PROPERTIES:
         mode = item.properties.get(name)
         if mode is not None and mode not in SERVICE_MODES:
@@ -123,8 +131,8 @@ def to_event(item: TrackItem, raw: dict[str, Any]) -> LifecycleEvent:
     digits = item.user_id.removeprefix("+")
     is_phone = digits.isdigit()
     properties = dict(item.properties)
-    properties["contactKey"] = digits if is_phone else f"uid:{item.user_id}"
-    counted = item.event in ("message.received", "contact.created")
+    properties["contactKey"] = digits if is_phone else user_contact_key(item.user_id)
+    counted = item.event in (EventName.MESSAGE_RECEIVED, EventName.CONTACT_CREATED)
     if is_phone and counted and not properties.get("countryCode"):
         properties["countryCode"] = country_of(digits)
     return LifecycleEvent(
@@ -149,7 +157,7 @@ def batch_of(body: Any) -> list[Any]:
 
 
 # The CRM events whose `email` and `phone` properties are the contact's (attribution, one contact).
-IDENTITY_EVENTS = frozenset({"contact.created", "contact.updated"})
+IDENTITY_EVENTS = frozenset({EventName.CONTACT_CREATED, EventName.CONTACT_UPDATED})
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ..models import events as ev
 from ..models.commerce import LineItem, Money
-from ..models.events import LifecycleEvent
 from .domain import Attribution, AttributionStatus
 
-CONVERSION_ATTRIBUTED = "conversion.attributed"
-CONVERSION_UNATTRIBUTED = "conversion.unattributed"
-ORDER_PAID = "order.paid"
-ORDER_CANCELLED = "order.cancelled"
-REFUND_CREATED = "refund.created"
-ORDER_SHIPPED = "order.shipped"
-ORDER_DELIVERED = "order.delivered"
+CONVERSION_ATTRIBUTED = ev.EventName.CONVERSION_ATTRIBUTED
+CONVERSION_UNATTRIBUTED = ev.EventName.CONVERSION_UNATTRIBUTED
+ORDER_PAID = ev.EventName.ORDER_PAID
+ORDER_CANCELLED = ev.EventName.ORDER_CANCELLED
+REFUND_CREATED = ev.EventName.REFUND_CREATED
+ORDER_SHIPPED = ev.EventName.ORDER_SHIPPED
+ORDER_DELIVERED = ev.EventName.ORDER_DELIVERED
 
 KIND_ORDER = "order"
 KIND_ORDER_PAID = "order_paid"
@@ -46,7 +46,7 @@ def external_conversion_id(external_event_id: str) -> str:
     return f"external:{external_event_id}"
 
 
-def conversion_event_name(attribution: Attribution) -> str:
+def conversion_event_name(attribution: Attribution) -> ev.EventName:
     """A conversion matched to a WhatsApp contact is attributed, with or without an ad click (the
     attribution status says which); one matched to nobody is unattributed."""
     if attribution.status is AttributionStatus.UNATTRIBUTED:
@@ -78,43 +78,44 @@ def money_number(amount: Decimal | None) -> float | int | None:
     return int(amount) if amount == amount.to_integral_value() and "." not in str(amount) else float(amount)
 
 
-def line_item_properties(items: tuple[LineItem, ...] | list[LineItem]) -> list[dict[str, Any]]:
+def line_item_properties(items: tuple[LineItem, ...] | list[LineItem]) -> list[ev.LineItem]:
     return [
-        {
-            "id": item.id,
-            "productId": item.product_id,
-            "variantId": item.variant_id,
-            "sku": item.sku,
-            "title": item.title,
-            "quantity": item.quantity,
-            "price": money_number(item.price),
-        }
+        ev.LineItem(
+            id=item.id,
+            product_id=item.product_id,
+            variant_id=item.variant_id,
+            sku=item.sku,
+            title=item.title,
+            quantity=item.quantity,
+            price=money_number(item.price),
+        )
         for item in items
     ]
 
 
 def attribution_properties(attribution: Attribution | None) -> dict[str, Any]:
+    """The attribution's fields of ConversionProperties (all null for an order never seen)."""
     if attribution is None:
         return {
-            "contactKey": None,
-            "ctwaClid": None,
-            "sourceId": None,
-            "clickedAt": None,
+            "contact_key": None,
+            "ctwa_clid": None,
+            "source_id": None,
+            "clicked_at": None,
             "attribution": None,
         }
-    from ..models.events import iso_timestamp
-
     return {
-        "contactKey": attribution.contact_key,
-        "ctwaClid": attribution.ctwa_clid,
-        "sourceId": attribution.source_id,
-        "clickedAt": iso_timestamp(attribution.clicked_at) if attribution.clicked_at is not None else None,
-        "attribution": {
-            "status": attribution.status.value,
-            "model": attribution.model,
-            "reason": attribution.reason.value if attribution.reason else None,
-            "keysTried": [{"key": key, "outcome": outcome} for key, outcome in attribution.keys_tried],
-        },
+        "contact_key": attribution.contact_key,
+        "ctwa_clid": attribution.ctwa_clid,
+        "source_id": attribution.source_id,
+        "clicked_at": ev.iso_timestamp(attribution.clicked_at)
+        if attribution.clicked_at is not None
+        else None,
+        "attribution": ev.AttributionFacts(
+            status=attribution.status.value,
+            model=attribution.model,
+            reason=attribution.reason.value if attribution.reason else None,
+            keys_tried=[ev.KeyTried(key=key, outcome=outcome) for key, outcome in attribution.keys_tried],
+        ),
     }
 
 
@@ -128,34 +129,38 @@ def build_event(
     at: int,
     phone: str | None,
     properties: dict[str, Any],
-) -> LifecycleEvent:
-    return LifecycleEvent.build(
+) -> ev.LifecycleEvent:
+    """`properties`: the other fields of ConversionProperties, by name."""
+    return ev.LifecycleEvent.build(
         update_key=event_id,
         event=event_name,
         user_id=f"+{phone}" if phone else None,
         epoch_seconds=at,
         provider=provider,
-        properties={"conversionId": conversion_id, "eventId": event_id, "kind": kind, **properties},
+        properties=ev.ConversionProperties(
+            conversion_id=conversion_id, event_id=event_id, kind=kind, **properties
+        ),
     )
 
 
 def web_properties(web: dict[str, Any] | None) -> dict[str, Any]:
-    """An order's web facts (WebFacts.as_record) as event properties, for Meta's website events."""
+    """An order's web facts (WebFacts.as_record) as ConversionProperties fields, for Meta's website events."""
     if not web:
         return {}
     customer = {
-        "firstName": web.get("first_name"),
-        "lastName": web.get("last_name"),
+        "first_name": web.get("first_name"),
+        "last_name": web.get("last_name"),
         "city": web.get("city"),
         "state": web.get("state"),
         "zip": web.get("zip"),
         "country": web.get("country"),
     }
+    known = {k: v for k, v in customer.items() if v}
     return {
-        "customer": {k: v for k, v in customer.items() if v} or None,
-        "landingSite": web.get("landing_site"),
-        "clientIp": web.get("client_ip"),
-        "userAgent": web.get("user_agent"),
+        "customer": ev.Customer(**known) if known else None,
+        "landing_site": web.get("landing_site"),
+        "client_ip": web.get("client_ip"),
+        "user_agent": web.get("user_agent"),
         "fbc": web.get("fbc"),
         "fbp": web.get("fbp"),
     }
@@ -165,6 +170,6 @@ def value_properties(value: Money | None, presentment: Money | None) -> dict[str
     return {
         "value": money_number(value.amount) if value else None,
         "currency": value.currency if value else None,
-        "presentmentValue": money_number(presentment.amount) if presentment else None,
-        "presentmentCurrency": presentment.currency if presentment else None,
+        "presentment_value": money_number(presentment.amount) if presentment else None,
+        "presentment_currency": presentment.currency if presentment else None,
     }

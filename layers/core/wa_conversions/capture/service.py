@@ -13,36 +13,20 @@ import copy
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..models.domain import (
-    MEDIA_TYPES,
-    AutomaticEvent,
-    ContactRef,
-    Direction,
-    InboundMessage,
-    MessageStatus,
-    StatusUpdate,
-    Update,
-)
-from ..models.events import LifecycleEvent, contact_merged, iso_timestamp
-from ..phones import country_of
+from ..models.domain import AutomaticEvent, ContactRef, InboundMessage, StatusUpdate, Update
+from ..models.events import LifecycleEvent, contact_merged
 from ..publishing.eventbridge import EventPublisher
 from ..store.capture import CaptureRepository
 from ..store.ledger import UpdateLedger
+from . import events as bus
 
 if TYPE_CHECKING:
     from ..tenants import TenantDirectory
 
 DAY_SECONDS = 86_400
 WRITE_CONCURRENCY = 8
-STATUS_EVENTS = {
-    MessageStatus.SENT: "message.sent",
-    MessageStatus.DELIVERED: "message.delivered",
-    MessageStatus.READ: "message.read",
-    MessageStatus.PLAYED: "message.played",
-    MessageStatus.FAILED: "message.failed",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,35 +233,14 @@ class CaptureService:
             return self._status(update, key, update.idempotency_key in creators)
         return self._automatic_event(update)
 
-    def _contact_created(
-        self, update: InboundMessage | StatusUpdate, contact: ContactRef, contact_key: str, source: str
-    ) -> LifecycleEvent:
-        return LifecycleEvent.build(
-            update_key=update.idempotency_key,
-            event="contact.created",
-            user_id=contact.public_id,
-            epoch_seconds=update.timestamp,
-            provider=update.channel.value,
-            properties={
-                "contactKey": contact_key,
-                "userIdBusinessScoped": contact.user_id,
-                "name": contact.name,
-                "source": source,
-                "countryCode": country_of(contact.phone),
-            },
-        )
-
     def _inbound(
         self, update: InboundMessage, contact_key: str | None, created: bool
     ) -> list[LifecycleEvent]:
         events: list[LifecycleEvent] = []
         provider = update.channel.value
         if created and contact_key:
-            events.append(
-                self._contact_created(
-                    update, update.contact, contact_key, "ad" if update.referral else "organic"
-                )
-            )
+            source = "ad" if update.referral else "organic"
+            events.append(bus.contact_created(update, update.contact, contact_key, source))
         self._repository.record_inbound_message(
             message_id=update.message_id,
             contact_key=contact_key,
@@ -298,59 +261,19 @@ class CaptureService:
                 timestamp=update.timestamp,
                 channel=provider,
             )
-            events.append(
-                LifecycleEvent.build(
-                    update_key=update.idempotency_key,
-                    event="referral.captured",
-                    user_id=update.contact.public_id,
-                    epoch_seconds=update.timestamp,
-                    provider=provider,
-                    properties={
-                        "contactKey": contact_key,
-                        "messageId": update.message_id,
-                        "ctwaClid": referral.ctwa_clid,
-                        "sourceId": referral.source_id,
-                        "sourceType": referral.source_type,
-                        "sourceUrl": referral.source_url,
-                        "headline": referral.headline,
-                        "mediaType": referral.media_type,
-                    },
-                )
-            )
-        events.append(
-            LifecycleEvent.build(
-                update_key=update.idempotency_key,
-                event="message.received",
-                user_id=update.contact.public_id,
-                epoch_seconds=update.timestamp,
-                provider=provider,
-                properties={
-                    "contactKey": contact_key,
-                    "messageId": update.message_id,
-                    "chatId": contact_key,
-                    "direction": Direction.INBOUND.value,
-                    "contentType": update.type.value,
-                    "hasMedia": update.type in MEDIA_TYPES,
-                    "fromAd": update.referral is not None,
-                    "referralKnown": update.referral_known,
-                    "countryCode": country_of(update.contact.phone),
-                    "phoneNumberId": update.account.phone_number_id,
-                    **({"backfill": True} if update.backfill else self._rules_matched(update)),
-                },
-            )
-        )
+            events.append(bus.referral_captured(update, contact_key))
+        events.append(bus.message_received(update, contact_key, self._rules_matched(update)))
         return events
 
-    def _rules_matched(self, update: InboundMessage) -> dict[str, Any]:
-        if self._text_rules is None:
-            return {}
-        names = self._text_rules(update.text)
-        return {"rulesMatched": names} if names else {}
+    def _rules_matched(self, update: InboundMessage) -> list[str]:
+        if self._text_rules is None or update.backfill:
+            return []
+        return self._text_rules(update.text)
 
     def _status(self, update: StatusUpdate, contact_key: str | None, created: bool) -> list[LifecycleEvent]:
         events: list[LifecycleEvent] = []
         if created and contact_key and update.contact:
-            events.append(self._contact_created(update, update.contact, contact_key, "outbound"))
+            events.append(bus.contact_created(update, update.contact, contact_key, "outbound"))
         self._repository.record_status(
             message_id=update.message_id,
             status=update.status,
@@ -364,56 +287,12 @@ class CaptureService:
             pricing_category=update.pricing_category,
             expires_at=update.timestamp + self._retention_seconds,
         )
-        event_name = STATUS_EVENTS.get(update.status)
-        if event_name is None:
-            return events
-        properties: dict[str, Any] = {
-            "contactKey": contact_key,
-            "messageId": update.message_id,
-            "chatId": contact_key,
-            "direction": Direction.OUTBOUND.value,
-            f"{update.status.value}At": iso_timestamp(update.timestamp),
-            "pricingCategory": update.pricing_category,
-            "phoneNumberId": update.account.phone_number_id,
-        }
-        if update.service_mode:
-            properties["serviceMode"] = update.service_mode
-        if update.backfill:
-            properties["backfill"] = True
-        if update.errors:
-            properties["errors"] = [
-                {"code": e.code, "title": e.title, "message": e.message} for e in update.errors
-            ]
-        events.append(
-            LifecycleEvent.build(
-                update_key=update.idempotency_key,
-                event=event_name,
-                user_id=update.contact.public_id if update.contact else None,
-                epoch_seconds=update.timestamp,
-                provider=update.channel.value,
-                properties=properties,
-            )
-        )
-        return events
+        event = bus.message_status(update, contact_key)
+        return [*events, event] if event is not None else events
 
     def _automatic_event(self, update: AutomaticEvent) -> list[LifecycleEvent]:
         self._repository.record_automatic_event(update)
-        return [
-            LifecycleEvent.build(
-                update_key=update.idempotency_key,
-                event="automatic_event.received",
-                user_id=None,
-                epoch_seconds=update.timestamp,
-                provider="meta",
-                properties={
-                    "eventId": update.event_id,
-                    "eventName": update.event_name,
-                    "ctwaClid": update.ctwa_clid,
-                    "customData": update.custom_data,
-                    "wabaId": update.account.waba_id,
-                },
-            )
-        ]
+        return [bus.automatic_event_received(update)]
 
 
 def _message_id_of(update: Update) -> str:

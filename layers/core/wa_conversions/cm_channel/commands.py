@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..models.events import EventName
 from ..providers.cm import DERIVED_ID_PREFIX, cm_number, international_digits
 
 COMMAND_KIND = "cm_event"
-MESSAGE_RECEIVED = "message.received"
+MESSAGE_RECEIVED = EventName.MESSAGE_RECEIVED
 
 
 class EventType(StrEnum):

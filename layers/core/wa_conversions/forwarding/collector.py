@@ -22,9 +22,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from ..config import CollectorSettings
 from ..delivery.http import UnsendableError, encode_json
 from ..delivery.outcome import Outcome, OutcomeKind, classify_exception, classify_response
-from ..delivery.runner import Job, PermanentMessageError, Planned, QueuedMessage, Skip
-from ..models.events import LIBRARY, iso_timestamp
-from .conversion import CONVERSION_EVENTS
+from ..delivery.runner import Job, Planned, QueuedMessage, Skip
+from ..errors import PermanentFailure
+from ..models.events import LIBRARY, ConversionProperties, EventName, iso_timestamp
 
 # Segment's HTTP API limits (docs/forwarding.md#collector): 32 KB per item, 500 KB per request.
 MAX_ITEM_BYTES = 32 * 1024
@@ -34,7 +34,7 @@ CAPTURE_PROVIDER = "capture"
 
 # Bus event -> the properties the collector gets, by the seed's names (seeds/003, docs/events.md).
 LIFECYCLE_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "message.received": (
+    EventName.MESSAGE_RECEIVED: (
         "messageId",
         "chatId",
         "direction",
@@ -43,12 +43,28 @@ LIFECYCLE_PROPERTIES: dict[str, tuple[str, ...]] = {
         "countryCode",
         "fromAd",
     ),
-    "message.sent": ("messageId", "chatId", "direction", "contentType", "templateId", "agentId", "sentAt"),
-    "message.delivered": ("messageId", "chatId", "direction", "deliveredAt"),
-    "message.read": ("messageId", "chatId", "direction", "readAt"),
-    "message.failed": ("messageId", "chatId", "direction", "failedAt"),
-    "contact.created": ("chatId", "name", "source", "countryCode"),
+    EventName.MESSAGE_SENT: (
+        "messageId",
+        "chatId",
+        "direction",
+        "contentType",
+        "templateId",
+        "agentId",
+        "sentAt",
+    ),
+    EventName.MESSAGE_DELIVERED: ("messageId", "chatId", "direction", "deliveredAt"),
+    EventName.MESSAGE_READ: ("messageId", "chatId", "direction", "readAt"),
+    EventName.MESSAGE_FAILED: ("messageId", "chatId", "direction", "failedAt"),
+    EventName.CONTACT_CREATED: ("chatId", "name", "source", "countryCode"),
 }
+# The conversions the collector gets: not the shipping stages.
+CONVERSION_EVENTS = (
+    EventName.CONVERSION_ATTRIBUTED,
+    EventName.CONVERSION_UNATTRIBUTED,
+    EventName.ORDER_PAID,
+    EventName.ORDER_CANCELLED,
+    EventName.REFUND_CREATED,
+)
 COLLECTOR_EVENTS = (*LIFECYCLE_PROPERTIES, *CONVERSION_EVENTS)
 
 
@@ -74,40 +90,44 @@ class BusEvent(BaseModel):
 def parse_bus_event(message: Any) -> BusEvent:
     """From the queued body: an EventBridge event whose detail is the track event, or that detail."""
     if not isinstance(message, dict):
-        raise PermanentMessageError("the message is not a JSON object")
+        raise PermanentFailure("the message is not a JSON object")
     detail = message["detail"] if isinstance(message.get("detail"), dict) else message
     try:
         return BusEvent.model_validate(detail)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise PermanentMessageError(f"not a bus event: {where}: {first['msg']}") from None
+        raise PermanentFailure(f"not a bus event: {where}: {first['msg']}") from None
 
 
 def _compact(properties: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in properties.items() if value is not None}
 
 
-def conversion_properties(p: dict[str, Any]) -> dict[str, Any]:
-    raw_attribution, raw_items = p.get("attribution"), p.get("lineItems")
-    attribution: dict[str, Any] = raw_attribution if isinstance(raw_attribution, dict) else {}
-    items: list[Any] = raw_items if isinstance(raw_items, list) else []
+def conversion_properties(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        p = ConversionProperties.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PermanentFailure(f"not a conversion: properties.{where}: {first['msg']}") from None
+    status = p.attribution.status if p.attribution else None
     return _compact(
         {
-            "conversionId": p.get("conversionId"),
-            "kind": p.get("kind"),
-            "chatId": p.get("contactKey"),
-            "orderId": p.get("orderId"),
-            "orderName": p.get("orderName"),
-            "shop": p.get("shop"),
-            "value": p.get("value"),
-            "currency": p.get("currency"),
-            "itemCount": sum(int(i.get("quantity") or 0) for i in items if isinstance(i, dict)) or None,
-            "attributionStatus": attribution.get("status"),
-            "source": "ad" if attribution.get("status") == "attributed" else None,
-            "adSourceId": p.get("sourceId"),
-            "refundId": p.get("refundId"),
-            "action": p.get("action"),
+            "conversionId": p.conversion_id,
+            "kind": p.kind,
+            "chatId": p.contact_key,
+            "orderId": p.order_id,
+            "orderName": p.order_name,
+            "shop": p.shop,
+            "value": p.value,
+            "currency": p.currency,
+            "itemCount": sum(item.quantity for item in p.line_items) or None,
+            "attributionStatus": status,
+            "source": "ad" if status == "attributed" else None,
+            "adSourceId": p.source_id,
+            "refundId": p.refund_id,
+            "action": p.action,
         }
     )
 
@@ -116,7 +136,7 @@ def lifecycle_properties(event: str, p: dict[str, Any]) -> dict[str, Any]:
     # The seed's chat is the contact: contact.created carries only its key on the bus.
     p = {"chatId": p.get("contactKey"), **{k: v for k, v in p.items() if v is not None}}
     properties = _compact({name: p.get(name) for name in LIFECYCLE_PROPERTIES[event]})
-    if event == "message.failed" and isinstance(p.get("errors"), list):
+    if event == EventName.MESSAGE_FAILED and isinstance(p.get("errors"), list):
         # Codes and titles only: Meta's error text can quote the conversation.
         properties["errors"] = [
             _compact({"code": e.get("code"), "title": e.get("title")})
@@ -195,9 +215,9 @@ class CollectorDestination:
         try:
             size = len(encode_json(item))
         except UnsendableError as error:
-            raise PermanentMessageError(str(error)) from None
+            raise PermanentFailure(str(error)) from None
         if size > MAX_ITEM_BYTES:
-            raise PermanentMessageError(f"the item is {size} bytes; the collector takes {MAX_ITEM_BYTES}")
+            raise PermanentFailure(f"the item is {size} bytes; the collector takes {MAX_ITEM_BYTES}")
         return Planned(event_id=event.message_id, request=CollectorItem(item, event.timestamp), **facts)
 
     def batch_key(self, planned: Planned) -> str:

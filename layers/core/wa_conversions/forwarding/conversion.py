@@ -8,109 +8,40 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-CONVERSION_EVENTS = (
-    "conversion.attributed",
-    "conversion.unattributed",
-    "order.paid",
-    "order.cancelled",
-    "refund.created",
-)
+from ..models import events as ev
+
 # Events posted to POST /conversions travel to Meta under this name; never published on the bus.
 API_CONVERSION_EVENT = "conversion.requested"
 
 
-class LineItem(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: str | int | None = None
-    product_id: str | int | None = Field(default=None, alias="productId")
-    variant_id: str | int | None = Field(default=None, alias="variantId")
-    sku: str | None = None
-    title: str | None = None
-    quantity: int = 1
-    # JSON has no NaN or Infinity (what 1e400 parses to): no destination could be sent one.
+class LineItem(ev.LineItem):
+    # Destinations get every price as a JSON float, as they always have.
     price: float | None = Field(default=None, allow_inf_nan=False)
 
 
-class Attribution(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    status: str | None = None
-    model: str | None = None
-    reason: str | None = None
+class Attribution(ev.AttributionFacts):
+    pass
 
 
-class Customer(BaseModel):
-    """The buyer's name and address from the order (billing, else shipping), for Meta's web events."""
+Customer = ev.Customer
+
+
+class ConversionProperties(ev.ConversionProperties):
+    """The bus's ConversionProperties (models/events.py) as the forwarders read them: amounts as
+    floats, a missing attribution as an empty one, the click time as a datetime."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    first_name: str | None = Field(default=None, alias="firstName")
-    last_name: str | None = Field(default=None, alias="lastName")
-    city: str | None = None
-    state: str | None = None
-    zip: str | None = None
-    country: str | None = None
-
-
-class ConversionProperties(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    conversion_id: str = Field(alias="conversionId", min_length=1)
-    event_id: str = Field(alias="eventId", min_length=1)
-    kind: str = "order"
-    shop: str | None = None
-    order_id: str | None = Field(default=None, alias="orderId")
-    order_name: str | None = Field(default=None, alias="orderName")
     value: float | None = Field(default=None, allow_inf_nan=False)
-    currency: str | None = None
-    line_items: list[LineItem] = Field(default_factory=list, alias="lineItems")
-    email: str | None = None
-    phone: str | None = None
-    contact_key: str | None = Field(default=None, alias="contactKey")
-    ctwa_clid: str | None = Field(default=None, alias="ctwaClid")
-    source_id: str | None = Field(default=None, alias="sourceId")
-    clicked_at: datetime | None = Field(default=None, alias="clickedAt")
+    line_items: list[LineItem] = Field(default_factory=list, alias="lineItems")  # type: ignore[assignment]
     attribution: Attribution = Field(default_factory=Attribution)
-    test: bool = False
-    action: str | None = None
-    event_name: str | None = Field(default=None, alias="eventName")
-    previous_external_event_id: str | None = Field(default=None, alias="previousExternalEventId")
-    # Follow-ups: false for a refund or cancellation of an order never seen (docs/events.md).
-    order_known: bool = Field(default=True, alias="orderKnown")
-    # Web facts of a Shopify order (Meta's MetaWebOrderSource=website; docs/forwarding.md)
-    customer: Customer | None = None
-    landing_site: str | None = Field(default=None, alias="landingSite")
-    client_ip: str | None = Field(default=None, alias="clientIp")
-    user_agent: str | None = Field(default=None, alias="userAgent")
-    fbc: str | None = None
-    fbp: str | None = None
-    # POST /conversions only
-    content_ids: list[str] = Field(default_factory=list, alias="contentIds")
-    external_id: str | None = Field(default=None, alias="externalId")
-    test_event_code: str | None = Field(default=None, alias="testEventCode")
-    waba_id: str | None = Field(default=None, alias="wabaId")
-    # The tenant the conversion belongs to, in a deployment with a tenant list (docs/tenants.md).
-    tenant: str | None = None
+    clicked_at: datetime | None = Field(default=None, alias="clickedAt")  # type: ignore[assignment]
 
     @field_validator("attribution", mode="before")
     @classmethod
     def _no_attribution(cls, value: Any) -> Any:
         # A follow-up of an order never seen (orderKnown false) carries "attribution": null.
         return {} if value is None else value
-
-    @field_validator("order_id", "shop", "phone", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
-
-    @field_validator("phone", mode="after")
-    @classmethod
-    def _digits(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        digits = "".join(ch for ch in value if ch.isdigit())
-        return digits or None
 
     @field_validator("clicked_at", mode="before")
     @classmethod

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..models.events import EVENT_SOURCE, iso_timestamp
+from ..models.events import EVENT_SOURCE, EventName, iso_timestamp
 from .names import check_meta_event_name
 
 if TYPE_CHECKING:
@@ -97,10 +97,14 @@ class ConversionRule(BaseModel):
 
     def matches_event(self, event: str, properties: dict[str, Any]) -> bool:
         if self.message is not None:
-            return event == "message.received" and self.name in (properties.get("rulesMatched") or [])
+            return event == EventName.MESSAGE_RECEIVED and self.name in (properties.get("rulesMatched") or [])
         if self.template is not None:
             sent = properties.get("templateId") or properties.get("templateName")
-            return event == "message.sent" and isinstance(sent, str) and fold(sent) == fold(self.template)
+            return (
+                event == EventName.MESSAGE_SENT
+                and isinstance(sent, str)
+                and fold(sent) == fold(self.template)
+            )
         if event != self.capture:
             return False
         if self.outcome is not None:
