@@ -24,11 +24,11 @@ from wa_conversions.delivery.retry import RetryPolicy
 from wa_conversions.delivery.runner import (
     LEASE_SECONDS,
     Job,
-    PermanentMessageError,
     Planned,
     QueuedMessage,
     reserve_seconds,
 )
+from wa_conversions.errors import PermanentFailure
 from wa_conversions.forwarding.hashing import hash_email, hash_phone, normalize_phone
 from wa_conversions.forwarding.meta_capi import MetaCapiDestination, MetaEvent
 
@@ -197,7 +197,7 @@ def test_a_conversion_with_an_infinite_value_is_refused_when_planned_with_its_re
     message = json.loads(json.dumps(_conversion(1)).replace('"value": 1', '"value": 1e400'))
     destination = MetaCapiDestination(_settings(), lambda: httpx.Client(), lambda: "token")
 
-    with pytest.raises(PermanentMessageError, match="finite"):
+    with pytest.raises(PermanentFailure, match="finite"):
         destination.plan(QueuedMessage("m", "h", "{}", 1, message))
     assert isinstance(destination.plan(QueuedMessage("m", "h", "{}", 1, _conversion(59.9))), Planned)
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.support import social
 from tests.support import webhooks as wh
-from wa_conversions.capture.pipeline import PermanentFailure, _direct_webhook
+from wa_conversions.capture.pipeline import _direct_webhook
+from wa_conversions.errors import PermanentFailure
 from wa_conversions.models.domain import InboundMessage
 from wa_conversions.providers import meta
 from wa_conversions.providers.social import SocialFormatError, meta_webhook

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 REASON_ATTRIBUTE = "reason"
+# The attributes a parked message gets here; a message parked again has them renewed.
+DLQ_ATTRIBUTES = frozenset({REASON_ATTRIBUTE, "source", "parked_at"})
 MAX_REASON_LENGTH = 1000
 
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..delivery import http
 from ..delivery.outcome import Outcome
-from ..delivery.runner import Job, PermanentMessageError, Planned, QueuedMessage, Skip
+from ..delivery.runner import Job, Planned, QueuedMessage, Skip
+from ..errors import PermanentFailure
 from .commands import CommandError, EventCommand, EventType, NotMarkable, command_from
 
 if TYPE_CHECKING:
@@ -50,9 +51,9 @@ class CmEventsDestination:
         except NotMarkable as reason:
             return Skip(str(reason), event_name=EventType.MARK_AS_READ.value)
         except CommandError as error:
-            raise PermanentMessageError(str(error)) from None
+            raise PermanentFailure(str(error)) from None
         if not self._business_number:
-            raise PermanentMessageError("CmBusinessNumber is not configured: CM.com needs the sender")
+            raise PermanentFailure("CmBusinessNumber is not configured: CM.com needs the sender")
         return Planned(
             event_id=command.event_id, request=command, event_name=command.type.value, kind="cm_event"
         )

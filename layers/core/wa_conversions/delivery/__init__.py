@@ -11,8 +11,8 @@ Interface
         max_batch: int                              # events per request; 1 sends them one by one
         def plan(self, message: QueuedMessage) -> Planned | Skip
             # Pure: read the message (message.json), decide what to send. Skip(reason) records a
-            # `skipped` delivery and sends nothing; raise PermanentMessageError for a message that
-            # can never be sent (it is parked in the DLQ with the reason).
+            # `skipped` delivery and sends nothing; raise errors.PermanentFailure for a message
+            # that can never be sent (it is parked in the DLQ with the reason, wa_conversions.batch).
         def batch_key(self, planned: Planned) -> str
             # Only events with the same key share a request (Meta: the test_event_code).
         def send(self, jobs: Sequence[Job]) -> Outcome
@@ -58,7 +58,7 @@ from __future__ import annotations
 from .log import DeliveryLog, DeliveryStatus, delivery_id_for
 from .outcome import Outcome, OutcomeKind
 from .retry import RetryPolicy
-from .runner import DeliveryRunner, Destination, Job, PermanentMessageError, Planned, QueuedMessage, Skip
+from .runner import DeliveryRunner, Destination, Job, Planned, QueuedMessage, Skip
 
 __all__ = [
     "DeliveryLog",
@@ -68,7 +68,6 @@ __all__ = [
     "Job",
     "Outcome",
     "OutcomeKind",
-    "PermanentMessageError",
     "Planned",
     "QueuedMessage",
     "RetryPolicy",

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from .. import on_reset
 from .outcome import Outcome, classify_exception, classify_response
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -44,8 +45,9 @@ def client_for(destination: str, base_url: str, timeout: float = DEFAULT_TIMEOUT
         return client
 
 
+@on_reset
 def close_all() -> None:
-    """Tests that switch destinations' addresses call this."""
+    """Closed by wa_conversions.reset(): tests that switch destinations' addresses call it."""
     with _lock:
         for client in _clients.values():
             client.close()

@@ -1,7 +1,8 @@
 """The delivery log: one item per (destination, event id) in the single table, recording every
 attempt, and the claim that keeps an event from being sent twice to a destination that accepted it.
 
-Keys are in store/keys.py ("delivery" and "delivery reference").
+Keys are in store/keys.py ("delivery" and "delivery reference"). The claim is one of the four dedupe
+mechanisms (docs/idempotency.md, "Delivery log", for its key, expiry and replay contract).
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ class DeliveryLog:
             .set("message", message)
             .set("queue", queue)
         )
-        attempts = update.name_token("attempts")
-        zero, one = update.value_token(0), update.value_token(1)
+        update.add("attempts", 1)
+        zero = update.value_token(0)
         status = update.name_token("status")
         lease = update.name_token("lease_until")
         delivered = update.value_token(DeliveryStatus.DELIVERED.value)
@@ -171,19 +172,13 @@ class DeliveryLog:
         reason, erased = update.name_token("reason"), update.value_token(ERASED_REASON)
         if resend_interrupted:
             free += f" OR {lease} < {update.value_token(now)}"
-        kwargs = update.kwargs()
-        kwargs["UpdateExpression"] += f", {attempts} = if_not_exists({attempts}, {zero}) + {one}"
-        condition = (
+        update.condition(
             f"attribute_not_exists(pk) OR ({status} <> {delivered} AND {status} <> {ambiguous} AND "
             f"({status} <> {pending} OR {free}) AND (attribute_not_exists({reason}) OR {reason} <> {erased}))"
         )
         try:
             result = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(delivery_id),
-                ConditionExpression=condition,
-                ReturnValues="ALL_NEW",
-                **kwargs,
+                TableName=self._table, Key=self._key(delivery_id), ReturnValues="ALL_NEW", **update.kwargs()
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return self._not_claimed(facts, delivery_id, now)
@@ -213,10 +208,9 @@ class DeliveryLog:
         update.set("reason", f"sent, outcome unknown: {INTERRUPTED}").set("last_error", INTERRUPTED)
         status, lease = update.name_token("status"), update.name_token("lease_until")
         pending, held = update.value_token(DeliveryStatus.PENDING.value), update.value_token(lease_until)
-        kwargs = update.kwargs()
-        kwargs["ConditionExpression"] = f"{status} = {pending} AND {lease} = {held}"
+        update.condition(f"{status} = {pending} AND {lease} = {held}")
         try:
-            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **update.kwargs())
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -235,7 +229,8 @@ class DeliveryLog:
         update = self._base(facts, delivery_id, status, now).set("lease_until", 0)
         for name, value in extra.items():
             update.set(name, value)
-        removed = [update.name_token(name) for name in remove]
+        for name in remove:
+            update.remove(name)
         # An erased delivery stays as the erasure left it: no later outcome writes the person back.
         reason, erased = update.name_token("reason"), update.value_token(ERASED_REASON)
         condition = f"(attribute_not_exists({reason}) OR {reason} <> {erased})"
@@ -243,13 +238,10 @@ class DeliveryLog:
             status_name = update.name_token("status")
             delivered = update.value_token(DeliveryStatus.DELIVERED.value)
             condition += f" AND {status_name} <> {delivered}"
-        kwargs: dict[str, Any] = update.kwargs()
-        kwargs["ConditionExpression"] = f"attribute_not_exists(pk) OR {condition}"
-        if removed:
-            kwargs["UpdateExpression"] += " REMOVE " + ", ".join(removed)
+        update.condition(f"attribute_not_exists(pk) OR {condition}")
         # when delivered already, a skip decided later changes nothing
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **update.kwargs())
 
     def mark_delivered(
         self,
@@ -305,14 +297,11 @@ class DeliveryLog:
 
     def release(self, delivery_id: str, facts: DeliveryFacts) -> None:
         """Gives back a claim whose request was never started: as if this attempt had not been."""
-        update = UpdateBuilder().set("lease_until", 0)
-        attempts, one = update.name_token("attempts"), update.value_token(1)
+        update = UpdateBuilder().set("lease_until", 0).add("attempts", -1, start=None)
         status, pending = update.name_token("status"), update.value_token(DeliveryStatus.PENDING.value)
-        kwargs = update.kwargs()
-        kwargs["UpdateExpression"] += f", {attempts} = {attempts} - {one}"
-        kwargs["ConditionExpression"] = f"{status} = {pending}"
+        update.condition(f"{status} = {pending}")
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **update.kwargs())
 
     # -- the operator's decisions (POST /deliveries/{id}/confirm and /retry) -----------------------
 
@@ -334,10 +323,9 @@ class DeliveryLog:
         # An erased delivery is never reopened nor confirmed: its person is gone (docs/privacy.md).
         reason, erased = update.name_token("reason"), update.value_token(ERASED_REASON)
         condition += f" AND (attribute_not_exists({reason}) OR {reason} <> {erased})"
-        kwargs = update.kwargs()
-        kwargs["ConditionExpression"] = condition
+        update.condition(condition)
         try:
-            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **kwargs)
+            self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **update.kwargs())
         except self._client.exceptions.ConditionalCheckFailedException:
             current = self.get(delivery_id)
             if current is None:

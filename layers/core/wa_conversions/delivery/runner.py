@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from ..batch import log_failed, log_parked
+from ..errors import PermanentFailure
 from .log import ClaimResult, DeliveryFacts, DeliveryLog, delivery_id_for
 from .outcome import Outcome, OutcomeKind
 from .retry import RetryPolicy
@@ -23,10 +25,6 @@ if TYPE_CHECKING:
 
 # Never log a message body or a destination's answer: both can hold phone numbers and emails.
 logger = Logger()
-
-
-class PermanentMessageError(Exception):
-    """The message itself can never be delivered (malformed, missing what the destination needs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,20 +230,22 @@ class DeliveryRunner:
 
     def _plan(self, message: QueuedMessage, result: BatchResult) -> _Ready | None:
         name = self.destination.name
-        if message.json is None:
-            self._dead_letters.park(message.body, f"{name}: the message is not JSON")
-            result.count("parked")
-            return None
         try:
+            if message.json is None:
+                raise PermanentFailure("the message is not JSON")
             decision = self.destination.plan(message)
-        except PermanentMessageError as error:
-            self._dead_letters.park(message.body, f"{name}: {error}")
+        except PermanentFailure as failure:
+            # The message itself can never be delivered (malformed, missing what the destination
+            # needs): parked at once, as every consumer does (wa_conversions.batch).
+            self._dead_letters.park(
+                failure.body or message.body, f"{name}: {failure.reason}", attributes=failure.attributes
+            )
+            log_parked(message.message_id, failure)
             result.count("parked")
             return None
         except Exception as error:
             # A bug or an outage while reading it: nothing was sent, so it is tried again later.
-            logger.exception("planning a delivery failed", extra={"destination": name})
-            self._retry_later(message, f"{type(error).__name__}: {error}", result)
+            self._retry_later(message, error, result)
             return None
         if isinstance(decision, Skip):
             if decision.event_id:
@@ -356,28 +356,34 @@ class DeliveryRunner:
         if outcome.kind is OutcomeKind.PERMANENT:
             self.log.mark_failed(job.delivery_id, facts, outcome.status_code, error)
             self._dead_letters.park(job.message.body, f"{name}: {error}")
+            log_parked(job.message.message_id, status_code=outcome.status_code)
             result.count("failed")
             return
         if self._retry.is_last(job.message.receive_count):
             reason = f"{name}: gave up after {job.message.receive_count} attempts: {error}"
             self.log.mark_failed(job.delivery_id, facts, outcome.status_code, reason)
             self._dead_letters.park(job.message.body, reason)
+            log_parked(job.message.message_id, status_code=outcome.status_code)
             result.count("failed")
             return
         delay = self._retry.delay(job.message.receive_count, outcome.retry_after)
         self.log.mark_retrying(job.delivery_id, facts, outcome.status_code, error, delay)
+        log_failed(job.message.message_id, None, job.message.receive_count, status_code=outcome.status_code)
         self._postpone(job.message, delay)
         result.failed.append(job.message.message_id)
         result.count("retrying")
 
-    def _retry_later(self, message: QueuedMessage, error: str, result: BatchResult) -> None:
+    def _retry_later(self, message: QueuedMessage, error: Exception, result: BatchResult) -> None:
         name = self.destination.name
         if self._retry.is_last(message.receive_count):
             self._dead_letters.park(
-                message.body, f"{name}: gave up after {message.receive_count} attempts: {error}"
+                message.body,
+                f"{name}: gave up after {message.receive_count} attempts: {type(error).__name__}: {error}",
             )
+            log_parked(message.message_id, error)
             result.count("parked")
             return
+        log_failed(message.message_id, error, message.receive_count)
         self._postpone(message, self._retry.delay(message.receive_count))
         result.failed.append(message.message_id)
         result.count("retrying")
@@ -398,6 +404,7 @@ class DeliveryRunner:
                 )
                 self.log.mark_failed(delivery_id_for(name, item.planned.event_id), facts, None, reason)
                 self._dead_letters.park(item.message.body, reason)
+                log_parked(item.message.message_id)
                 result.count("failed")
                 continue
             again.append(item.message)

@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..delivery.outcome import Outcome
-from ..delivery.runner import Job, PermanentMessageError, Planned, QueuedMessage, Skip
+from ..delivery.runner import Job, Planned, QueuedMessage, Skip
+from ..errors import PermanentFailure
 from .conversion import ConversionEvent, ConversionParseError, parse_conversion
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class ConversionDestination:
         try:
             event = parse_conversion(message.json)
         except ConversionParseError as error:
-            raise PermanentMessageError(str(error)) from None
+            raise PermanentFailure(str(error)) from None
         facts = {
             "event_name": event.name,
             "kind": event.properties.kind,

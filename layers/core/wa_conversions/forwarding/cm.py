@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 from ..config import CmConversionsSettings
 from ..delivery import http
 from ..delivery.outcome import Outcome
-from ..delivery.runner import Job, PermanentMessageError
+from ..delivery.runner import Job
+from ..errors import PermanentFailure
+from ..models.meta_rules import VALUE_REQUIRED, click_window_problem
 from .base import ConversionDestination
 from .conversion import ConversionEvent, money_text
-from .names import VALUE_REQUIRED, click_window_problem, meta_event_name
+from .names import meta_event_name
 from .tenancy import route
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ class CmConversionsDestination(ConversionDestination):
         account: CmTenant | None = routed.account
         if account is None and not self.settings.business_number:
             # A deployment mistake, not the conversion's: keep it in the DLQ until it is fixed.
-            raise PermanentMessageError("CmBusinessNumber is not set: CM.com needs the sender's number")
+            raise PermanentFailure("CmBusinessNumber is not set: CM.com needs the sender's number")
         event_type = meta_event_name(p.kind, p.event_name)
         if event_type is None:
             return f"no CM.com Meta Conversions type for a {p.kind!r} conversion"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..errors import PermanentFailure
 from .requests import DONE, SUBJECT_FIELDS, contact_export_pk
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from .erasure import Eraser
 
 
-class NotAJob(ValueError):
+class NotAJob(PermanentFailure):
     """A message no attempt can run: parked in the DLQ with this reason."""
 
 
