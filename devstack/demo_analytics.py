@@ -14,6 +14,7 @@ from devstack.sample_events import whatsapp_post
 from devstack.stack import DevStack
 from wa_conversions.analytics.metrics import MAX_RANGE_DAYS
 from wa_conversions.analytics.report import write_report
+from wa_conversions.store import keys
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "report" / "index.html"
@@ -29,7 +30,7 @@ def _days_with_data(stack: DevStack) -> list[str]:
     for page in paginator.paginate(
         TableName=table,
         FilterExpression="begins_with(sk, :day)",
-        ExpressionAttributeValues={":day": {"S": "DAY#"}},
+        ExpressionAttributeValues={":day": {"S": keys.day_sk("")}},
         ProjectionExpression="#d",
         ExpressionAttributeNames={"#d": "day"},
     ):

@@ -59,7 +59,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
-from wa_conversions.forwarding.names import META_EVENT_NAMES
+from wa_conversions.models.meta_rules import (
+    MAX_EVENT_AGE_DAYS,
+    META_EVENT_NAMES,
+    META_VALUE_REQUIRED,
+    VALUE_REQUIRED,
+    too_old,
+)
+from wa_conversions.models.money import is_currency
 
 DEFAULT_PORT: Final = 3001
 DEFAULT_URL: Final = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -78,7 +85,6 @@ CM_CHANNEL_EVENTS: Final = frozenset({"MarkAsRead", "Block", "UnBlock"})
 _HASH = re.compile(r"^[a-f0-9]{64}$")
 _CM_NUMBER = re.compile(r"^00\d{6,15}$")
 _DIGITS = re.compile(r"^\+?\d{6,15}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 # The seed's events (seeds/003) and the properties each must carry, with the direction it implies.
@@ -133,7 +139,7 @@ def check_meta_event(event: Any, now: float) -> None:
     source = event.get("action_source")
     _need(source in ("business_messaging", "website"), "action_source must be business_messaging or website")
     _need(isinstance(event.get("event_time"), int), "event_time: unix seconds as an integer")
-    _need(now - event["event_time"] <= 7 * 86400, "event_time is more than 7 days old")
+    _need(not too_old(event["event_time"], now), f"event_time is more than {MAX_EVENT_AGE_DAYS} days old")
     user = event.get("user_data")
     _need(isinstance(user, dict), "user_data: an object")
     if source == "business_messaging":
@@ -163,14 +169,14 @@ def check_meta_event(event: Any, now: float) -> None:
                 f"user_data.{field}: list of SHA-256 lowercase hex",
             )
     custom = event.get("custom_data", {})
-    if event["event_name"] == "Purchase":
+    if (name := event["event_name"]) in META_VALUE_REQUIRED:
         _need(
             isinstance(custom.get("value"), int | float),
-            "custom_data.value: a number is required for Purchase",
+            f"custom_data.value: a number is required for {name}",
         )
         _need(
-            isinstance(custom.get("currency"), str) and _CURRENCY.match(custom["currency"]) is not None,
-            "custom_data.currency: ISO 4217 code required for Purchase",
+            isinstance(custom.get("currency"), str) and is_currency(custom["currency"]),
+            f"custom_data.currency: ISO 4217 code required for {name}",
         )
 
 
@@ -205,7 +211,7 @@ def check_cm(body: Any, headers: dict[str, str]) -> None:
         return
     _need(kind in META_EVENT_NAMES, f"event.type {kind!r} is not an allowed type")
     _need(isinstance(custom.get("ctwa_id"), str) and custom["ctwa_id"], "custom.ctwa_id required")
-    if kind in {"Purchase", "OrderCreated", "OrderShipped"}:
+    if kind in VALUE_REQUIRED:
         _need(
             bool(custom.get("currency")) and custom.get("value") not in (None, ""),
             f"custom.currency and custom.value are mandatory for {kind}",

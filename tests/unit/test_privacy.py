@@ -83,10 +83,11 @@ def test_a_delivery_not_sent_yet_is_skipped_as_erased_and_a_sent_one_stays_deliv
 
 
 def test_the_analytics_state_an_erasure_deletes_is_where_the_aggregator_keeps_it() -> None:
-    from wa_conversions.privacy.erasure import ANALYTICS_STATE_PREFIX
-    from wa_conversions.store.analytics import contact_state_pk
+    from wa_conversions.privacy.erasure import kind_of
+    from wa_conversions.store import keys
 
-    assert contact_state_pk(PHONE) == f"{ANALYTICS_STATE_PREFIX}{PHONE}"
+    # store.analytics builds the state's pk with keys.analytics_state_pk (tests/unit/test_store_keys.py)
+    assert kind_of({"pk": keys.analytics_state_pk(PHONE)}) == "analytics_state"
 
 
 def test_a_name_inside_a_word_or_a_key_is_not_the_person() -> None:

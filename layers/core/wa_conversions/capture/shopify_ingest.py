@@ -24,6 +24,7 @@ from ..errors import BadRequestError, HandoffError, UnauthorizedError
 from ..jsontext import JsonTextError, loads
 from ..providers.shopify_format import encode_delivery
 from ..signatures import verify_shopify_signature
+from ..store import keys
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -51,7 +52,7 @@ class Outcome:
 
 class EventMarkers:
     """Which Shopify events were handed off already, in the idempotency table (Powertools' schema:
-    id, expiration)."""
+    id, expiration): one of the four dedupe mechanisms (docs/idempotency.md, "Shopify event markers")."""
 
     def __init__(self, client: DynamoDBClient, table_name: str, ttl_seconds: int) -> None:
         self._client = client
@@ -60,7 +61,7 @@ class EventMarkers:
 
     @staticmethod
     def _id(shop: str, event_id: str) -> str:
-        return f"shopify-event#{shop}#{event_id}"
+        return keys.shopify_event_marker_id(shop, event_id)
 
     def seen(self, shop: str, event_id: str) -> bool:
         item = self._client.get_item(

@@ -14,6 +14,7 @@ from ..models.api import (
     MessageView,
     ReferralView,
 )
+from ..models.domain import user_id_of_key
 from ..models.events import iso_timestamp
 from ..phones import wa_digits
 from ..store.capture import CaptureRepository, followed_key
@@ -114,12 +115,11 @@ def message_view(repository: CaptureRepository, message_id: str, tenant: Tenant 
         if name.startswith(STATUS_PREFIX)
     }
     contact_key = item.get("contact_key")
+    user_id = user_id_of_key(contact_key) if isinstance(contact_key, str) else None
     return MessageView(
         id=message_id,
         direction=item.get("direction", "outbound"),
-        contact=contact_key[4:]
-        if isinstance(contact_key, str) and contact_key.startswith("uid:")
-        else contact_key,
+        contact=contact_key if user_id is None else user_id,
         type=item.get("raw_type") or item.get("message_type", "unknown"),
         status=item.get("status", "unknown"),
         statuses=dict(sorted(statuses.items(), key=lambda kv: kv[1])),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..capture.views import find_contact_key
 from ..errors import ConflictError, HandoffError, NotFoundError
+from ..models.domain import user_id_of_key
 from .commands import EventCommand, EventType, has_wamid
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class CmActions:
                 field="message_id",
             )
         contact_key = message.get("contact_key")
-        if not isinstance(contact_key, str) or contact_key.startswith("uid:"):
+        if not isinstance(contact_key, str) or user_id_of_key(contact_key) is not None:
             raise ConflictError("The message's sender has no phone number to address the event to")
         if message.get("read_marked_at") is None:
             self._channel.request_read(message_id, int(self._clock()))
@@ -126,7 +127,7 @@ class CmActions:
         contact = self._capture.get_contact(key) if key else None
         if key is None or contact is None:
             raise NotFoundError(f"No contact {identifier!r}")
-        if key.startswith("uid:"):
+        if user_id_of_key(key) is not None:
             raise ConflictError("CM.com addresses block events to a phone number; this contact has none")
         return key, contact
 

@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..delivery.log import ERASED_REASON, DeliveryLog, DeliveryStatus, OperatorResult, delivery_id_for
 from ..errors import ConflictError, NotFoundError, UnprocessableError
 from ..models.events import EVENT_SOURCE, iso_timestamp
+from ..models.meta_rules import CLICK_WINDOW_DAYS, MAX_EVENT_AGE_DAYS, VALUE_REQUIRED, too_old
 from ..models.money import Amount, Currency
 from ..phones import wa_digits
 from ..store.capture import CaptureRepository
 from .conversion import API_CONVERSION_EVENT
-from .names import VALUE_REQUIRED, check_meta_event_name
+from .names import check_meta_event_name
 
 ERASED_CONFLICT = "This delivery's person was erased (docs/privacy.md): it is never sent nor confirmed"
 
@@ -109,7 +110,7 @@ class ConversionService:
         log: DeliveryLog,
         sqs: SQSClient,
         queue_urls: dict[str, str],
-        click_window_days: int = 7,
+        click_window_days: int = CLICK_WINDOW_DAYS,
         clock: Any = time.time,
     ) -> None:
         self.capture = capture
@@ -151,8 +152,10 @@ class ConversionService:
             raise UnprocessableError(
                 f"eventTime is more than {self.window // 86400} days after the ad click", field="eventTime"
             )
-        if now - event_time > self.window:
-            raise UnprocessableError("eventTime is more than 7 days ago: Meta rejects it", field="eventTime")
+        if too_old(event_time, now):
+            raise UnprocessableError(
+                f"eventTime is more than {MAX_EVENT_AGE_DAYS} days ago: Meta rejects it", field="eventTime"
+            )
         contact_key = str(referral.get("contact_key") or "")
         phone = contact_key if contact_key.isdigit() else request.phone_e164
         properties = {

@@ -22,7 +22,14 @@ import httpx
 from ..config import MetaCapiSettings
 from ..delivery.http import UnsendableError, encode_json
 from ..delivery.outcome import Outcome, OutcomeKind, classify_exception, classify_response, response_json
-from ..delivery.runner import Job, PermanentMessageError, Planned, QueuedMessage
+from ..delivery.runner import Job, Planned, QueuedMessage
+from ..errors import PermanentFailure
+from ..models.meta_rules import (
+    MAX_EVENT_AGE_DAYS,
+    META_VALUE_REQUIRED,
+    click_window_problem,
+    too_old,
+)
 from .base import ConversionDestination
 from .conversion import ConversionEvent
 from .hashing import (
@@ -35,7 +42,7 @@ from .hashing import (
     hash_state,
     hash_zip,
 )
-from .names import CLICK_WINDOW_SECONDS, click_window_problem, meta_event_name, parse_event_names
+from .names import meta_event_name, parse_event_names
 from .tenancy import route
 
 if TYPE_CHECKING:
@@ -260,9 +267,9 @@ class MetaCapiDestination(ConversionDestination):
         problem = click_window_problem(p.ctwa_clid, event.clicked_at_epoch, event.event_time)
         if problem:
             return problem
-        if self._clock() - event.event_time > CLICK_WINDOW_SECONDS:
-            return "the conversion is more than 7 days old: Meta rejects such events"
-        if name == "Purchase" and (p.value is None or not p.currency):
+        if too_old(event.event_time, self._clock()):
+            return f"the conversion is more than {MAX_EVENT_AGE_DAYS} days old: Meta rejects such events"
+        if name in META_VALUE_REQUIRED and (p.value is None or not p.currency):
             return f"{name} needs value and currency"
         source = self.source_for(event)
         if source == "website" and not p.shop and not (p.landing_site or "").startswith("http"):
@@ -281,7 +288,7 @@ class MetaCapiDestination(ConversionDestination):
             encode_json(body)
         except UnsendableError as error:
             # Meta would refuse the whole request it sits in: keep it out of every batch.
-            raise PermanentMessageError(str(error)) from None
+            raise PermanentFailure(str(error)) from None
         account: MetaTenant | None = routed.account
         if account is None or routed.tenant is None:
             return MetaEvent(body, test_code)

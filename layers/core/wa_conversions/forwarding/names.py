@@ -1,28 +1,10 @@
-"""Event names for Meta's Conversions API for Business Messaging and CM.com's Meta Conversions."""
+"""Event names for Meta's Conversions API for Business Messaging and CM.com's Meta Conversions: which
+conversion kind becomes which event. The names Meta accepts, and its other rules, are in
+models.meta_rules."""
 
 from __future__ import annotations
 
-# CM.com's list (seeds/001), which includes Meta's five verified names (providers.md §3.3).
-META_EVENT_NAMES = frozenset(
-    {
-        "Purchase",
-        "LeadSubmitted",
-        "InitiateCheckout",
-        "AddToCart",
-        "ViewContent",
-        "OrderCreated",
-        "OrderShipped",
-        "OrderDelivered",
-        "OrderCanceled",
-        "OrderReturned",
-        "CartAbandoned",
-        "QualifiedLead",
-        "RatingProvided",
-        "ReviewProvided",
-    }
-)
-# CM.com: "For Purchase, OrderCreated and OrderShipped ... mandatory to add the currency and the value".
-VALUE_REQUIRED = frozenset({"Purchase", "OrderCreated", "OrderShipped"})
+from ..models.meta_rules import META_EVENT_NAMES
 
 # Which Meta event a conversion kind becomes at CM.com (its own mapping: the order is the Purchase,
 # so order_paid is left out). Meta's own forwarder reads MetaEventNames (parse_event_names).
@@ -32,8 +14,6 @@ KIND_TO_META_EVENT = {
     "order_delivered": "OrderDelivered",
     "order_cancelled": "OrderCanceled",
 }
-
-CLICK_WINDOW_SECONDS = 7 * 24 * 3600
 
 
 def parse_event_names(text: str) -> dict[str, str]:
@@ -54,19 +34,6 @@ def meta_event_name(kind: str, event_name: str | None, mapping: dict[str, str] |
     if kind in ("external", "rule"):  # POST /conversions and ConversionRules name their own event
         return event_name if event_name in META_EVENT_NAMES else None
     return (KIND_TO_META_EVENT if mapping is None else mapping).get(kind)
-
-
-def click_window_problem(
-    ctwa_clid: str | None, clicked_at: int | None, event_time: int, window: int = CLICK_WINDOW_SECONDS
-) -> str | None:
-    """Why a conversion cannot be credited to its ad click at Meta, or None when it can."""
-    if not ctwa_clid:
-        return "no ctwa_clid: the conversion is not attributed to a Click-to-WhatsApp ad"
-    if clicked_at is None:
-        return "the ad click's time is unknown"
-    if event_time - clicked_at > window:
-        return f"the ad click is more than {window // 86400} days before the conversion"
-    return None
 
 
 def check_meta_event_name(value: str) -> str:

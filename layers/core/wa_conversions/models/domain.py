@@ -82,6 +82,20 @@ class Channel(StrEnum):
     TWILIO = "twilio"
 
 
+# A contact known only by its business-scoped user id is keyed "uid:<user id>"; one with a phone by
+# its E.164 digits (store/keys.py's <key>).
+USER_KEY_PREFIX = "uid:"
+
+
+def user_contact_key(user_id: str) -> str:
+    return f"{USER_KEY_PREFIX}{user_id}"
+
+
+def user_id_of_key(contact_key: str) -> str | None:
+    """The user id a "uid:<user id>" contact key names; None for a phone's key."""
+    return contact_key.removeprefix(USER_KEY_PREFIX) if contact_key.startswith(USER_KEY_PREFIX) else None
+
+
 class ContactRef(NamedTuple):
     """Who a message is from or to. WhatsApp usernames mean either identifier may be missing."""
 
@@ -98,7 +112,7 @@ class ContactRef(NamedTuple):
         if self.phone:
             return self.phone
         if self.user_id:
-            return f"uid:{self.user_id}"
+            return user_contact_key(self.user_id)
         return None
 
     @property

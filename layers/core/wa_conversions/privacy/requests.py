@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from ..store.capture import CaptureRepository
 
-ERASURE_SK = "ERASURE"
-SUPPRESSION_SK = "SUPPRESSION"
+ERASURE_SK = keys.ERASURE
+SUPPRESSION_SK = keys.SUPPRESSION
 PENDING = "pending"
 DONE = "done"
 # an export that could not be written (too large), with its reason

@@ -1,17 +1,20 @@
-"""The ErasureFunction's privacy objects, built once per Lambda environment from PrivacySettings."""
+"""The privacy objects, built once per execution environment (wa_conversions.once): the
+ErasureFunction's from PrivacySettings, the OperatorApi's erasure requests from OperatorSettings."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
+
+from .. import once
 
 if TYPE_CHECKING:
     from ..deadletter import DeadLetterQueue
     from ..store.capture import CaptureRepository
     from .erasure import Eraser
+    from .requests import ErasureQueue, ErasureRequests
 
 
-@cache
+@once
 def eraser() -> Eraser:
     from .. import aws
     from ..config import PrivacySettings, load_settings
@@ -30,7 +33,7 @@ def eraser() -> Eraser:
     )
 
 
-@cache
+@once
 def contacts() -> CaptureRepository:
     from .. import aws
     from ..config import PrivacySettings, load_settings
@@ -39,7 +42,7 @@ def contacts() -> CaptureRepository:
     return CaptureRepository(aws.dynamodb(), load_settings(PrivacySettings).table_name)
 
 
-@cache
+@once
 def dead_letters() -> DeadLetterQueue | None:
     from .. import aws
     from ..config import PrivacySettings, load_settings
@@ -55,6 +58,26 @@ def region() -> str | None:
     return load_settings(PrivacySettings).default_country or None
 
 
-def reset() -> None:
-    for factory in (eraser, contacts, dead_letters):
-        factory.cache_clear()
+@once
+def erasure_requests() -> ErasureRequests:
+    from .. import aws
+    from ..config import OperatorSettings, load_settings
+    from ..secret_store import get_secret
+    from .requests import ErasureRequests
+
+    settings = load_settings(OperatorSettings)
+    return ErasureRequests(
+        aws.dynamodb(),
+        settings.table_name,
+        hash_key=get_secret(settings, "ERASURE_HASH_KEY"),
+        ttl_seconds=settings.message_retention_days * 86_400,
+    )
+
+
+@once
+def erasure_queue() -> ErasureQueue:
+    from .. import aws
+    from ..config import OperatorSettings, load_settings
+    from .requests import ErasureQueue
+
+    return ErasureQueue(aws.sqs(), load_settings(OperatorSettings).erasure_queue_url)

@@ -20,22 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.ad_day import AdDay
 from ..models.retention import DEFAULT_RETENTION, TTL_ATTRIBUTE, Retention
+from . import keys
 from .dynamo import from_item, serialize, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem's most requests per call
-READ_PK = "ADSPEND#READ"
 MAX_UNPROCESSED_ROUNDS = 8
-
-
-def spend_pk(month: str) -> str:
-    return f"ADSPEND#{month}"
-
-
-def spend_sk(day: str, account_id: str, ad_id: str) -> str:
-    return f"DAY#{day}#{account_id}#{ad_id}"
 
 
 class AdSpendReader:
@@ -58,9 +50,9 @@ class AdSpendReader:
                 "TableName": self._table,
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
                 "ExpressionAttributeValues": {
-                    ":pk": serialize(spend_pk(month)),
-                    ":low": serialize(f"DAY#{max(start.isoformat(), month + '-01')}"),
-                    ":high": serialize(f"DAY#{min(end.isoformat(), month + '-31')}#~"),
+                    ":pk": serialize(keys.ad_spend_pk(month)),
+                    ":low": serialize(keys.day_sk(max(start.isoformat(), month + "-01"))),
+                    ":high": serialize(keys.day_sk(min(end.isoformat(), month + "-31")) + "#~"),
                 },
             }
             while True:
@@ -88,7 +80,7 @@ class AdSpendRepository(AdSpendReader):
         for row in rows:
             if row.account_id != account_id or not since.isoformat() <= row.day <= until.isoformat():
                 continue
-            items[(spend_pk(row.day[:7]), spend_sk(row.day, account_id, row.ad_id))] = {
+            items[(keys.ad_spend_pk(row.day[:7]), keys.ad_spend_sk(row.day, account_id, row.ad_id))] = {
                 "day": row.day,
                 "account_id": account_id,
                 "ad_id": row.ad_id,
@@ -117,7 +109,7 @@ class AdSpendRepository(AdSpendReader):
             {"DeleteRequest": {"Key": {"pk": serialize(pk), "sk": serialize(sk)}}} for pk, sk in stale
         ]
         now = int(time.time())
-        read = {"pk": READ_PK, "sk": account_id, "read_at": now}
+        read = {"pk": keys.AD_SPEND_READ_PK, "sk": account_id, "read_at": now}
         requests.append(
             {
                 "PutRequest": {
@@ -140,7 +132,7 @@ class AdSpendRepository(AdSpendReader):
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": serialize(READ_PK)},
+            "ExpressionAttributeValues": {":pk": serialize(keys.AD_SPEND_READ_PK)},
         }
         read_at: dict[str, int] = {}
         while True:

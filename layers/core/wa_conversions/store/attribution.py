@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
-from .dynamo import from_item, serialize, to_item
+from .dynamo import UpdateBuilder, from_item, serialize, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_GET_LIMIT = 100
+MAX_UNPROCESSED_ROUNDS = 8
 # store.capture.MERGED: a contact profile folded into another, kept as a pointer.
 MERGED_CONTACT = "merged_contact"
 
@@ -48,11 +49,11 @@ class AttributionRepository:
                 "Keys": [{"pk": serialize(keys.contact_pk(k)), "sk": serialize(keys.PROFILE)} for k in wanted]
             }
         }
-        for _ in range(8):
+        for _ in range(MAX_UNPROCESSED_ROUNDS):
             response = self._client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(self._table, []):
                 item = from_item(raw)
-                found[str(item["pk"]).removeprefix("CONTACT#")] = item
+                found[keys.contact_key_of(str(item["pk"])) or ""] = item
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
@@ -94,6 +95,7 @@ class AttributionRepository:
 
     def inbound_between(self, contact_key: str, start: int, end: int) -> bool:
         """Whether the contact sent any message in [start, end] (epoch seconds)."""
+        low, high = keys.message_gsi1sk_between(start, end)
         paginator = self._client.get_paginator("query")
         for page in paginator.paginate(
             TableName=self._table,
@@ -102,8 +104,8 @@ class AttributionRepository:
             FilterExpression="direction = :inbound",
             ExpressionAttributeValues={
                 ":pk": serialize(keys.contact_pk(contact_key)),
-                ":start": serialize(f"{keys.MESSAGE_PREFIX}{keys.ts(max(start, 0))}"),
-                ":end": serialize(f"{keys.MESSAGE_PREFIX}{keys.ts(end)}#\uffff"),
+                ":start": serialize(low),
+                ":end": serialize(high),
                 ":inbound": serialize("inbound"),
             },
             ProjectionExpression="pk",
@@ -152,18 +154,18 @@ class AttributionRepository:
         values = {k: v for k, v in snapshot.items() if v is not None}
         if not values:
             return
-        names = {f"#s{i}": k for i, k in enumerate(values)}
-        tokens = {f":s{i}": serialize(v) for i, v in enumerate(values.values())}
-        sets = ", ".join(f"#s{i} = :s{i}" for i in range(len(values)))
+        update = UpdateBuilder()
+        for attribute, value in values.items():
+            update.set(attribute, value)
+        update.set("status_updated_at", updated_at)
+        stamp, at = update.name_token("status_updated_at"), update.value_token(updated_at)
+        update.condition(f"attribute_exists(pk) AND (attribute_not_exists({stamp}) OR {stamp} <= {at})")
         # an older (retried, stale) payload fails the condition and changes nothing
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(keys.order_pk(shop, order_id), keys.ORDER),
-                UpdateExpression=f"SET {sets}, #u = :u",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#u) OR #u <= :u)",
-                ExpressionAttributeNames={**names, "#u": "status_updated_at"},
-                ExpressionAttributeValues={**tokens, ":u": serialize(updated_at)},
+                **update.kwargs(),
             )
 
     def order_items(self, shop: str, order_id: str) -> list[dict[str, Any]]:
@@ -219,18 +221,15 @@ class AttributionRepository:
 
     def take_over_idempotency_key(self, scope: str, key: str, claimed_at: int, now: int) -> bool:
         """Renew an abandoned claim, unless another retry renewed or finished it first."""
+        update = UpdateBuilder().set("claimed_at", now)
+        state, claimed = update.name_token("state"), update.name_token("claimed_at")
+        in_progress, held = update.value_token("in_progress"), update.value_token(claimed_at)
+        update.condition(f"{state} = {in_progress} AND {claimed} = {held}")
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(keys.idempotency_key_pk(scope, key), keys.IDEMPOTENCY),
-                UpdateExpression="SET claimed_at = :now",
-                ConditionExpression="#state = :in_progress AND claimed_at = :claimed",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":now": serialize(now),
-                    ":claimed": serialize(claimed_at),
-                    ":in_progress": serialize("in_progress"),
-                },
+                **update.kwargs(),
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
@@ -239,28 +238,24 @@ class AttributionRepository:
     def complete_idempotency_key(
         self, scope: str, key: str, status_code: int, response: str, expires_at: int
     ) -> None:
+        update = (
+            UpdateBuilder()
+            .set("state", "completed")
+            .set("status_code", status_code)
+            .set("response", response)
+            .set("expires_at", expires_at)
+        )
         self._client.update_item(
             TableName=self._table,
             Key=self._key(keys.idempotency_key_pk(scope, key), keys.IDEMPOTENCY),
-            UpdateExpression="SET #state = :completed, status_code = :status, #response = :response, "
-            "expires_at = :expires",
-            ExpressionAttributeNames={"#state": "state", "#response": "response"},
-            ExpressionAttributeValues={
-                ":completed": serialize("completed"),
-                ":status": serialize(status_code),
-                ":response": serialize(response),
-                ":expires": serialize(expires_at),
-            },
+            **update.kwargs(),
         )
 
     # -- publishing state ------------------------------------------------------------------------
 
     def mark_published(self, pk: str, sk: str) -> None:
         self._client.update_item(
-            TableName=self._table,
-            Key=self._key(pk, sk),
-            UpdateExpression="SET published = :true",
-            ExpressionAttributeValues={":true": serialize(True)},
+            TableName=self._table, Key=self._key(pk, sk), **UpdateBuilder().set("published", True).kwargs()
         )
 
     # -- helpers ---------------------------------------------------------------------------------

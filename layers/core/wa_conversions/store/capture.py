@@ -17,6 +17,8 @@ from ..models.domain import (
     Direction,
     ErrorDetail,
     MessageStatus,
+    user_contact_key,
+    user_id_of_key,
 )
 from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
@@ -59,11 +61,6 @@ def followed_key(repository: CaptureRepository, contact_key: str, hops: int = 3)
             return contact_key
         contact_key = target
     return None
-
-
-def uid_key(user_id: str) -> str:
-    """The key of a contact known only by its business-scoped user id (store/keys.py)."""
-    return f"uid:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +109,7 @@ class CaptureRepository:
         found = self._get(self._alias_pk(user_id), keys.ALIAS)
         if found and self._in_scope(str(found["contact_key"])):
             return str(found["contact_key"])
-        return self._scoped(uid_key(user_id))
+        return self._scoped(user_contact_key(user_id))
 
     def resolve_contact_keys(
         self, contacts: Iterable[ContactRef], merges: list[tuple[str, str]] | None = None
@@ -130,7 +127,9 @@ class CaptureRepository:
             if ref.phone:
                 wanted.append((keys.contact_pk(self._scoped(ref.phone)), keys.PROFILE))
                 if ref.user_id:
-                    wanted.append((keys.contact_pk(self._scoped(uid_key(ref.user_id))), keys.PROFILE))
+                    wanted.append(
+                        (keys.contact_pk(self._scoped(user_contact_key(ref.user_id))), keys.PROFILE)
+                    )
             elif ref.user_id:
                 wanted.append((self._alias_pk(ref.user_id), keys.ALIAS))
         found = self._batch_get(wanted)
@@ -141,7 +140,7 @@ class CaptureRepository:
             if ref.phone:
                 phone_key = self._scoped(ref.phone)
                 key = _followed(found.get(keys.contact_pk(phone_key))) or phone_key
-                source_key = self._scoped(uid_key(ref.user_id)) if ref.user_id else None
+                source_key = self._scoped(user_contact_key(ref.user_id)) if ref.user_id else None
                 source = found.get(keys.contact_pk(source_key)) if source_key else None
                 if source_key and source and source_key not in merged:
                     merged.add(source_key)
@@ -178,12 +177,11 @@ class CaptureRepository:
         for merged_key in dict.fromkeys(merged_keys):
             # Never a new stub: a profile erased meanwhile (docs/privacy.md) stays gone.
             with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                update = UpdateBuilder().set("merge_announced", True).condition("attribute_exists(pk)")
                 self._client.update_item(
                     TableName=self._table,
                     Key=self._key(keys.contact_pk(merged_key), keys.PROFILE),
-                    UpdateExpression="SET merge_announced = :yes",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":yes": serialize(True)},
+                    **update.kwargs(),
                 )
 
     def add_phone(
@@ -195,9 +193,9 @@ class CaptureRepository:
         CRM's other number may be anyone's). Returns the contact's key afterwards; None if unknown.
         `merges` as in resolve_contact_keys."""
         named = self.get_contact(contact_key)
-        if named is None and contact_key.startswith("uid:"):
+        if named is None and (user_id := user_id_of_key(contact_key)) is not None:
             # first seen with its phone: the user id is only an alias of the phone's contact
-            contact_key = self.contact_key_of_user(contact_key.removeprefix("uid:"))
+            contact_key = self.contact_key_of_user(user_id)
         elif (target := _followed(named)) and merges is not None and _unannounced(named or {}, target):
             merges.append((contact_key, target))  # merged by an earlier try that never announced it
         key = followed_key(self, contact_key)
@@ -253,13 +251,15 @@ class CaptureRepository:
             },
             ProjectionExpression="pk, sk",
         ):
+            moved = (
+                UpdateBuilder()
+                .set("contact_key", target_key)
+                .set("gsi1pk", target_pk)
+                .condition("attribute_exists(pk)")  # a message expired meanwhile stays gone
+            )
             with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
                 self._client.update_item(
-                    TableName=self._table,
-                    Key=self._key(message["pk"], message["sk"]),
-                    UpdateExpression="SET contact_key = :key, gsi1pk = :pk",
-                    ConditionExpression="attribute_exists(pk)",  # a message expired meanwhile stays gone
-                    ExpressionAttributeValues={":key": serialize(target_key), ":pk": serialize(target_pk)},
+                    TableName=self._table, Key=self._key(message["pk"], message["sk"]), **moved.kwargs()
                 )
         for referral in self.list_referrals(source_key):
             if referral.get("merged_into"):
@@ -269,25 +269,24 @@ class CaptureRepository:
                 Item=to_item({**referral, "pk": target_pk, "contact_key": target_key}),
             )
             # The copy now stands for the click in the click index; the original only records the move.
+            moved = UpdateBuilder().set("merged_into", target_key).remove("gsi1pk").remove("gsi1sk")
             self._client.update_item(
-                TableName=self._table,
-                Key=self._key(referral["pk"], referral["sk"]),
-                UpdateExpression="SET merged_into = :to REMOVE gsi1pk, gsi1sk",
-                ExpressionAttributeValues={":to": serialize(target_key)},
+                TableName=self._table, Key=self._key(referral["pk"], referral["sk"]), **moved.kwargs()
             )
         if source.get("user_id"):
             self._remember_alias(str(source["user_id"]), target_key)
         # Last: while the source still reads as a contact, a retry finishes the merge. It stays as a
         # pointer (never deleted), for whatever still names the old key (a link token, an order).
+        pointer = (
+            UpdateBuilder()
+            .set("item_type", MERGED)
+            .set("merged_into", target_key)
+            .set("expires_at", self._retention.contact_expiry())
+        )
         self._client.update_item(
             TableName=self._table,
             Key=self._key(keys.contact_pk(source_key), keys.PROFILE),
-            UpdateExpression="SET item_type = :merged, merged_into = :to, expires_at = :expires",
-            ExpressionAttributeValues={
-                ":merged": serialize(MERGED),
-                ":to": serialize(target_key),
-                ":expires": serialize(self._retention.contact_expiry()),
-            },
+            **pointer.kwargs(),
         )
         return True
 
@@ -335,14 +334,14 @@ class CaptureRepository:
 
     def _move_one_way(self, contact_key: str, attribute: str, value: int, *, earlier: bool) -> None:
         comparison = ">" if earlier else "<"
+        update = UpdateBuilder().set(attribute, value)
+        name, token = update.name_token(attribute), update.value_token(value)
+        update.condition(f"attribute_not_exists({name}) OR {name} {comparison} {token}")
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(keys.contact_pk(contact_key), keys.PROFILE),
-                UpdateExpression="SET #t = :t",
-                ConditionExpression=f"attribute_not_exists(#t) OR #t {comparison} :t",
-                ExpressionAttributeNames={"#t": attribute},
-                ExpressionAttributeValues={":t": serialize(value)},
+                **update.kwargs(),
             )
 
     def _remember_alias(self, user_id: str, contact_key: str) -> None:
@@ -434,13 +433,9 @@ class CaptureRepository:
             advancing = update.copy().set("status", status.value).set("status_rank", status.rank)
             rank = advancing.value_token(status.rank)
             rank_name = advancing.name_token("status_rank")
+            advancing.condition(f"attribute_not_exists({rank_name}) OR {rank_name} < {rank}")
             try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    ConditionExpression=f"attribute_not_exists({rank_name}) OR {rank_name} < {rank}",
-                    **advancing.kwargs(),
-                )
+                self._client.update_item(TableName=self._table, Key=key, **advancing.kwargs())
                 return
             except self._client.exceptions.ConditionalCheckFailedException:
                 pass  # a later status is already recorded: keep it, record only this one's time
@@ -471,13 +466,13 @@ class CaptureRepository:
         }
         if referral.ctwa_clid:
             attributes["gsi1pk"] = keys.click_pk(referral.ctwa_clid)
-            attributes["gsi1sk"] = f"{keys.REFERRAL_PREFIX}{keys.ts(timestamp)}"
+            attributes["gsi1sk"] = keys.click_gsi1sk(timestamp)
         self._client.put_item(TableName=self._table, Item=to_item(attributes))
 
     def record_automatic_event(self, event: AutomaticEvent) -> None:
         attributes: dict[str, Any] = {
             "pk": keys.automatic_event_pk(event.event_id),
-            "sk": f"EVENT#{event.event_name}",
+            "sk": keys.automatic_event_sk(event.event_name),
             "item_type": "automatic_event",
             "event_id": event.event_id,
             "event_name": event.event_name,
@@ -490,7 +485,7 @@ class CaptureRepository:
         }
         if event.ctwa_clid:
             attributes["gsi1pk"] = keys.click_pk(event.ctwa_clid)
-            attributes["gsi1sk"] = f"AUTOEVENT#{keys.ts(event.timestamp)}"
+            attributes["gsi1sk"] = keys.automatic_event_gsi1sk(event.timestamp)
         self._client.put_item(TableName=self._table, Item=to_item(attributes))
 
     # -- link tokens (attribution.links) ---------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import keys
-from .dynamo import serialize
+from .dynamo import UpdateBuilder, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,14 +23,10 @@ class CmChannelRepository:
         self._client = client
         self._table = table_name
 
-    def _conditional(self, pk: str, sk: str, update: str, condition: str, values: dict[str, object]) -> bool:
+    def _conditional(self, pk: str, sk: str, update: UpdateBuilder) -> bool:
         try:
             self._client.update_item(
-                TableName=self._table,
-                Key={"pk": serialize(pk), "sk": serialize(sk)},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeValues={name: serialize(value) for name, value in values.items()},
+                TableName=self._table, Key={"pk": serialize(pk), "sk": serialize(sk)}, **update.kwargs()
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
@@ -38,49 +34,37 @@ class CmChannelRepository:
 
     def request_read(self, message_id: str, now: int) -> None:
         """Remember the first request only: repeats change nothing."""
-        self._conditional(
-            keys.message_pk(message_id),
-            keys.MESSAGE,
-            "SET read_requested_at = :now",
-            "attribute_exists(pk) AND attribute_not_exists(read_requested_at)",
-            {":now": now},
-        )
+        update = UpdateBuilder().set("read_requested_at", now)
+        requested = update.name_token("read_requested_at")
+        update.condition(f"attribute_exists(pk) AND attribute_not_exists({requested})")
+        self._conditional(keys.message_pk(message_id), keys.MESSAGE, update)
 
     def mark_read(self, message_id: str, now: int) -> None:
-        self._conditional(
-            keys.message_pk(message_id),
-            keys.MESSAGE,
-            "SET read_marked_at = :now, read_requested_at = if_not_exists(read_requested_at, :now)",
-            "attribute_exists(pk) AND attribute_not_exists(read_marked_at)",
-            {":now": now},
-        )
+        update = UpdateBuilder().set("read_marked_at", now).set_if_absent("read_requested_at", now)
+        marked = update.name_token("read_marked_at")
+        update.condition(f"attribute_exists(pk) AND attribute_not_exists({marked})")
+        self._conditional(keys.message_pk(message_id), keys.MESSAGE, update)
 
     def block(self, contact_key: str, now: int, generation: str) -> bool:
         """False when the contact is already blocked (or unknown): nothing changed."""
-        return self._conditional(
-            keys.contact_pk(contact_key),
-            keys.PROFILE,
-            "SET blocked = :true, blocked_at = :now, block_generation = :g",
-            "attribute_exists(pk) AND (attribute_not_exists(blocked) OR blocked = :false)",
-            {":true": True, ":false": False, ":now": now, ":g": generation},
+        update = (
+            UpdateBuilder().set("blocked", True).set("blocked_at", now).set("block_generation", generation)
         )
+        blocked, false = update.name_token("blocked"), update.value_token(False)
+        update.condition(f"attribute_exists(pk) AND (attribute_not_exists({blocked}) OR {blocked} = {false})")
+        return self._conditional(keys.contact_pk(contact_key), keys.PROFILE, update)
 
     def unblock(self, contact_key: str, now: int, generation: str) -> bool:
         """False when the contact is not blocked: nothing changed."""
-        return self._conditional(
-            keys.contact_pk(contact_key),
-            keys.PROFILE,
-            "SET blocked = :false, unblocked_at = :now, block_generation = :g",
-            "blocked = :true",
-            {":true": True, ":false": False, ":now": now, ":g": generation},
+        update = (
+            UpdateBuilder().set("blocked", False).set("unblocked_at", now).set("block_generation", generation)
         )
+        blocked, true = update.name_token("blocked"), update.value_token(True)
+        update.condition(f"{blocked} = {true}")
+        return self._conditional(keys.contact_pk(contact_key), keys.PROFILE, update)
 
     def restore_block_state(self, contact_key: str, generation: str, *, blocked: bool) -> None:
         """Undo a state change whose event could not be queued, unless another change followed it."""
-        self._conditional(
-            keys.contact_pk(contact_key),
-            keys.PROFILE,
-            "SET blocked = :blocked",
-            "block_generation = :g",
-            {":blocked": blocked, ":g": generation},
-        )
+        update = UpdateBuilder().set("blocked", blocked)
+        update.condition(f"{update.name_token('block_generation')} = {update.value_token(generation)}")
+        self._conditional(keys.contact_pk(contact_key), keys.PROFILE, update)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import keys
-from .dynamo import serialize
+from .dynamo import UpdateBuilder, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -70,13 +70,13 @@ class ContactConsent:
             for _ in range(3):
                 answer = self._client.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table, []):
-                    key = str(item["pk"]["S"]).removeprefix(keys.contact_pk(""))
+                    key = keys.contact_key_of(str(item["pk"]["S"])) or ""
                     found[key] = item.get("ads_consent", {}).get("BOOL")
                 request = dict(answer.get("UnprocessedKeys") or {})
                 if not request:
                     break
             unprocessed = {
-                str(k["pk"]["S"]).removeprefix(keys.contact_pk(""))
+                keys.contact_key_of(str(k["pk"]["S"])) or ""
                 for k in (request.get(self._table) or {}).get("Keys", [])
             }
             for key in chunk:
@@ -86,12 +86,11 @@ class ContactConsent:
     def set(self, contact_key: str, ads: bool, at: int) -> bool:
         """Records the contact's choice; False when there is no such contact."""
         try:
+            update = UpdateBuilder().set("ads_consent", ads).set("ads_consent_at", at)
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(contact_key),  # type: ignore[arg-type]
-                UpdateExpression="SET ads_consent = :ads, ads_consent_at = :at",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":ads": {"BOOL": ads}, ":at": {"N": str(at)}},
+                **update.condition("attribute_exists(pk)").kwargs(),
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import keys
+from .dynamo import UpdateBuilder
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -17,7 +20,7 @@ TTL_ATTRIBUTE = "expires_at"
 
 
 def _key(shop: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"RECONCILE#{shop}"}, "sk": {"S": "CURSOR"}}
+    return {"pk": {"S": keys.reconcile_cursor_pk(shop)}, "sk": {"S": keys.CURSOR}}
 
 
 class ReconcileCursors:
@@ -33,19 +36,16 @@ class ReconcileCursors:
     def advance(self, shop: str, cursor: str, recorded_at: int) -> bool:
         """Moves the cursor to `cursor` if that is later; False when it was already there or past it."""
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(shop),
-                UpdateExpression="SET #cursor = :cursor, recorded_at = :at, item_type = :type, #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(#cursor) OR #cursor < :cursor",
-                ExpressionAttributeNames={"#cursor": "cursor", "#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":cursor": {"S": cursor},
-                    ":at": {"N": str(recorded_at)},
-                    ":type": {"S": "reconcile_cursor"},
-                    ":ttl": {"N": str(recorded_at + CURSOR_KEPT_DAYS * 86_400)},
-                },
+            update = (
+                UpdateBuilder()
+                .set("cursor", cursor)
+                .set("recorded_at", recorded_at)
+                .set("item_type", "reconcile_cursor")
+                .set(TTL_ATTRIBUTE, recorded_at + CURSOR_KEPT_DAYS * 86_400)
             )
+            name, token = update.name_token("cursor"), update.value_token(cursor)
+            update.condition(f"attribute_not_exists({name}) OR {name} < {token}")
+            self._client.update_item(TableName=self._table, Key=_key(shop), **update.kwargs())
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True

@@ -1,4 +1,5 @@
-"""The single table's key design, in one place.
+"""The single table's key design and the dedupe markers' ids, in one place: no other module spells a
+key prefix (tests/unit/test_store_keys.py), and docs/idempotency.md says what each marker guards.
 
 | item             | pk                | sk                    | gsi1pk           | gsi1sk           |
 |------------------|-------------------|-----------------------|------------------|------------------|
@@ -18,6 +19,17 @@
 | erasure          | ERASURE#<id>      | ERASURE               |                  |                  |
 | suppression      | SUPPRESSED#<hmac> | SUPPRESSION           |                  |                  |
 | data export      | EXPORT#<shop>#<request id> | EXPORT       |                  |                  |
+| reconcile cursor | RECONCILE#<shop>  | CURSOR                |                  |                  |
+| ad spend day     | ADSPEND#<YYYY-MM> | DAY#<day>#<account>#<ad> |               |                  |
+| ad spend read    | ADSPEND#READ      | <account id>          |                  |                  |
+| analytics day    | ANALYTICS#<YYYY-MM> | DAY#<day>#<shard>   |                  |                  |
+| analytics state  | ANALYTICS#CONTACT#<key> | STATE           |                  |                  |
+| analytics fact   | ANALYTICS#CONTACT#<key> | FACT#<group>    |                  |                  |
+
+The idempotency table (key `id`, TTL `expiration`) holds the dedupe markers, each "<namespace>#<key>"
+(docs/idempotency.md): capture#<update key> and erased#<sha256 of a wamid> (store.ledger),
+shopify-event#<shop>#<event id> (capture.shopify_ingest) and analytics#<event messageId>
+(store.analytics).
 
 <key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id. One person
 is one contact (store.capture.merge_contact): when a user-id contact turns out to have a phone, or a
@@ -58,6 +70,7 @@ ALIAS = "ALIAS"
 MESSAGE = "MESSAGE"
 REFERRAL_PREFIX = "REFERRAL#"
 MESSAGE_PREFIX = "MSG#"
+AUTOMATIC_EVENT_PREFIX = "AUTOEVENT#"
 GSI1 = "gsi1"
 
 
@@ -69,20 +82,45 @@ def contact_pk(contact_key: str) -> str:
     return f"CONTACT#{contact_key}"
 
 
+def contact_key_of(pk: str) -> str | None:
+    """The contact key a CONTACT#<key> pk (or gsi1pk) names; None for any other key."""
+    prefix = contact_pk("")
+    return pk.removeprefix(prefix) if pk.startswith(prefix) else None
+
+
 def user_alias_pk(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
+def user_id_of_alias(pk: str) -> str | None:
+    prefix = user_alias_pk("")
+    return pk.removeprefix(prefix) if pk.startswith(prefix) else None
+
+
 def message_pk(message_id: str) -> str:
-    return f"MSG#{message_id}"
+    return f"{MESSAGE_PREFIX}{message_id}"
+
+
+def message_id_of(pk: str) -> str | None:
+    return pk.removeprefix(MESSAGE_PREFIX) if pk.startswith(MESSAGE_PREFIX) else None
 
 
 def message_gsi1sk(epoch_seconds: int, message_id: str) -> str:
     return f"{MESSAGE_PREFIX}{ts(epoch_seconds)}#{message_id}"
 
 
+def message_gsi1sk_between(start: int, end: int) -> tuple[str, str]:
+    """The gsi1sk range of a contact's messages sent from `start` to `end` (epoch seconds, inclusive)."""
+    return f"{MESSAGE_PREFIX}{ts(max(start, 0))}", f"{MESSAGE_PREFIX}{ts(end)}#\uffff"
+
+
 def referral_sk(epoch_seconds: int, message_id: str) -> str:
     return f"{REFERRAL_PREFIX}{ts(epoch_seconds)}#{message_id}"
+
+
+def click_gsi1sk(epoch_seconds: int) -> str:
+    """A referral's sort key in the click index: clicks of one ctwa_clid by time."""
+    return f"{REFERRAL_PREFIX}{ts(epoch_seconds)}"
 
 
 def click_pk(ctwa_clid: str) -> str:
@@ -90,7 +128,15 @@ def click_pk(ctwa_clid: str) -> str:
 
 
 def automatic_event_pk(event_id: str) -> str:
-    return f"AUTOEVENT#{event_id}"
+    return f"{AUTOMATIC_EVENT_PREFIX}{event_id}"
+
+
+def automatic_event_sk(event_name: str) -> str:
+    return f"EVENT#{event_name}"
+
+
+def automatic_event_gsi1sk(epoch_seconds: int) -> str:
+    return f"{AUTOMATIC_EVENT_PREFIX}{ts(epoch_seconds)}"
 
 
 # -- attribution -------------------------------------------------------------------------------
@@ -147,6 +193,11 @@ def delivery_pk(delivery_id: str) -> str:
     return f"DELIVERY#{delivery_id}"
 
 
+def delivery_id_of(pk: str) -> str | None:
+    prefix = delivery_pk("")
+    return pk.removeprefix(prefix) if pk.startswith(prefix) else None
+
+
 def delivery_status_pk(status: str) -> str:
     return f"DELIVERIES#{status}"
 
@@ -157,6 +208,10 @@ def delivery_status_sk(epoch_seconds: int, delivery_id: str) -> str:
 
 def delivery_reference_pk(destination: str, key: str) -> str:
     return f"DELIVERYREF#{destination}#{key}"
+
+
+ERASURE = "ERASURE"
+SUPPRESSION = "SUPPRESSION"
 
 
 def erasure_pk(erasure_id: str) -> str:
@@ -174,8 +229,103 @@ def data_export_pk(shop: str, request_id: str) -> str:
     return f"EXPORT#{shop}#{request_id}"
 
 
-# The idempotency table's namespace of erased message ids (privacy.erasure): capture drops their updates.
+# -- shop reconciliation and ad spend ----------------------------------------------------------
+
+CURSOR = "CURSOR"
+
+
+def reconcile_cursor_pk(shop: str) -> str:
+    return f"RECONCILE#{shop}"
+
+
+def ad_spend_pk(month: str) -> str:
+    return f"ADSPEND#{month}"
+
+
+# When each ad account's spend was last read: one item per account under this partition.
+AD_SPEND_READ_PK = ad_spend_pk("READ")
+
+
+def day_sk(day: str) -> str:
+    """The start of a day's sort keys ("DAY#<YYYY-MM-DD>"), which a range query bounds."""
+    return f"DAY#{day}"
+
+
+def ad_spend_sk(day: str, account_id: str, ad_id: str) -> str:
+    return f"{day_sk(day)}#{account_id}#{ad_id}"
+
+
+# -- analytics (store.analytics) -----------------------------------------------------------------
+
+ANALYTICS_STATE = "STATE"
+ANALYTICS_FACT_PREFIX = "FACT#"
+# A part of a commit's counter updates parked on the state item: "pending#<version>#<n>".
+ANALYTICS_PENDING_PREFIX = "pending#"
+
+
+def analytics_month_pk(month: str) -> str:
+    return f"ANALYTICS#{month}"
+
+
+def analytics_day_sk(day: str, shard: int) -> str:
+    return f"{day_sk(day)}#{shard}"
+
+
+def analytics_days_between(first: str, last: str) -> tuple[str, str]:
+    """The sk range of the day items from UTC day `first` to `last` (YYYY-MM-DD, inclusive) in their
+    month's partition: "~" sorts after both "#<shard>" (days) and "T<HH>#<shard>" (older hour items)."""
+    return day_sk(first), f"{day_sk(last)}~"
+
+
+def analytics_fact_sk(group: str) -> str:
+    return f"{ANALYTICS_FACT_PREFIX}{group}"
+
+
+def analytics_fact_group_of(sk: str) -> str | None:
+    """The fact group a FACT#<group> sk names; None for any other sort key."""
+    return sk.removeprefix(ANALYTICS_FACT_PREFIX) if sk.startswith(ANALYTICS_FACT_PREFIX) else None
+
+
+def analytics_pending_attribute(version: int, number: int) -> str:
+    return f"{ANALYTICS_PENDING_PREFIX}{version}#{number}"
+
+
+def analytics_state_pk(contact_key: str) -> str:
+    return f"ANALYTICS#CONTACT#{contact_key}"
+
+
+def analytics_state_contact_of(pk: str) -> str | None:
+    """The contact key an ANALYTICS#CONTACT#<key> pk names; None for any other key."""
+    prefix = analytics_state_pk("")
+    return pk.removeprefix(prefix) if pk.startswith(prefix) else None
+
+
+# -- the idempotency table's dedupe markers (docs/idempotency.md) ----------------------------------
+
+CAPTURE_UPDATES = "capture"
+# Erased message ids (privacy.erasure): capture drops their updates.
 ERASED_MESSAGES = "erased"
+SHOPIFY_EVENTS = "shopify-event"
+ANALYTICS_EVENTS = "analytics"
+MARKER_NAMESPACES = (CAPTURE_UPDATES, ERASED_MESSAGES, SHOPIFY_EVENTS, ANALYTICS_EVENTS)
+
+
+def marker_id(namespace: str, key: str) -> str:
+    """A marker's id in the idempotency table: "<namespace>#<key>"."""
+    return f"{namespace}#{key}"
+
+
+def marker_key_of(marker: str) -> str:
+    """The key a marker id was made from (marker_id's inverse)."""
+    return marker.split("#", 1)[1]
+
+
+def shopify_event_marker_id(shop: str, event_id: str) -> str:
+    return marker_id(SHOPIFY_EVENTS, f"{shop}#{event_id}")
+
+
+def analytics_marker_id(event_id: str) -> str:
+    return marker_id(ANALYTICS_EVENTS, event_id)
 
 
 def erased_message_key(message_id: str) -> str:

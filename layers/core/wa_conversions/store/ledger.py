@@ -1,4 +1,5 @@
-"""Which updates have been applied: the dedupe ledger for webhook updates.
+"""Which updates have been applied: the dedupe ledger for webhook updates, one of the four dedupe
+mechanisms (docs/idempotency.md, "Update ledger", for its key, expiry and replay contract).
 
 Meta batches up to 1000 updates per webhook, so deduplication is done a batch at a time (BatchGetItem,
 BatchWriteItem) rather than with one conditional write per update. Entries live in the idempotency
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .dynamo import serialize
+from .keys import CAPTURE_UPDATES, marker_id, marker_key_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,7 +25,12 @@ MAX_UNPROCESSED_ROUNDS = 8
 
 class UpdateLedger:
     def __init__(
-        self, client: DynamoDBClient, table_name: str, *, ttl_seconds: int, namespace: str = "capture"
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        ttl_seconds: int,
+        namespace: str = CAPTURE_UPDATES,
     ) -> None:
         self._client = client
         self._table = table_name
@@ -31,7 +38,7 @@ class UpdateLedger:
         self._namespace = namespace
 
     def _id(self, key: str) -> str:
-        return f"{self._namespace}#{key}"
+        return marker_id(self._namespace, key)
 
     def applied(self, keys: Iterable[str]) -> set[str]:
         """The subset of keys already applied (and not expired)."""
@@ -49,7 +56,7 @@ class UpdateLedger:
                 response = self._client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
                     if int(item["expiration"]["N"]) > now:
-                        found.add(item["id"]["S"].split("#", 1)[1])
+                        found.add(marker_key_of(item["id"]["S"]))
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
