@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devstack import demo, insights, layer_requirements, reconcile, redrive, serve
+from devstack import demo, insights, layer_requirements, openapi, reconcile, redrive, serve
 
-COMMANDS = (serve, demo, layer_requirements, redrive, insights, reconcile)
+COMMANDS = (serve, demo, layer_requirements, redrive, insights, reconcile, openapi)
 
 
 def build_parser() -> argparse.ArgumentParser:

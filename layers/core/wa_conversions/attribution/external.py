@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import NotFoundError
 from ..models.commerce import Money, PhoneCandidate
@@ -54,6 +54,14 @@ class ExternalEventRequest(BaseModel):
     previous_external_event_id: str | None = Field(default=None, min_length=1, max_length=100)
     occurred_at: datetime | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrapped(cls, body: Any) -> Any:
+        """360dialog's form nests the event under "external_event"; the flat form is accepted too."""
+        if isinstance(body, dict) and isinstance(body.get("external_event"), dict):
+            return body["external_event"]
+        return body
+
     @field_validator("lead_phone", "action")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -73,9 +81,6 @@ class ExternalEventRequest(BaseModel):
 
     @classmethod
     def from_body(cls, body: Any) -> ExternalEventRequest:
-        """360dialog's form nests the event under "external_event"; the flat form is accepted too."""
-        if isinstance(body, dict) and isinstance(body.get("external_event"), dict):
-            body = body["external_event"]
         return cls.model_validate(body)
 
 
@@ -143,18 +148,18 @@ class ExternalEventsService:
             phone=phone,
             properties={
                 "shop": None,
-                "orderId": None,
-                "orderName": None,
+                "order_id": None,
+                "order_name": None,
                 **cv.value_properties(value, None),
-                "lineItems": [],
+                "line_items": [],
                 "email": None,
                 "phone": phone,
                 **cv.attribution_properties(attribution),
                 "test": False,
                 "action": request.action,
-                "eventName": event_name,
-                "previousExternalEventId": previous_id,
-                "appId": request.app_id,
+                "event_name": event_name,
+                "previous_external_event_id": previous_id,
+                "app_id": request.app_id,
             },
         )
         item = self._repository.create_external_event(

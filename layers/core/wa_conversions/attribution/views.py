@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ..errors import BadRequestError, NotFoundError
+from ..models.domain import user_id_of_key
 from ..models.events import iso_timestamp
 from ..store.attribution import AttributionRepository
+from .conversions import shopify_conversion_id
 
 if TYPE_CHECKING:
     from ..tenants import Tenant, TenantDirectory
@@ -116,7 +118,7 @@ def _surviving(repository: AttributionRepository, record: dict[str, Any]) -> dic
     """The contact an order was credited to, as it is now: a user-id contact merged into a phone's
     one is that one (store.capture.merge_contact), so the order is found with the contact's others."""
     key = record.get("contact_key")
-    if not isinstance(key, str) or not key.startswith("uid:"):
+    if not isinstance(key, str) or user_id_of_key(key) is None:
         return record
     found = repository.find_contact([key])
     return {**record, "contact_key": found[0]} if found else record
@@ -167,7 +169,7 @@ def order_view(
     base: dict[str, Any] = {
         "shop": str(items[0]["shop"]),
         "order_id": order_id,
-        "conversion_id": f"shopify:{items[0]['shop']}:{order_id}",
+        "conversion_id": shopify_conversion_id(str(items[0]["shop"]), order_id),
         "known": order is not None,
         "tenant": str(order["tenant"]) if order and order.get("tenant") else None,
         "follow_ups": [

@@ -1,8 +1,30 @@
-"""What the operator API answers: explicit views, never raw table items."""
+"""What the operator APIs take and answer: explicit views, never raw table items. docs/openapi.json
+is generated from these and the other models the routes name (`make openapi`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the operator APIs."""
+
+    error: str = Field(
+        description="A stable code: bad_request, unauthorized, not_found, validation_error, ..."
+    )
+    message: str = Field(description="What is wrong")
+    field: str | None = Field(default=None, description="The field, parameter or header at fault")
+
+
+class CaptureBatch(BaseModel):
+    """POST /v1/capture: the collector's batch `track` format; each item is checked on its own, so
+    one bad item is reported in the answer's `errors` and the others are taken (docs/analytics.md)."""
+
+    batch: list[Any] = Field(
+        description="1 to 100 track items: type, event, userId, timestamp, properties, context"
+    )
 
 
 class ReferralView(BaseModel):
