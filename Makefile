@@ -19,7 +19,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help setup dev demo report chromium test lint typecheck validate unit integration e2e reliability bench \
-	build precompile deploy lock layer-requirements redrive doctor insights reconcile clean
+	build precompile deploy lock layer-requirements openapi redrive doctor insights reconcile clean events-doc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -100,6 +100,9 @@ redrive: $(VENV)/.installed  ## move a DLQ back to its queue: make redrive QUEUE
 doctor: $(VENV)/.installed  ## check the Meta set-up (token, dataset, Graph version): make doctor [ARGS="--create | --stack NAME"]
 	$(PY) -m devstack.doctor $(ARGS)
 
+events-doc: $(VENV)/.installed  ## write docs/events.md's generated parts from the bus's models (models/events.py)
+	$(PY) -m devstack.events_doc
+
 # The layer ships what uv.lock pins (hashes included): `make lock` after changing pyproject.toml's
 # dependencies (it asks PyPI), `make layer-requirements` to export the lock (offline).
 lock: $(VENV)/.installed  ## re-lock the dependencies (uv.lock) after changing pyproject.toml, then export the layer's
@@ -109,6 +112,9 @@ lock: $(VENV)/.installed  ## re-lock the dependencies (uv.lock) after changing p
 layer-requirements: $(VENV)/.installed  ## export uv.lock to layers/core/requirements.txt (pinned, with hashes)
 	$(PY) -m devstack layer-requirements > layers/core/requirements.txt.new
 	mv layers/core/requirements.txt.new layers/core/requirements.txt
+
+openapi: $(VENV)/.installed  ## write docs/openapi.json from the operator routes (tests/unit/test_openapi.py checks it is current)
+	$(PY) -m devstack openapi
 
 # The report test renders the page in headless Chromium (Debian's package).
 chromium:  ## install headless Chromium for the report test when it is missing (apt-get, as root)

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from devstack.cfn import TemplateError, intrinsic, to_str
-from devstack.provision import IMPLICIT_API, SERVERLESS_API, SERVERLESS_FUNCTION, Provisioner
+from devstack.provision import (
+    IMPLICIT_API,
+    IMPLICIT_HTTP_API,
+    SERVERLESS_API,
+    SERVERLESS_FUNCTION,
+    SERVERLESS_HTTP_API,
+    Provisioner,
+)
 
 log = logging.getLogger("devstack")
 
@@ -29,6 +36,8 @@ class ApiRoute:
     api: str
     api_id: str
     stage: str
+    # "1.0": a REST API's proxy event; "2.0": an HTTP API's (AWS::Serverless::HttpApi, HttpApi events)
+    payload_format: str = "1.0"
 
 
 @dataclass(frozen=True)
@@ -172,9 +181,13 @@ class FunctionReader:
     def _api_stage(self, api: str) -> str:
         if api == IMPLICIT_API:
             return "Prod"
+        if api == IMPLICIT_HTTP_API:
+            return "$default"
         own = self.provisioner.resources[api].get("Properties") or {}
-        properties = merge_globals(_globals(self.template, "Api"), own)
-        return to_str(self.evaluator.resolve(properties.get("StageName", "Prod")))
+        http = self.provisioner.kind_or_none(api) == SERVERLESS_HTTP_API
+        properties = merge_globals(_globals(self.template, "HttpApi" if http else "Api"), own)
+        # an HTTP API without a StageName has only $default, whose URL has no stage in it
+        return to_str(self.evaluator.resolve(properties.get("StageName", "$default" if http else "Prod")))
 
     def _read_event(
         self,
@@ -212,6 +225,8 @@ class FunctionReader:
                     stage=self._api_stage(api),
                 )
             )
+        elif kind == "HttpApi":
+            self._read_http_api_event(logical_id, label, raw_properties, routes)
         elif kind == "SQS":
             properties = self.evaluator.resolve(raw_properties)
             if properties.get("Enabled") in (False, "false"):
@@ -242,3 +257,38 @@ class FunctionReader:
             self.provisioner.warn_once(
                 f"event:{kind}", f"{label}: {kind} events are not emulated locally; the event is ignored"
             )
+
+    def _read_http_api_event(
+        self, logical_id: str, label: str, raw_properties: Mapping[str, Any], routes: list[ApiRoute]
+    ) -> None:
+        """An HttpApi event: a route of an AWS::Serverless::HttpApi, payload format 2.0 unless the
+        event says 1.0 (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-httpapi.html)."""
+        http_api = raw_properties.get("ApiId")
+        call = intrinsic(http_api)
+        if http_api is None:
+            api = IMPLICIT_HTTP_API
+        elif call is not None and call[0] == "Ref" and isinstance(call[1], str):
+            api = call[1]
+        else:
+            raise TemplateError(f"{label}: ApiId must be a Ref to an HttpApi of this template")
+        if api != IMPLICIT_HTTP_API and self.provisioner.kind_or_none(api) != SERVERLESS_HTTP_API:
+            raise TemplateError(f"{label}: {api} is not an AWS::Serverless::HttpApi")
+        properties = self.evaluator.resolve(raw_properties)
+        if "Path" not in properties or "Method" not in properties:
+            self.provisioner.warn_once(
+                f"http-default:{label}", f"{label}: the $default route is not emulated locally; ignored"
+            )
+            return
+        method = to_str(properties["Method"]).upper()
+        routes.append(
+            ApiRoute(
+                function=logical_id,
+                event=label.rpartition(".")[2],
+                path=to_str(properties["Path"]),
+                method="ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
+                api=api,
+                api_id=self.provisioner.api_id(api),
+                stage=self._api_stage(api),
+                payload_format=to_str(properties.get("PayloadFormatVersion", "2.0")),
+            )
+        )

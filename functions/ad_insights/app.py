@@ -8,25 +8,11 @@ run once the others are stored, so the schedule's retry reads it again."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
-if TYPE_CHECKING:
-    import httpx
-
 logger = Logger()
-
-
-@cache
-def _http() -> httpx.Client:
-    # kept for the execution environment; insights pages of 500 ads can take Meta several seconds
-    import httpx
-
-    return httpx.Client(
-        timeout=httpx.Timeout(60.0, connect=5.0), headers={"User-Agent": "wa-conversions/0.1"}
-    )
 
 
 class InsightsRunError(Exception):
@@ -37,6 +23,7 @@ class InsightsRunError(Exception):
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from wa_conversions import aws
     from wa_conversions.analytics.insights import InsightsClient, account_ids, parse_range, refresh
+    from wa_conversions.analytics.wiring import insights_http
     from wa_conversions.config import AdInsightsSettings, load_settings
     from wa_conversions.secret_store import get_secret
     from wa_conversions.store.ad_spend import AdSpendRepository
@@ -53,7 +40,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return remaining() / 1000 if callable(remaining) else float("inf")
 
     client = InsightsClient(
-        _http(),
+        insights_http(),
         base_url=settings.graph_base_url,
         version=settings.api_version,
         token=get_secret(settings, "META_ACCESS_TOKEN"),

@@ -3,31 +3,19 @@ The events themselves go out through the CM events queue."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from wa_conversions import aws
-from wa_conversions.cm_channel.actions import ActionResult, CmActions, EventQueue
-from wa_conversions.config import CmActionsSettings, load_settings
-from wa_conversions.http_api import operator_resolver
-from wa_conversions.store.capture import CaptureRepository
-from wa_conversions.store.cm_channel import CmChannelRepository
+from wa_conversions.cm_channel.actions import ActionResult
+from wa_conversions.cm_channel.wiring import actions
+from wa_conversions.http_api import answers, operator_resolver
 
 logger = Logger()
-app = operator_resolver()
-
-
-@cache
-def _actions() -> CmActions:
-    settings = load_settings(CmActionsSettings)
-    return CmActions(
-        CaptureRepository(aws.dynamodb(), settings.table_name, retention=settings.retention()),
-        CmChannelRepository(aws.dynamodb(), settings.table_name),
-        EventQueue(aws.sqs(), settings.cm_events_queue_url),
-    )
+# Its routes take path ids only: nothing to validate, so no validation middleware at cold start.
+app = operator_resolver(validation=False)
+QUEUED = answers(202, "Queued for CM.com") | answers(200, "Nothing needed sending")
 
 
 def _answer(result: ActionResult) -> Response[Any]:
@@ -36,19 +24,19 @@ def _answer(result: ActionResult) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result.body)
 
 
-@app.post("/messages/<message_id>/read")
+@app.post("/messages/<message_id>/read", responses=QUEUED)
 def mark_read(message_id: str) -> Response[Any]:
-    return _answer(_actions().mark_read(message_id))
+    return _answer(actions().mark_read(message_id))
 
 
-@app.post("/contacts/<contact_id>/block")
+@app.post("/contacts/<contact_id>/block", responses=QUEUED)
 def block(contact_id: str) -> Response[Any]:
-    return _answer(_actions().block(contact_id))
+    return _answer(actions().block(contact_id))
 
 
-@app.post("/contacts/<contact_id>/unblock")
+@app.post("/contacts/<contact_id>/unblock", responses=QUEUED)
 def unblock(contact_id: str) -> Response[Any]:
-    return _answer(_actions().unblock(contact_id))
+    return _answer(actions().unblock(contact_id))
 
 
 @logger.inject_lambda_context

@@ -3,16 +3,19 @@ QualifiedLead...) on the Meta forwarder's queue (docs/forwarding.md, "Conversion
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 logger = Logger()
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # Imported on first use: the runner pulls in boto3 and the rules' models.
-    from wa_conversions.forwarding.rules_runner import rules_runner
+    from wa_conversions.forwarding.wiring import rules_runner
 
-    return rules_runner().handle(event)
+    return rules_runner().handle(event, context)

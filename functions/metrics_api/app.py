@@ -6,35 +6,18 @@ per month of the range, never a scan: docs/analytics.md#storage); one tenant's w
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from wa_conversions.analytics.metrics import compute, parse_query
 from wa_conversions.analytics.tenancy import ad_ids_of, spend_of_tenant
-from wa_conversions.http_api import operator_resolver, query_tenant
-from wa_conversions.store.ad_spend import AdSpendReader
-from wa_conversions.store.analytics import AnalyticsReader
+from wa_conversions.analytics.wiring import metrics_reader, spend_reader
+from wa_conversions.http_api import TenantQuery, operator_resolver, query_tenant
 
 logger = Logger()
 app = operator_resolver()
-
-
-@cache
-def _reader() -> AnalyticsReader:
-    from wa_conversions import aws
-    from wa_conversions.config import MetricsApiSettings, load_settings
-
-    return AnalyticsReader(aws.dynamodb(), load_settings(MetricsApiSettings).table_name)
-
-
-@cache
-def _spend() -> AdSpendReader:
-    from wa_conversions import aws
-    from wa_conversions.config import MetricsApiSettings, load_settings
-
-    return AdSpendReader(aws.dynamodb(), load_settings(MetricsApiSettings).table_name)
 
 
 def _report_time_zone() -> str:
@@ -45,21 +28,31 @@ def _report_time_zone() -> str:
 
 
 @app.get("/metrics")
-def get_metrics() -> dict[str, Any]:
+def get_metrics(
+    from_: Annotated[
+        str | None, Query(alias="from", description="First day, 2025-06-18 (default: 29 days before to)")
+    ] = None,
+    to: Annotated[str | None, Query(description="Last day, inclusive (default: today)")] = None,
+    granularity: Annotated[str | None, Query(description="day, the only one")] = None,
+    tz: Annotated[
+        str | None, Query(description="An IANA zone the days are in (default ReportTimeZone)")
+    ] = None,
+    tenant: TenantQuery = None,
+) -> dict[str, Any]:
     from wa_conversions.config import MetricsApiSettings, load_settings
 
-    params = app.current_event.query_string_parameters or {}
-    tenant = query_tenant(app, load_settings(MetricsApiSettings))
-    query = parse_query(params, datetime.now(tz=UTC), _report_time_zone())
+    given = {"from": from_, "to": to, "granularity": granularity, "tz": tz}
+    owner = query_tenant(load_settings(MetricsApiSettings), tenant)
+    query = parse_query(given, datetime.now(tz=UTC), _report_time_zone())
     # The UTC days whose hours make up the local days asked for (docs/analytics.md#time-zones).
-    days = _reader().read_days(*query.utc_days, tenant=tenant.id if tenant else None)
+    days = metrics_reader().read_days(*query.utc_days, tenant=owner.id if owner else None)
     # insights' days are the ad account's days: the range's dates are taken as they are
-    spend = _spend().read(query.start, query.end)
-    if tenant is not None:
-        spend = spend_of_tenant(spend, tenant.ad_account_ids, ad_ids_of(days))
+    spend = spend_reader().read(query.start, query.end)
+    if owner is not None:
+        spend = spend_of_tenant(spend, owner.ad_account_ids, ad_ids_of(days))
     answer: dict[str, Any] = compute(query, days, spend).model_dump(by_alias=True)
-    if tenant is not None:
-        answer["tenant"] = tenant.id  # only then: a single-business answer is as it was
+    if owner is not None:
+        answer["tenant"] = owner.id  # only then: a single-business answer is as it was
     return answer
 
 

@@ -15,7 +15,7 @@ logger = Logger()
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Imported on first use: the runner pulls in httpx and boto3.
-    from wa_conversions.forwarding.factories import wax_runner
+    from wa_conversions.forwarding.wiring import wax_runner
 
     # The context tells the runner when to stop starting requests, before Lambda's timeout.
     return wax_runner().handle(event, context)

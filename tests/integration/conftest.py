@@ -14,8 +14,9 @@ from moto import mock_aws
 
 from devstack.sample_events import proxy_event, read_env
 from tests.support.cfn import create_table, load_template
-from tests.support.lambdas import FakeContext, load_handler, reset_caches, sqs_event
+from tests.support.lambdas import FakeContext, load_handler, sqs_event
 from tests.support.retention import kinds_without_ttl
+from wa_conversions import reset
 
 TABLE = "wa-conversions-table"
 IDEMPOTENCY_TABLE = "wa-conversions-idempotency"
@@ -176,7 +177,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureHarness]:
             "ERASURE_QUEUE_URL": erasure_url,
         }.items():
             monkeypatch.setenv(name, value)
-        reset_caches()
+        reset()
         yield CaptureHarness(
             ingest_url=ingest_url,
             dlq_url=dlq_url,
@@ -189,7 +190,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureHarness]:
                 dynamodb, template, {"Table": TABLE, "IdempotencyTable": IDEMPOTENCY_TABLE}
             )
         finally:
-            reset_caches()
+            reset()
 
 
 def assert_every_record_expires(client: Any, template: dict[str, Any], tables: dict[str, str]) -> None:

@@ -16,8 +16,9 @@ from moto import mock_aws
 from devstack.sample_events import proxy_event, read_env
 from devstack.standins import StandIns
 from tests.support.cfn import create_table, load_template
-from tests.support.lambdas import FakeContext, load_handler, reset_caches
+from tests.support.lambdas import FakeContext, load_handler
 from tests.support.retention import kinds_without_ttl
+from wa_conversions import reset
 from wa_conversions.analytics.aggregator import Aggregator
 from wa_conversions.models.events import LifecycleEvent
 from wa_conversions.store.analytics import AnalyticsRepository
@@ -115,10 +116,10 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
             api_key = read_env()["API_KEY"]
             for key, value in (("api-key", api_key), ("meta-access-token", TOKEN)):
                 ssm.put_parameter(Name=f"{PREFIX}/{key}", Value=value, Type="SecureString", Overwrite=True)
-            reset_caches()
+            reset()
             yield Harness(standins, api_key)
             assert kinds_without_ttl(dynamodb, template, {"Table": TABLE}) == {}
-            reset_caches()
+            reset()
 
 
 def click(ad_id: str, contact: str, at: str) -> dict[str, Any]:
@@ -236,7 +237,7 @@ def test_a_run_near_its_deadline_stops_and_the_next_starts_with_the_accounts_it_
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("META_AD_ACCOUNT_IDS", "act_111,act_222")
-    reset_caches()
+    reset()
     harness.standins.set_insights(
         {"accounts": {"111": [row(D1, "AD1", "40")], "222": [row(D1, "AD2", "10")]}}
     )

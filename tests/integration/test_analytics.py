@@ -20,7 +20,8 @@ from devstack.sample_events import proxy_event, read_env
 from tests.integration.conftest import assert_every_record_expires
 from tests.support import analytics_history as history
 from tests.support.cfn import create_table, load_template
-from tests.support.lambdas import FakeContext, load_handler, reset_caches, sqs_event
+from tests.support.lambdas import FakeContext, load_handler, sqs_event
+from wa_conversions import reset
 from wa_conversions.models.events import LifecycleEvent
 from wa_conversions.publishing.eventbridge import EventBridgePublisher
 
@@ -116,14 +117,14 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnalyticsHarness]:
         boto3.client("ssm").put_parameter(
             Name=f"{PREFIX}/api-key", Value=env["API_KEY"], Type="SecureString", Overwrite=True
         )
-        reset_caches()
+        reset()
         yield AnalyticsHarness(queue_url=queue_url, api_key=env["API_KEY"])
         try:
             assert_every_record_expires(
                 dynamodb, template, {"Table": TABLE, "IdempotencyTable": IDEMPOTENCY_TABLE}
             )
         finally:
-            reset_caches()
+            reset()
 
 
 def metrics_of(harness: AnalyticsHarness) -> dict[str, Any]:

@@ -167,7 +167,7 @@ class AttributionHarness:
 
 @pytest.fixture
 def world(harness: CaptureHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator[AttributionHarness]:
-    from wa_conversions.attribution import wiring
+    from wa_conversions import reset
 
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=ORDERS_DLQ)["QueueUrl"]
@@ -182,9 +182,9 @@ def world(harness: CaptureHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("SHOPIFY_SHOP_DOMAIN", harness.env["SHOPIFY_SHOP_DOMAIN"])
     # The orders processor's DLQ; the capture processor shares the variable but parks nothing here.
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
-    wiring.reset()
+    reset()
     yield AttributionHarness(capture=harness, orders_url=orders_url, orders_dlq_url=dlq_url)
-    wiring.reset()
+    reset()
 
 
 def only(events: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -518,7 +518,7 @@ class TestWebhook:
         other_shop = world.post_shopify(placed, secret="another-shops-secret")
         unknown_shop = world.post_shopify(placed, shop="stranger.myshopify.com")
         unsigned = shopify_post(placed, "x", shop=sc.SHOP, topic="orders/create")
-        del unsigned["headers"]["X-Shopify-Hmac-Sha256"]
+        del unsigned["headers"]["x-shopify-hmac-sha256"]
 
         assert other_shop["statusCode"] == 401
         assert json.loads(other_shop["body"])["error"] == "unauthorized"

@@ -19,10 +19,10 @@ from moto import mock_aws
 from tests.integration.conftest import assert_every_record_expires
 from tests.integration.test_delivery import Harness, Queues
 from tests.support.cfn import create_table, load_template
-from tests.support.lambdas import FakeContext, load_handler, reset_caches, sqs_event
+from tests.support.lambdas import FakeContext, load_handler, sqs_event
+from wa_conversions import reset
 from wa_conversions.config import CollectorSettings
 from wa_conversions.forwarding import collector as collector_module
-from wa_conversions.forwarding import factories
 from wa_conversions.forwarding.collector import CollectorDestination
 
 TABLE = "wa-conversions-table"
@@ -236,8 +236,7 @@ def test_the_handler_reads_the_write_key_from_ssm_and_sends_it_as_segments_basic
     boto3.client("ssm").put_parameter(
         Name="/wa-conversions/collector-write-key", Value="wk-from-ssm", Type="SecureString"
     )
-    reset_caches()
-    factories.reset()
+    reset()
     route = respx.post(URL).mock(return_value=httpx.Response(200, json={}))
     try:
         handler = load_handler("collector_forwarder")
@@ -245,8 +244,7 @@ def test_the_handler_reads_the_write_key_from_ssm_and_sends_it_as_segments_basic
             sqs_event([json.dumps(lifecycle("message.received", 1))]), FakeContext()
         )
     finally:
-        factories.reset()
-        reset_caches()
+        reset()
 
     assert result == {"batchItemFailures": []}
     assert route.calls[0].request.headers["Authorization"] == "Basic d2stZnJvbS1zc206"  # "wk-from-ssm:"

@@ -258,14 +258,15 @@ def test_capture_publishes_which_rules_a_text_matched_never_the_text(
     import boto3
 
     from tests.support import webhooks as wh
-    from tests.support.lambdas import reset_caches, sqs_event
+    from tests.support.lambdas import sqs_event
+    from wa_conversions import reset
     from wa_conversions.deadletter import DeadLetterQueue
     from wa_conversions.forwarding.rules import parse_rules
     from wa_conversions.forwarding.rules_runner import RulesRunner
     from wa_conversions.store.capture import CaptureRepository
 
     monkeypatch.setenv("CONVERSION_RULES", json.dumps(RULES))
-    reset_caches()
+    reset()
     now = int(time.time())
     world.whatsapp(sc.referral_webhook("16505551234", now - 3600, "CLID-R", "wamid.R1"))
     text = wh.text_message("wamid.R2", "16505551234", now - 60, body="Hola, QUIERO COMPRÁR ya")

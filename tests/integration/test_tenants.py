@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from tests.integration.conftest import PREFIX, CaptureHarness
-from tests.support.lambdas import reset_caches
+from wa_conversions import reset
 
 LISTED_SHOP = "brand-a.myshopify.com"
 TENANT_SHOP = "brand-c.myshopify.com"
@@ -33,7 +33,7 @@ def test_a_shop_only_a_tenant_lists_is_reconciled_too(reconcile: CaptureHarness)
     boto3.client("ssm").put_parameter(
         Name=f"{PREFIX}/tenants", Value=json.dumps(tenants), Type="SecureString", Overwrite=True
     )
-    reset_caches()  # as a new execution environment would, once the five-minute cache is over
+    reset()  # as a new execution environment would, once the five-minute cache is over
 
     result = reconcile.invoke("shopify_reconcile", {})
 

@@ -1,5 +1,5 @@
-"""Loading handlers the way Lambda does (functions/<name>/app.py) and resetting module-level caches
-between tests, since each test plays a fresh execution environment."""
+"""Loading handlers the way Lambda does (functions/<name>/app.py). Each test plays a fresh execution
+environment: what the package built or cached is forgotten with wa_conversions.reset()."""
 
 from __future__ import annotations
 
@@ -29,19 +29,6 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
-
-
-def reset_caches() -> None:
-    from wa_conversions import aws, config, secret_store, tenants
-    from wa_conversions.capture import pipeline
-    from wa_conversions.privacy import wiring as privacy
-
-    config.load_settings.cache_clear()
-    privacy.reset()
-    aws.reset()
-    pipeline.default_pipeline.cache_clear()
-    secret_store.clear_cache()
-    tenants.clear_cache()
 
 
 def sqs_event(

@@ -119,6 +119,8 @@ class Module:
     tree: ast.Module
     package: str
     imports: dict[str, str] = field(default_factory=dict)
+    # what its import runs: the imports outside any function (a function's own run when it is called)
+    eager: list[str] = field(default_factory=list)
     functions: dict[str, Function] = field(default_factory=dict)
     classes: dict[str, Class] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
@@ -173,20 +175,22 @@ class Codebase:
     def _add(self, name: str, path: Path, package: str) -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         module = Module(name, path, tree, package)
+        # imports that do not run with the module's: a function's, and those only type checkers read
+        lazy = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.FunctionDef | ast.AsyncFunctionDef)
+            or (
+                isinstance(block, ast.If)
+                and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+            )
+            for node in ast.walk(block)
+        }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        module.imports[alias.asname] = alias.name
-                    else:
-                        top = alias.name.partition(".")[0]
-                        module.imports[top] = top
-            elif isinstance(node, ast.ImportFrom):
-                base = self._absolute(module, node.module, node.level)
-                for alias in node.names:
-                    module.imports[alias.asname or alias.name] = (
-                        f"{base}.{alias.name}" if base else alias.name
-                    )
+            imported = self._imported(module, node)
+            module.imports.update(imported)
+            if id(node) not in lazy:
+                module.eager.extend(imported.values())
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 module.functions[node.name] = Function(f"{name}.{node.name}", module, node)
@@ -206,6 +210,23 @@ class Codebase:
                         if isinstance(target, ast.Name):
                             module.constants[target.id] = value.value
         self.modules[name] = module
+
+    def _imported(self, module: Module, node: ast.AST) -> dict[str, str]:
+        """The names an import statement binds, each to the qualified name it stands for."""
+        if isinstance(node, ast.Import):
+            return {
+                alias.asname or alias.name.partition(".")[0]: alias.name
+                if alias.asname
+                else alias.name.partition(".")[0]
+                for alias in node.names
+            }
+        if isinstance(node, ast.ImportFrom):
+            base = self._absolute(module, node.module, node.level)
+            return {
+                alias.asname or alias.name: f"{base}.{alias.name}" if base else alias.name
+                for alias in node.names
+            }
+        return {}
 
     @staticmethod
     def _absolute(module: Module, name: str | None, level: int) -> str:
@@ -362,23 +383,29 @@ class Codebase:
 
     # -- reach ------------------------------------------------------------------------------------
 
-    def closure(self, module: Module) -> set[str]:
-        """The package modules `module` can import, directly or not (lazy imports included)."""
+    def _module_of(self, qualified: str) -> str | None:
+        parts = qualified.split(".")
+        for end in range(len(parts), 0, -1):
+            candidate = ".".join(parts[:end])
+            if candidate in self.modules:
+                return candidate
+        return None
+
+    def closure(self, roots: set[str]) -> set[str]:
+        """The package modules importing `roots` loads, directly or not; a lazy import (inside a
+        function) counts once that function is reached (reach)."""
         seen: set[str] = set()
-        stack = [module.name]
+        stack = list(roots)
         while stack:
             name = stack.pop()
             if name in seen or name not in self.modules:
                 continue
             seen.add(name)
             current = self.modules[name]
-            for qualified in current.imports.values():
-                parts = qualified.split(".")
-                for end in range(len(parts), 0, -1):
-                    candidate = ".".join(parts[:end])
-                    if candidate in self.modules:
-                        stack.append(candidate)
-                        break
+            for qualified in current.eager:
+                candidate = self._module_of(qualified)
+                if candidate is not None:
+                    stack.append(candidate)
             # A package's __init__ runs before any of its modules.
             parts = name.split(".")
             for end in range(1, len(parts)):
@@ -387,14 +414,32 @@ class Codebase:
 
     def reach(self, function_dir: str) -> Reach:
         handler = self.modules[f"functions.{function_dir}.app"]
-        closure = self.closure(handler)
+        roots = {handler.name}
+        while True:  # until the functions reached import no module not yet loaded
+            closure = self.closure(roots)
+            walk, visited = self._walk(handler, closure)
+            for function in visited:
+                for node in ast.walk(function.node):
+                    for qualified in self._imported(function.module, node).values():
+                        candidate = self._module_of(qualified)
+                        if candidate is not None:
+                            roots.add(candidate)
+            if self.closure(roots) == closure:
+                break
+        # A query helper that takes its arguments as **kwargs reads an index when a caller names one.
+        for helper, table, where in walk.open_queries:
+            for with_index in walk.call_sites.get(helper, set()):
+                walk.result.dynamodb.add(DynamoCall("dynamodb:Query", table, with_index, where))
+        return walk.result
+
+    def _walk(self, handler: Module, closure: set[str]) -> tuple[_Walk, list[Function]]:
         by_method: dict[str, list[Function]] = {}
         for name in closure:
             for klass in self.modules[name].classes.values():
                 for method_name, method in klass.methods.items():
                     by_method.setdefault(method_name, []).append(method)
         walk = _Walk(by_method)
-        visited: set[str] = set()
+        visited: dict[str, Function] = {}
         queue: list[Function] = list(handler.functions.values())
         # The handler module's own top-level statements run at import.
         top = ast.Module(
@@ -405,13 +450,9 @@ class Codebase:
             function = queue.pop()
             if function.qualname in visited:
                 continue
-            visited.add(function.qualname)
+            visited[function.qualname] = function
             queue.extend(self._targets(function.module, function, function.node, walk))
-        # A query helper that takes its arguments as **kwargs reads an index when a caller names one.
-        for helper, table, where in walk.open_queries:
-            for with_index in walk.call_sites.get(helper, set()):
-                walk.result.dynamodb.add(DynamoCall("dynamodb:Query", table, with_index, where))
-        return walk.result
+        return walk, list(visited.values())
 
     def _targets(
         self, module: Module, function: Function | None, body: ast.AST, walk: _Walk

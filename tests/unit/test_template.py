@@ -168,6 +168,8 @@ def test_every_function_logs_to_a_group_kept_for_the_retention_parameter(overrid
     assert retention["Default"] in retention["AllowedValues"]
     api = _of_type(resources, "AWS::Serverless::Api")["Api"]
     used.add(api["Properties"]["AccessLogSetting"]["DestinationArn"].removeprefix("arn:"))
+    webhooks = _of_type(resources, "AWS::Serverless::HttpApi")["WebhookApi"]
+    used.add(webhooks["Properties"]["AccessLogSettings"]["DestinationArn"].removeprefix("arn:"))
     assert used == set(groups)
 
 
@@ -190,6 +192,7 @@ PII_FREE_VARIABLES = frozenset(
         "integrationStatus",
         "error.responseType",
         "protocol",
+        "routeKey",  # an HTTP API's route template: POST /webhooks/cm, never the path or its query
     }
 )
 
@@ -206,3 +209,70 @@ def test_the_api_access_log_names_routes_not_people() -> None:
     assert variables <= PII_FREE_VARIABLES
     assert "$input" not in setting["Format"] and "$request" not in setting["Format"]
     assert resources["Api"]["DependsOn"] == "ApiGatewayAccount"
+
+
+def test_the_webhook_api_access_log_names_routes_not_people() -> None:
+    # the webhooks' HTTP API: the route key, never $context.path (CM.com's token rides in the query)
+    _, resources = _created({})
+    setting = resources["WebhookApi"]["Properties"]["AccessLogSettings"]
+
+    fields = json.loads(setting["Format"])
+    variables = set(re.findall(r"\$context\.([A-Za-z.]+)", setting["Format"]))
+
+    assert set(fields) >= {"requestId", "httpMethod", "routeKey", "status"}
+    assert fields["routeKey"] == "$context.routeKey"
+    assert variables <= PII_FREE_VARIABLES
+
+
+@SETTINGS
+def test_the_queues_a_packed_webhook_part_goes_through_take_sqs_s_largest_message(
+    overrides: dict[str, str],
+) -> None:
+    # a part is up to 1 MiB (capture/ingest.py PART_BYTES); a queue created before keeps 256 KiB unless set
+    from wa_conversions.aws_limits import SQS_MAX_MESSAGE_BYTES
+    from wa_conversions.capture.ingest import PART_BYTES
+
+    _, resources = _created(overrides)
+    processor = resources["WhatsAppProcessorFunction"]["Properties"]
+    # the queue it reads (and re-queues to), that queue's DLQ, and the DLQ it parks a part in
+    read = processor["Events"]["Ingest"]["Properties"]["Queue"].removeprefix("arn:")
+    parked = processor["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"].removeprefix("ref:")
+    redrive = resources[read]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].removeprefix("arn:")
+
+    assert {read, parked, redrive} == {"WhatsAppIngestQueue", "WhatsAppIngestDLQ"}
+    assert PART_BYTES < SQS_MAX_MESSAGE_BYTES == 1_048_576
+    for queue in (read, parked):
+        assert resources[queue]["Properties"]["MaximumMessageSize"] == SQS_MAX_MESSAGE_BYTES
+
+
+def test_every_webhook_is_routed_on_the_http_api_and_on_the_rest_api_for_old_deployments() -> None:
+    _, resources = _created({})
+    routes: dict[str, set[tuple[str, str, str]]] = {}
+    for logical_id, resource in _of_type(resources, "AWS::Serverless::Function").items():
+        for event in (resource["Properties"].get("Events") or {}).values():
+            properties = event.get("Properties") or {}
+            if event["Type"] in ("Api", "HttpApi") and properties["Path"].startswith("/webhooks/"):
+                api = properties.get("ApiId") or properties.get("RestApiId")
+                routes.setdefault(logical_id, set()).add((api, properties["Method"], properties["Path"]))
+    webhooks = {
+        "WhatsAppWebhookFunction": {("GET", "/webhooks/whatsapp"), ("POST", "/webhooks/whatsapp")},
+        "CmWebhookFunction": {("POST", "/webhooks/cm")},
+        "TwilioWebhookFunction": {("POST", "/webhooks/twilio")},
+        "ShopifyWebhookFunction": {("POST", "/webhooks/shopify")},
+    }
+
+    assert set(routes) >= set(webhooks)
+    for function, keys in webhooks.items():
+        assert routes[function] == {(api, *key) for api in ("ref:WebhookApi", "ref:Api") for key in keys}
+    # the REST routes keep their per-method throttles, the HTTP API's the same per route
+    throttled = {
+        setting["ResourcePath"].replace("~1", "/"): setting
+        for setting in resources["Api"]["Properties"]["MethodSettings"]
+        if setting["HttpMethod"] == "POST"
+    }
+    http_settings = resources["WebhookApi"]["Properties"]["RouteSettings"]
+    limits = _template()["Parameters"]
+    sized = (int(limits["WebhookRateLimit"]["Default"]), int(limits["WebhookBurstLimit"]["Default"]))
+    for path in ("/webhooks/whatsapp", "/webhooks/cm", "/webhooks/twilio", "/webhooks/shopify"):
+        for setting in (throttled[f"/{path}"], http_settings[f"POST {path}"]):
+            assert (int(setting["ThrottlingRateLimit"]), int(setting["ThrottlingBurstLimit"])) == sized

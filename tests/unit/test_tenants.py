@@ -11,7 +11,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from wa_conversions import secret_store
+from wa_conversions import reset, secret_store
 from wa_conversions import tenants as tn
 from wa_conversions.attribution.conversions import conversion_phone
 from wa_conversions.attribution.domain import Attribution, AttributionStatus
@@ -185,11 +185,11 @@ def test_the_tenant_list_is_read_once_per_five_minutes_even_when_absent(
         return None
 
     monkeypatch.setattr(secret_store, "get_optional_secret", absent)
-    tn.clear_cache()
+    reset()
     try:
         first, second = tn.load_tenants(Settings()), tn.load_tenants(Settings())
     finally:
-        tn.clear_cache()
+        reset()
 
     assert reads == ["TENANTS"]
     assert not first.listed and not second.listed

@@ -3,8 +3,9 @@ path (a rejected signature, say) do not pay for it, and module import stays chea
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from . import once
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -12,32 +13,26 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 
-@cache
+@once
 def _session() -> Any:
     import boto3
 
     return boto3.session.Session()
 
 
-@cache
+@once
 def dynamodb() -> DynamoDBClient:
     client: DynamoDBClient = _session().client("dynamodb")
     return client
 
 
-@cache
+@once
 def sqs() -> SQSClient:
     client: SQSClient = _session().client("sqs")
     return client
 
 
-@cache
+@once
 def events() -> EventBridgeClient:
     client: EventBridgeClient = _session().client("events")
     return client
-
-
-def reset() -> None:
-    """Forget every client: tests that switch between moto back ends call this."""
-    for factory in (_session, dynamodb, sqs, events):
-        factory.cache_clear()

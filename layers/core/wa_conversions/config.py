@@ -7,11 +7,12 @@ misconfigured function fails at its first invocation with a message naming the v
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import once
+from .models.meta_rules import CLICK_WINDOW_DAYS
 from .models.retention import Retention
 
 
@@ -125,7 +126,7 @@ class ShopifyReconcileSettings(Settings):
 class AttributionSettings(Settings):
     table_name: str = Field(alias="TABLE_NAME")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
-    click_window_days: int = Field(default=7, ge=1, le=90, alias="CLICK_WINDOW_DAYS")
+    click_window_days: int = Field(default=CLICK_WINDOW_DAYS, ge=1, le=90, alias="CLICK_WINDOW_DAYS")
     conversation_window_days: int = Field(default=7, ge=1, le=90, alias="CONVERSATION_WINDOW_DAYS")
     # ISO 3166 alpha-2 region for national numbers whose address names no country; empty for none.
     default_country: str = Field(default="", pattern=r"^([A-Za-z]{2})?$", alias="DEFAULT_COUNTRY")
@@ -256,7 +257,7 @@ class DeliveryApiSettings(Settings):
     cm_queue_url: str = Field(default="", alias="CM_QUEUE_URL")
     dialog360_queue_url: str = Field(default="", alias="DIALOG360_QUEUE_URL")
     collector_queue_url: str = Field(default="", alias="COLLECTOR_QUEUE_URL")
-    click_window_days: int = Field(default=7, ge=1, le=90, alias="CLICK_WINDOW_DAYS")
+    click_window_days: int = Field(default=CLICK_WINDOW_DAYS, ge=1, le=90, alias="CLICK_WINDOW_DAYS")
 
     def queue_urls(self) -> dict[str, str]:
         urls = {
@@ -294,6 +295,7 @@ class AnalyticsSettings(Settings):
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
     # How long a counted event's marker is kept: a redelivery within it is dropped, not counted.
     dedupe_days: int = Field(default=90, ge=8, alias="ANALYTICS_DEDUPE_DAYS")
+    dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
 
 
 class TrackApiSettings(Settings):
@@ -322,6 +324,6 @@ class AdInsightsSettings(Settings):
     max_wait_seconds: float = Field(default=60.0, ge=0, le=600, alias="INSIGHTS_MAX_WAIT_SECONDS")
 
 
-@cache
+@once
 def load_settings[SettingsT: Settings](model: type[SettingsT]) -> SettingsT:
     return model.model_validate(dict(os.environ))

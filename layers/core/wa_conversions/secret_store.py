@@ -3,6 +3,7 @@ rotated value is picked up without a redeploy and a warm function does not call 
 
 from __future__ import annotations
 
+from . import on_reset
 from .config import Settings
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -27,6 +28,7 @@ def get_optional_secret(settings: Settings, key: str) -> str | None:
         return None
 
 
+@on_reset
 def clear_cache() -> None:
     from aws_lambda_powertools.utilities import parameters
 

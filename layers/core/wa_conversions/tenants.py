@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from . import on_reset
+
 if TYPE_CHECKING:
     from .config import Settings
 
@@ -224,6 +226,7 @@ def load_tenants(settings: Settings) -> TenantDirectory:
     return directory
 
 
+@on_reset
 def clear_cache() -> None:
     _loaded.clear()
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ..errors import PermanentFailure, validation_summary
 from ..models.commerce import FulfillmentFacts, LineItem, Money, OrderFacts, RefundFacts
 from ..models.events import LifecycleEvent
 from ..providers import shopify
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
     from ..tenants import Tenant, TenantDirectory
 
 PROVIDER = "shopify"
-
-
-class PermanentFailure(Exception):
-    """The delivery can never be applied; it goes to the DLQ with this reason instead of retrying."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +110,9 @@ class OrdersService:
             if topic in ORDER_TOPICS:
                 return self._order(delivery, shopify.order_facts(shopify.parse_order(delivery.body)))
         except ValidationError as error:
-            summary = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()[:3]
-            )
-            raise PermanentFailure(f"Not a valid Shopify {topic} payload: {summary}") from error
+            raise PermanentFailure(
+                f"Not a valid Shopify {topic} payload: {validation_summary(error)}"
+            ) from error
         return Applied(topic=topic, order_id=None, outcome="ignored", events=0)
 
     # -- orders ----------------------------------------------------------------------------------
@@ -188,10 +184,10 @@ class OrdersService:
             phone=phone,
             properties={
                 "shop": delivery.shop,
-                "orderId": facts.order_id,
-                "orderName": facts.name,
+                "order_id": facts.order_id,
+                "order_name": facts.name,
                 **cv.value_properties(facts.value, facts.presentment_value),
-                "lineItems": cv.line_item_properties(facts.line_items),
+                "line_items": cv.line_item_properties(facts.line_items),
                 "email": facts.email,
                 "phone": phone,
                 **cv.attribution_properties(attribution),
@@ -242,7 +238,7 @@ class OrdersService:
             _stored_money(order, "value", "currency"),
             _stored_money(order, "presentment_value", "presentment_currency"),
             facts.at or _event_time(delivery, None),
-            extra={"fulfillmentId": facts.fulfillment_id},
+            extra={"fulfillment_id": facts.fulfillment_id},
         )
         return Applied(topic=delivery.topic, order_id=facts.order_id, outcome="attached", events=events)
 
@@ -260,7 +256,7 @@ class OrdersService:
             refund.value,
             refund.presentment_value,
             at,
-            extra={"refundId": refund.refund_id},
+            extra={"refund_id": refund.refund_id},
         )
         return Applied(topic=delivery.topic, order_id=refund.order_id, outcome="attached", events=events)
 
@@ -296,15 +292,15 @@ class OrdersService:
             phone=phone,
             properties={
                 "shop": delivery.shop,
-                "orderId": order_id,
-                "orderName": order.get("order_name") if order else None,
+                "order_id": order_id,
+                "order_name": order.get("order_name") if order else None,
                 **cv.value_properties(value, presentment),
-                "lineItems": cv.line_item_properties(_stored_line_items(order)),
+                "line_items": cv.line_item_properties(_stored_line_items(order)),
                 "email": order.get("email") if order else None,
                 "phone": phone,
                 **cv.attribution_properties(attribution),
                 "test": bool(order.get("test")) if order else False,
-                "orderKnown": order is not None,
+                "order_known": order is not None,
                 **cv.web_properties(order.get("web") if order else None),
                 **(extra or {}),
                 **tenancy,

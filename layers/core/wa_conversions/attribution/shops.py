@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 
+from .. import on_reset
 from ..config import Settings
 from ..secret_store import SECRET_MAX_AGE_SECONDS, get_secret
 
@@ -63,5 +64,6 @@ def configured_shops(settings: Settings, single_shop: str) -> list[str]:
     return sorted(shops)
 
 
+@on_reset
 def clear_cache() -> None:
     _missing_until.clear()

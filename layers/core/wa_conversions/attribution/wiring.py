@@ -1,10 +1,12 @@
-"""Services built once per execution environment from the settings; tests reset them with
-cache_clear() or build their own with fakes."""
+"""The attribution functions' services (OrdersProcessor, AttributionApi), built once per execution
+environment from the settings (wa_conversions.once); tests reset them with wa_conversions.reset() or
+build their own with fakes."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
+
+from .. import once
 
 if TYPE_CHECKING:
     from ..deadletter import DeadLetterQueue
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
     from .orders import OrdersService
 
 
-@cache
+@once
 def repository() -> AttributionRepository:
     from .. import aws
     from ..config import AttributionSettings, load_settings
@@ -32,7 +34,7 @@ def _publisher() -> EventBridgePublisher:
     return EventBridgePublisher(aws.events(), load_settings(AttributionSettings).event_bus_name)
 
 
-@cache
+@once
 def orders_service() -> OrdersService:
     from ..config import AttributionSettings, load_settings
     from ..tenants import load_tenants
@@ -49,7 +51,7 @@ def orders_service() -> OrdersService:
     )
 
 
-@cache
+@once
 def external_service() -> ExternalEventsService:
     from ..config import AttributionSettings, load_settings
     from .external import ExternalEventsService
@@ -58,7 +60,7 @@ def external_service() -> ExternalEventsService:
     return ExternalEventsService(repository(), _publisher(), default_country=settings.default_country)
 
 
-@cache
+@once
 def orders_dead_letters() -> DeadLetterQueue | None:
     from .. import aws
     from ..config import AttributionSettings, load_settings
@@ -66,11 +68,3 @@ def orders_dead_letters() -> DeadLetterQueue | None:
 
     url = load_settings(AttributionSettings).dead_letter_queue_url
     return DeadLetterQueue(aws.sqs(), url, "orders_processor") if url else None
-
-
-def reset() -> None:
-    from . import shops
-
-    for factory in (repository, orders_service, external_service, orders_dead_letters):
-        factory.cache_clear()
-    shops.clear_cache()

@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from .rules import ConversionRule, conversions_for, parse_rules
+from ..batch import process_batch
+from ..errors import PermanentFailure
+from .rules import ConversionRule, conversions_for
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
@@ -39,57 +41,37 @@ class RulesRunner:
                 return referral
         return None
 
-    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        failed: list[str] = []
-        queued = 0
-        for record in event.get("Records") or []:
-            message_id = str(record.get("messageId", ""))
-            body = str(record.get("body") or "")
-            try:
-                envelope = json.loads(body)
-                detail = envelope.get("detail") if isinstance(envelope, dict) else None
-                if not isinstance(detail, dict):
-                    raise ValueError("not an EventBridge event with a detail object")
-                conversions = conversions_for(self.rules, detail, self.referral_of)
-            except ValueError as error:
-                # It will never read better: parked with the reason, not retried.
-                self.dead_letters.park(body, f"conversion_rules: {error}")
-                continue
-            except Exception:
-                logger.exception("evaluating the conversion rules failed")
-                failed.append(message_id)
-                continue
-            try:
-                for start in range(0, len(conversions), 10):  # SQS takes ten entries per batch call
-                    entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                        {"Id": str(i), "MessageBody": json.dumps(c)}
-                        for i, c in enumerate(conversions[start : start + 10])
-                    ]
-                    answer = self.sqs.send_message_batch(QueueUrl=self.meta_queue_url, Entries=entries)
-                    if answer.get("Failed"):
-                        raise RuntimeError(f"{len(answer['Failed'])} conversions not queued")
-                queued += len(conversions)
-            except Exception:
-                # Queued again whole: the ones that made it have the same event ids, sent once.
-                logger.exception("queueing the rules' conversions failed")
-                failed.append(message_id)
-        logger.info("conversion rules applied", extra={"queued": queued, "failed": len(failed)})
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+    def handle(self, event: Mapping[str, Any], context: Any = None) -> PartialItemFailureResponse:
+        """One SQS batch, by the poison-message policy of every consumer (wa_conversions.batch)."""
+        queued: list[int] = []
+        response = process_batch(
+            dict(event),
+            context,
+            lambda record: queued.append(self.apply(record.body)),
+            dead_letters=lambda: self.dead_letters,
+        )
+        failed = len(response["batchItemFailures"])
+        logger.info("conversion rules applied", extra={"queued": sum(queued), "failed": failed})
+        return response
 
-
-@cache
-def rules_runner() -> RulesRunner:
-    from .. import aws
-    from ..config import ConversionRulesSettings, load_settings
-    from ..deadletter import DeadLetterQueue
-    from ..store.capture import CaptureRepository
-
-    s = load_settings(ConversionRulesSettings)
-    sqs = aws.sqs()
-    return RulesRunner(
-        rules=parse_rules(s.conversion_rules),
-        capture=CaptureRepository(aws.dynamodb(), s.table_name, retention=s.retention()),
-        sqs=sqs,
-        meta_queue_url=s.meta_queue_url,
-        dead_letters=DeadLetterQueue(sqs, s.dead_letter_queue_url, "conversion_rules"),
-    )
+    def apply(self, body: str) -> int:
+        """Queue the conversions one bus event's rules trigger; answers how many. A failed send fails
+        the whole event, queued again: the ones that made it have the same event ids, sent once."""
+        try:
+            envelope = json.loads(body)
+            detail = envelope.get("detail") if isinstance(envelope, dict) else None
+            if not isinstance(detail, dict):
+                raise ValueError("not an EventBridge event with a detail object")
+            conversions = conversions_for(self.rules, detail, self.referral_of)
+        except ValueError as error:
+            # It will never read better: parked with the reason, not retried.
+            raise PermanentFailure(f"conversion_rules: {error}") from error
+        for start in range(0, len(conversions), 10):  # SQS takes ten entries per batch call
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": json.dumps(c)}
+                for i, c in enumerate(conversions[start : start + 10])
+            ]
+            answer = self.sqs.send_message_batch(QueueUrl=self.meta_queue_url, Entries=entries)
+            if answer.get("Failed"):
+                raise RuntimeError(f"{len(answer['Failed'])} conversions not queued")
+        return len(conversions)
