@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from tests.support import webhooks as wh
+from wa_conversions.aws_limits import SQS_MAX_BATCH_BYTES, batches, sqs_message_size
 from wa_conversions.capture import ingest
 from wa_conversions.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from wa_conversions.providers.meta import normalize, parse_webhook
@@ -252,10 +253,13 @@ def test_a_webhook_of_1000_updates_becomes_the_fewest_messages_sqs_takes() -> No
             for k in ("messages", "statuses")
             for u in c["value"].get(k, [])
         )
-        assert len(part.encode()) + len(json.dumps(first, ensure_ascii=False).encode()) > ingest.PART_BYTES
-    # as many as its updates' bytes need, compactly written
-    compact = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
-    assert len(parts) == -(-compact // ingest.PART_BYTES)
+        full_by_bytes = (
+            len(part.encode()) + len(json.dumps(first, ensure_ascii=False).encode()) > ingest.PART_BYTES
+        )
+        assert full_by_bytes or len(_ids(part)) == ingest.PART_UPDATES
+    # as many as its updates need: a hundred updates of these take about 250 KB, far under a part's bytes
+    assert all(len(_ids(part)) <= ingest.PART_UPDATES for part in parts)
+    assert len(parts) == -(-1000 // ingest.PART_UPDATES)
     assert all(sum(sqs_message_size(e) for e in call) <= SQS_MAX_BATCH_BYTES for call in client.calls)
 
 
@@ -317,8 +321,16 @@ def test_a_refused_part_of_a_large_webhook_refuses_it_whole_so_that_meta_redeliv
     document = wh.webhook({"contacts": [wh.contact("1")], "messages": messages})
     body = json.dumps(document, ensure_ascii=False).encode()
     parts = ingest.split_for_queue(body, document)
-    assert len(parts) >= 2
-    client = ConcurrentClient(expected=len(parts), refuse=frozenset({parts[-1]}))
+    calls = list(
+        batches(
+            parts,
+            lambda p: sqs_message_size({"MessageBody": p}),
+            max_entries=10,
+            max_bytes=SQS_MAX_BATCH_BYTES,
+        )
+    )
+    assert len(calls) >= 2
+    client = ConcurrentClient(expected=len(calls), refuse=frozenset({calls[-1][0]}))
 
     with pytest.raises(ingest.HandoffError, match="SQS refused"):
         ingest.accept_webhook(
@@ -328,7 +340,7 @@ def test_a_refused_part_of_a_large_webhook_refuses_it_whole_so_that_meta_redeliv
             lambda: ingest.IngestQueue(client, "url"),  # type: ignore[arg-type]
         )
     assert not client.barrier.broken
-    assert len(client.sent) == len(parts) - 1
+    assert sorted(client.sent) == sorted(p for call in calls[:-1] for p in call)
 
 
 @pytest.mark.parametrize(
@@ -362,6 +374,46 @@ def test_parts_are_valid_sqs_text_and_read_back_the_same() -> None:
         assert invalid_sqs_character(piece) is None
         for message in json.loads(piece)["entry"][0]["changes"][0]["value"]["messages"]:
             assert message["text"]["body"].startswith(text)
+
+
+def test_a_part_holds_at_most_its_count_of_updates_whatever_their_bytes() -> None:
+    # 1000 statuses are about 200 KB, one message by bytes, but one record of 1000 updates can
+    # outlast the processor's timeout when DynamoDB is slow: they go in parts of PART_UPDATES.
+    statuses = [wh.status(f"s{i}", "delivered", i, "1") for i in range(1000)]
+    document = wh.webhook(
+        {"statuses": statuses[:450]},
+        {"messages": [wh.text_message("m", "1", 1)]},
+        {"statuses": statuses[450:]},
+    )
+    body = wh.encode(document)
+    assert len(body) < ingest.PART_BYTES
+
+    parts = ingest.split_for_queue(body, document)
+
+    assert [len(_ids(part)) for part in parts] == [100] * 10 + [1]
+    assert [i for part in parts for i in _ids(part)] == [f"s{i}" for i in range(450)] + ["m"] + [
+        f"s{i}" for i in range(450, 1000)
+    ]
+    # a webhook of up to PART_UPDATES updates goes as it came
+    small = wh.webhook({"statuses": statuses[: ingest.PART_UPDATES]})
+    assert ingest.split_for_queue(wh.encode(small), small) == [wh.encode(small).decode()]
+
+
+def test_history_messages_count_one_update_each_toward_a_part() -> None:
+    customer = "16505551234"
+    messages = [{**wh.text_message(f"h{i}", customer, i), "to": customer} for i in range(250)]
+    chunk = {
+        "metadata": {"phase": 1, "chunk_order": 1, "progress": 10},
+        "threads": [{"id": customer, "messages": messages}],
+    }
+    document = wh.webhook({"history": [chunk]}, field="history")
+
+    parts = ingest.split_for_queue(wh.encode(document), document, max_updates=100)
+
+    whole = sorted(u.idempotency_key for u in normalize(parse_webhook(wh.encode(document))))
+    cut = [[u.idempotency_key for u in normalize(parse_webhook(part))] for part in parts]
+    assert [len(keys) for keys in cut] == [100, 100, 50]
+    assert sorted(k for keys in cut for k in keys) == whole
 
 
 def test_an_update_larger_than_a_part_goes_alone_up_to_the_limit() -> None:

@@ -33,12 +33,17 @@ if TYPE_CHECKING:
     )
 
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
-# Meta sends up to 1000 updates, 3 MB, in one webhook. A body that fits one SQS message goes as it
+# Meta sends up to 1000 updates, 3 MB, in one webhook. A body that fits one part goes as it
 # came; a larger one is packed into as few messages as hold it. Each part leaves room for the
 # attributes its message may carry later: the provider on a re-queue, and the reason, source and time
 # when the processor parks it whole in the DLQ (deadletter.py, a reason of at most 1000 characters).
 ATTRIBUTE_ROOM = 8 * 1024
 PART_BYTES = SQS_MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM
+# A part also holds at most this many updates: the processor's time for a record grows with its
+# updates (about four AWS calls each), and a record must end well inside the processor's 30 s even
+# when DynamoDB is slow, and 1 MiB parts of 400 inbound messages did not under a local burst.
+# SQS bills each 64 KiB of a message as a request, so smaller parts cost no more to queue.
+PART_UPDATES = 100
 # The largest body CM.com and Twilio may post: each sends one message or report per webhook, queued
 # whole, far under SQS's limit even once re-encoded as JSON.
 MAX_MESSAGE_BYTES = 240_000
@@ -109,20 +114,24 @@ def read_webhook(body: bytes) -> dict[str, Any]:
 
 
 def split_for_queue(
-    body: bytes, document: dict[str, Any], max_bytes: int = PART_BYTES, limit_bytes: int = PART_BYTES
+    body: bytes,
+    document: dict[str, Any],
+    max_bytes: int = PART_BYTES,
+    limit_bytes: int = PART_BYTES,
+    max_updates: int = PART_UPDATES,
 ) -> list[str]:
-    """The body as queue messages, each valid SQS text. A body of up to `max_bytes` goes as it came;
-    a larger one is packed, in order, into the fewest webhooks of the same format of up to
-    `max_bytes` each: whole changes while they fit, and a change that does not is cut between its
-    updates to fill the part and go on in the next, so the processor reads one format whatever the
-    size. An update alone over `max_bytes` goes in a part of its own; PayloadTooLargeError when a
-    part would be over `limit_bytes`, which no Meta update comes near."""
-    if len(body) <= max_bytes:
+    """The body as queue messages, each valid SQS text. A body of up to `max_bytes` and
+    `max_updates` goes as it came; a larger one is packed, in order, into the fewest webhooks of the
+    same format within both bounds: whole changes while they fit, and a change that does not is cut
+    between its updates to fill the part and go on in the next, so the processor reads one format
+    whatever the size. An update alone over `max_bytes` goes in a part of its own;
+    PayloadTooLargeError when a part would be over `limit_bytes`, which no Meta update comes near."""
+    if len(body) <= max_bytes and _update_count(document) <= max_updates:
         # read_webhook decoded these bytes already: they are UTF-8.
         text = sqs_text(body.decode("utf-8"))
         if len(text.encode("utf-8")) <= max_bytes:
             return [text]
-    packer = _Packer(document["object"], max_bytes)
+    packer = _Packer(document["object"], max_bytes, max_updates)
     for entry in document["entry"]:
         for change in entry.get("changes", []):
             packer.add_change(entry.get("id"), change)
@@ -134,6 +143,25 @@ def split_for_queue(
                 f"a queued part holds at most {limit_bytes}"
             )
     return parts
+
+
+def _update_count(document: dict[str, Any]) -> int:
+    """The updates a webhook carries, as the packer counts them (a history chunk's messages each)."""
+    count = 0
+    for entry in document["entry"]:
+        for change in entry.get("changes", []):
+            value = change.get("value") if isinstance(change, dict) else None
+            if isinstance(value, dict):
+                count += sum(_list_count(name, value.get(name)) for name in UPDATE_LISTS)
+    return count
+
+
+def _list_count(name: str, updates: Any) -> int:
+    if not isinstance(updates, list):
+        return 0
+    if name == "history":
+        return sum(1 for _ in _history_pieces(updates))
+    return len(updates)
 
 
 def _encode(piece: Any) -> str:
@@ -148,26 +176,32 @@ class _Packer:
     """Fills one part after another with entries of one change each; every size is counted in
     UTF-8 bytes from texts encoded once, each update's too."""
 
-    def __init__(self, obj: str, max_bytes: int) -> None:
+    def __init__(self, obj: str, max_bytes: int, max_updates: int) -> None:
         self._obj = obj
         self._max = max_bytes
+        self._max_updates = max_updates
         self._frame = _size(_encode({"object": obj, "entry": []}))
         self._parts: list[str] = []
         self._entries: list[str] = []
         self._used = self._frame
+        self._updates = 0
 
     def _room(self) -> int:
         """Bytes one more entry may take in the open part (with the comma before it)."""
         return self._max - self._used - (1 if self._entries else 0)
 
-    def _add(self, entry: str) -> None:
+    def _update_room(self) -> int:
+        return self._max_updates - self._updates
+
+    def _add(self, entry: str, updates: int) -> None:
         self._used += _size(entry) + (1 if self._entries else 0)
+        self._updates += updates
         self._entries.append(entry)
 
     def _close(self) -> None:
         if self._entries:
             self._parts.append(f'{{"object":{_encode(self._obj)},"entry":[{",".join(self._entries)}]}}')
-            self._entries, self._used = [], self._frame
+            self._entries, self._used, self._updates = [], self._frame, 0
 
     def finish(self) -> list[str]:
         self._close()
@@ -179,11 +213,12 @@ class _Packer:
 
         if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
             # Not a change the processor can read: it goes whole, to be parked there with the reason.
-            self._whole(_encode({"id": entry_id, "changes": [change]}))
+            self._whole(_encode({"id": entry_id, "changes": [change]}), 0)
             return
         whole = entry(change.get("value", {}))
-        if _size(whole) <= self._room():
-            self._add(whole)
+        count = _update_count({"entry": [{"changes": [change]}]})
+        if _size(whole) <= self._room() and count <= self._update_room():
+            self._add(whole, count)
             return
         value = dict(change.get("value", {}))
         if isinstance(value.get("history"), list):
@@ -191,7 +226,7 @@ class _Packer:
             value["history"] = list(_history_pieces(value["history"]))
         lists = {k: v for k, v in value.items() if k in UPDATE_LISTS and isinstance(v, list) and v}
         if not lists:
-            self._whole(whole)
+            self._whole(whole, count)
             return
         # What is not a list of updates goes with every part: the processor tells what is wrong with it.
         shared = {k: v for k, v in value.items() if k not in lists}
@@ -212,20 +247,20 @@ class _Packer:
             for update in updates:
                 encoded = _encode(update)
                 added = _size(encoded) + (1 if chunk else 0)
-                if size + added > self._room():
+                if size + added > self._room() or len(chunk) >= self._update_room():
                     if chunk:
-                        self._add(chunk_entry(chunk))
+                        self._add(chunk_entry(chunk), len(chunk))
                     self._close()
                     chunk, size, added = [], frame, _size(encoded)
                 chunk.append(encoded)
                 size += added
             if chunk:
-                self._add(chunk_entry(chunk))
+                self._add(chunk_entry(chunk), len(chunk))
 
-    def _whole(self, entry: str) -> None:
-        if _size(entry) > self._room():
+    def _whole(self, entry: str, updates: int) -> None:
+        if _size(entry) > self._room() or updates > self._update_room():
             self._close()
-        self._add(entry)
+        self._add(entry, updates)
 
 
 # A part's change is encoded once with this in place of its update list, which is then written in

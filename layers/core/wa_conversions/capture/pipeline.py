@@ -24,8 +24,8 @@ logger = Logger()
 
 # What an invocation keeps in hand beyond its longest record so far: the response, the re-queueing.
 RECORD_MARGIN_SECONDS = 2.0
-# A record's time before one is timed: a full part (~1 MiB, 1000 updates, capture/ingest.py) made 3,844
-# AWS calls under moto, 8 at a time: ~480 rounds of ~5-10 ms, plus the client's CPU at 256 MB.
+# A record's time before one is timed: 1000 updates made 3,844 AWS calls under moto, 8 at a time,
+# ~480 rounds of ~5-10 ms; a part holds at most 100 (capture/ingest.py), so this is a wide margin.
 FIRST_RECORD_SECONDS = 10.0
 
 
