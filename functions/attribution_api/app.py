@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from wa_conversions.attribution import idempotency
-from wa_conversions.attribution.external import ExternalEventRequest
+from wa_conversions.attribution.requests import ExternalEventRequest
 from wa_conversions.attribution.views import ExternalEventView, OrderView, external_event_view, order_view
 from wa_conversions.attribution.wiring import external_service, repository
 from wa_conversions.http_api import TenantQuery, answers, operator_resolver, query_tenant

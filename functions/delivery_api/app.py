@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from wa_conversions.config import DeliveryApiSettings, load_settings
 from wa_conversions.errors import ApiError
-from wa_conversions.forwarding.api import SendConversionRequest, parse_send_request
+from wa_conversions.forwarding.requests import SendConversionRequest, parse_send_request
 from wa_conversions.forwarding.wiring import conversion_service
 from wa_conversions.http_api import (
     TenantQuery,

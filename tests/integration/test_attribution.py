@@ -812,7 +812,7 @@ class TestIdempotencyKey:
 
 
 def fingerprint_of(body: dict[str, Any]) -> str:
-    from wa_conversions.attribution.external import ExternalEventRequest
     from wa_conversions.attribution.idempotency import fingerprint
+    from wa_conversions.attribution.requests import ExternalEventRequest
 
     return fingerprint(ExternalEventRequest.from_body(body).model_dump(mode="json"))

@@ -18,11 +18,11 @@ from tests.support import attribution as sc
 from wa_conversions.attribution.conversions import conversion_phone
 from wa_conversions.attribution.domain import Attribution, AttributionStatus, UnmatchedReason
 from wa_conversions.attribution.engine import UNLIMITED, Windows, attribute
-from wa_conversions.attribution.external import ExternalEventRequest
 from wa_conversions.attribution.phones import parse_e164, resolve, whatsapp_forms
+from wa_conversions.attribution.requests import ExternalEventRequest
 from wa_conversions.capture import shopify_ingest
 from wa_conversions.errors import ApiError, BadRequestError, UnauthorizedError, validation_error
-from wa_conversions.forwarding.api import parse_send_request
+from wa_conversions.forwarding.requests import parse_send_request
 from wa_conversions.models.commerce import PhoneCandidate
 from wa_conversions.providers import shopify
 

@@ -8,11 +8,9 @@ from pydantic import BaseModel
 
 from ..errors import BadRequestError, NotFoundError
 from ..models.domain import user_id_of_key
-from ..models.events import iso_timestamp
-from ..store.attribution import AttributionRepository
-from .conversions import shopify_conversion_id
 
 if TYPE_CHECKING:
+    from ..store.attribution import AttributionRepository
     from ..tenants import Tenant, TenantDirectory
 
 
@@ -105,7 +103,7 @@ def attribution_view(record: dict[str, Any]) -> AttributionView:
         contact_key=record.get("contact_key"),
         ctwa_clid=record.get("ctwa_clid"),
         source_id=record.get("source_id"),
-        clicked_at=iso_timestamp(int(clicked)) if clicked is not None else None,
+        clicked_at=_time(clicked),
         keys_tried=[
             KeyTriedView(key=str(tried["key"]), outcome=str(tried["outcome"]))
             for tried in record.get("keys_tried") or []
@@ -130,8 +128,15 @@ def _money(amount: Any, currency: Any) -> MoneyView | None:
     return MoneyView(amount=str(amount), currency=str(currency))
 
 
+def _iso(epoch_seconds: Any) -> str:
+    # The bus contract's format, imported on use: its models would cost the API's cold start.
+    from ..models.events import iso_timestamp
+
+    return iso_timestamp(int(epoch_seconds))
+
+
 def _time(value: Any) -> str | None:
-    return iso_timestamp(int(value)) if value is not None else None
+    return _iso(value) if value is not None else None
 
 
 def order_view(
@@ -143,6 +148,8 @@ def order_view(
 ) -> OrderView:
     """`tenant` (?tenant=): only that tenant's order, looked for in its shops; 404 for another's.
     `directory`, the tenant list, tells whose shop an order known only by its follow-ups is in."""
+    from .conversions import shopify_conversion_id  # builds bus events: off the API's cold start
+
     order_id = order_id.strip()
     if shop is None:
         shops = repository.shops_with_order(order_id)
@@ -231,6 +238,6 @@ def external_event_view(item: dict[str, Any]) -> ExternalEventView:
         revenue=_money(item.get("value"), item.get("currency")),
         app_id=item.get("app_id"),
         previous_external_event_id=item.get("previous_external_event_id"),
-        occurred_at=iso_timestamp(int(item["occurred_at"])),
+        occurred_at=_iso(item["occurred_at"]),
         attribution=attribution_view(item["attribution"]),
     )
