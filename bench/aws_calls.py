@@ -231,8 +231,9 @@ def _query_action(
     return service, action, {}
 
 
-def statuses(count: int, seed: int = 17) -> payloads.Webhook:
-    """One webhook of `count` sent/delivered/read statuses of distinct messages."""
+def statuses(count: int, seed: int = 17, recipient: str | None = None) -> payloads.Webhook:
+    """One webhook of `count` sent/delivered/read statuses of distinct messages, to `recipient` if
+    given (else the sample's, a contact the stack has not seen)."""
     rng = random.Random(seed)
     document = payloads._sample(payloads.STATUS_SAMPLE)
     value = document["entry"][0]["changes"][0]["value"]
@@ -242,6 +243,8 @@ def statuses(count: int, seed: int = 17) -> payloads.Webhook:
         status = copy.deepcopy(template)
         name = payloads.STATUS_NAMES[index % len(payloads.STATUS_NAMES)]
         status.update(id=payloads._wamid(rng), status=name)
+        if recipient is not None:
+            status["recipient_id"] = recipient
         if name == "read":
             status.pop("conversation", None)
             status.pop("pricing", None)
@@ -257,6 +260,7 @@ def _serialise_recorder() -> None:
     from moto import moto_api
     from moto.moto_api._internal.recorder import models
 
+    moto_api.recorder._location = os.environ["MOTO_RECORDER_FILEPATH"]  # each measure() has its own
     original = models.Recorder._record_request
     if getattr(original, "serialised", False):
         return
@@ -268,23 +272,30 @@ def _serialise_recorder() -> None:
 
     record.serialised = True  # type: ignore[attr-defined]
     models.Recorder._record_request = record  # type: ignore[method-assign]
-    moto_api.recorder._location = os.environ["MOTO_RECORDER_FILEPATH"]
 
 
 def _count_invocations() -> list[tuple[str, float]]:
-    """(function, ms) of every invocation from now on, by the stack's workers (this process)."""
+    """(function, ms) of every invocation from now on, by the stack's workers (this process); a
+    later call counts in its own list alone."""
     from devstack.runtime import FunctionWorker
 
     seen: list[tuple[str, float]] = []
-    original = FunctionWorker.invoke
+    original = getattr(FunctionWorker.invoke, "uncounted", FunctionWorker.invoke)
 
     def invoke(self: FunctionWorker, event: Any) -> Any:
         done = original(self, event)
         seen.append((self.spec.logical_id, done.duration_ms))
         return done
 
+    invoke.uncounted = original  # type: ignore[attr-defined]
     FunctionWorker.invoke = invoke  # type: ignore[method-assign]
     return seen
+
+
+def sender(webhook: payloads.Webhook) -> str:
+    """The wa_id of a one-message webhook's sender."""
+    message = json.loads(webhook.body)["entry"][0]["changes"][0]["value"]["messages"][0]
+    return str(message["from"])
 
 
 def known_contact(webhook: payloads.Webhook) -> payloads.Webhook:
@@ -390,15 +401,32 @@ def first_call(stack: Any, task_root: Path, layer: list[Path], runs: int, writes
     return measured
 
 
+# The collector forwards every lifecycle event (seeds/003), so it is priced apart: off, as the
+# template's EnableCollectorDestination defaults, for the stream a default deployment pays.
+DEFAULT_DEPLOYMENT = {"ENABLE_COLLECTOR_DESTINATION": "false"}
+WITH_COLLECTOR = {"ENABLE_COLLECTOR_DESTINATION": "true"}
+
+
 def measure(
-    timeout_s: float = 120.0, first_call_layout: tuple[Path, list[Path], bool] | None = None, runs: int = 3
+    timeout_s: float = 120.0,
+    first_call_layout: tuple[Path, list[Path], bool] | None = None,
+    runs: int = 3,
+    settings: dict[str, str] | None = None,
+    single_updates_only: bool = False,
 ) -> tuple[list[Work], FirstCall | None]:
-    """Starts a local stack of the repository's template and posts each unit of work to it."""
+    """Starts a local stack of the repository's template, with local.env's settings and `settings`
+    over them, and posts each unit of work to it (the one-update webhooks alone if asked)."""
     import httpx
 
     from devstack.stack import DevStack
 
     recording_file = Path(tempfile.mkdtemp(prefix="bench-recording-")) / "moto_recording"
+    env_file = recording_file.parent / "bench.env"
+    lines = (payloads.ROOT / "local.env").read_text(encoding="utf-8").splitlines()
+    env_file.write_text(
+        "\n".join([*lines, *(f"{key}={value}" for key, value in (settings or {}).items())]) + "\n",
+        encoding="utf-8",
+    )
     # read when the recorder is made: its log goes to a scratch file, not the working directory
     os.environ["MOTO_RECORDER_FILEPATH"] = str(recording_file)
     _serialise_recorder()
@@ -411,7 +439,7 @@ def measure(
         log_path.open("w", encoding="utf-8") as log,
         DevStack(
             payloads.ROOT / "template.yaml",
-            payloads.ROOT / "local.env",
+            env_file,
             port=0,
             moto="thread",
             log_stream=log,
@@ -423,10 +451,14 @@ def measure(
         units = [
             (NEW_CONTACT, first),
             (KNOWN_CONTACT, known_contact(first)),
-            (STATUS, statuses(1, seed=2)),
-            ("100 updates: messages and statuses", payloads.batched(100, seed=3)),
-            ("100 updates: statuses", statuses(100, seed=4)),
+            # most statuses are of replies to people who wrote in: the status is of one sent to them
+            (STATUS, statuses(1, seed=2, recipient=sender(first))),
         ]
+        if not single_updates_only:
+            units += [
+                ("100 updates: messages and statuses", payloads.batched(100, seed=3)),
+                ("100 updates: statuses", statuses(100, seed=4)),
+            ]
         with httpx.Client(base_url=stack.api_url, timeout=30.0) as api:
             for name, webhook in units:
                 stack.wait_until_idle(timeout=timeout_s)
@@ -462,6 +494,8 @@ def measure(
         if first_call_layout is not None:
             task_root, layer, writes_bytecode = first_call_layout
             calls_first = first_call(stack, task_root, layer, runs, writes_bytecode)
+        # moto runs in this process and keeps its state past the stack: the next measure() starts clean
+        httpx.post(f"{stack.aws_endpoint}/moto-api/reset", timeout=30).raise_for_status()
     shutil.rmtree(recording_file.parent)
     return works, calls_first
 

@@ -71,6 +71,15 @@ def unit_cost(work: dict[str, Any], memory_gb: float) -> dict[str, float]:
     }
 
 
+def mix_cost(works: dict[str, dict[str, Any]], memory_gb: float) -> dict[str, float]:
+    """Dollars per million updates of MIX's stream, by service."""
+    total: dict[str, float] = {}
+    for name, share in MIX.items():
+        for service, dollars in unit_cost(works[name], memory_gb).items():
+            total[service] = total.get(service, 0.0) + share * dollars * 1_000_000
+    return total
+
+
 def naive_cost() -> float:
     return (
         NAIVE["requests"] * PRICE["api_rest_request"]
@@ -112,7 +121,8 @@ def _history(history: dict[str, Any] | None) -> list[str]:
 def render(figures: dict[str, Any]) -> str:
     """The page, from the last JSON line of `make bench` (its `work` and cold-import figures)."""
     defaults = _template_defaults()
-    works = {work["name"]: work for work in figures["work"]}
+    works = {work["name"]: work for work in figures["work"] if not work.get("collector")}
+    collector = {work["name"]: work for work in figures["work"] if work.get("collector")}
     lines = [
         "# Cost and capacity",
         "",
@@ -125,22 +135,25 @@ def render(figures: dict[str, Any]) -> str:
         "AWS calls the functions made through the local stack (moto's recorder, the functions' own"
         " requests only), DynamoDB write units by DynamoDB's rules from the items written",
         '([bench/README.md](../bench/README.md#aws-calls-and-write-units)). "Before the 200" are the'
-        " webhook function's calls: Meta waits for them.",
+        " webhook function's calls: Meta waits for them. The stack runs as a default deployment for"
+        " this stream: the collector destination, which forwards every lifecycle event, off (its"
+        " template default); the rows marked *+ collector* are the same webhooks with it on.",
         "",
         "| webhook | updates | before the 200 | AWS calls | write units | read units | bus events"
         " | invocations |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for work in figures["work"]:
+        label = work["name"] + (" *+ collector*" if work.get("collector") else "")
         lines.append(
-            f"| {work['name']} | {work['updates']} | {work['ack_path_calls']} | {work['aws_calls']}"
+            f"| {label} | {work['updates']} | {work['ack_path_calls']} | {work['aws_calls']}"
             f" | {work['write_units']} | {work['read_units']:g} | {work['events']}"
             f" | {sum(work['invocations'].values())} |"
         )
     lines += ["", "Calls by action:", ""]
     for work in figures["work"]:
         calls = ", ".join(f"{call} {count}" for call, count in work["calls"].items())
-        lines.append(f"- {work['name']}: {calls}")
+        lines.append(f"- {work['name']}{' *+ collector*' if work.get('collector') else ''}: {calls}")
 
     lines += _history(figures.get("history"))
     lines += [
@@ -160,10 +173,7 @@ def render(figures: dict[str, Any]) -> str:
         "| service | per million updates |",
         "|---|---|",
     ]
-    total: dict[str, float] = {}
-    for name, share in MIX.items():
-        for service, dollars in unit_cost(works[name], defaults["memory_gb"]).items():
-            total[service] = total.get(service, 0.0) + share * dollars * 1_000_000
+    total = mix_cost(works, defaults["memory_gb"])
     for service, dollars in total.items():
         lines.append(f"| {service} | {_money(dollars)} |")
     product, naive = sum(total.values()), naive_cost() * 1_000_000
@@ -174,6 +184,16 @@ def render(figures: dict[str, Any]) -> str:
         f" invocation of 100 ms, five one-unit writes) costs {_money(naive)} per million updates:"
         f" the product is **{product / naive:.2f}x** that, against a target of at most 0.5x.",
         "",
+    ]
+    if all(name in collector for name in MIX):
+        with_collector = sum(mix_cost(collector, defaults["memory_gb"]).values())
+        lines += [
+            f"With the collector destination on, the same stream costs {_money(with_collector)} per"
+            f" million updates ({with_collector / naive:.2f}x naive): each lifecycle event is one more"
+            " delivery, recorded before and after its send (docs/forwarding.md#collector).",
+            "",
+        ]
+    lines += [
         "Not measured yet: an order through all four destinations (per 100,000 orders) and a Meta"
         " Conversions API batch.",
         "",
