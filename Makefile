@@ -52,7 +52,7 @@ lint: $(VENV)/.installed  ## ruff, and the package's layer contract (import-lint
 	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed  ## mypy
-	$(VENV)/bin/mypy layers/core/wa_conversions functions devstack bench
+	$(VENV)/bin/mypy layers/core/wa_conversions functions devstack bench tools
 
 validate: $(SAM_VENV)/.installed  ## sam validate --lint
 	$(SAM) validate --lint --template template.yaml
@@ -123,7 +123,7 @@ chromium:  ## install headless Chromium for the report test when it is missing (
 REPORT_API_URL ?= http://127.0.0.1:3000
 # REPORT_TZ, not TZ: the shell's own TZ (often ":/etc/localtime") would be taken for the report's zone.
 report: $(VENV)/.installed  ## write report/index.html and report/ads.csv from GET /metrics of a running stack (make dev) [FROM= TO= REPORT_TZ=America/Mexico_City TENANT=]; METRICS=file.json to use a saved answer
-	$(PY) -m wa_conversions.analytics.report $(if $(METRICS),--metrics $(METRICS),--api-url $(REPORT_API_URL) --api-key $$(grep ^API_KEY= local.env | cut -d= -f2)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(REPORT_TZ),--tz $(REPORT_TZ)) $(if $(TENANT),--tenant $(TENANT)) --out report/index.html
+	$(PY) -m tools.report $(if $(METRICS),--metrics $(METRICS),--api-url $(REPORT_API_URL) --api-key $$(grep ^API_KEY= local.env | cut -d= -f2)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(REPORT_TZ),--tz $(REPORT_TZ)) $(if $(TENANT),--tenant $(TENANT)) --out report/index.html
 
 insights: $(VENV)/.installed  ## read Meta's ad insights into the running stack (make dev) now: make insights [SINCE=2026-06-01] [UNTIL=]
 	$(PY) -m devstack insights --api-url $(REPORT_API_URL) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL))

@@ -12,8 +12,8 @@ import httpx
 
 from devstack.sample_events import whatsapp_post
 from devstack.stack import DevStack
+from tools.report import write_report
 from wa_conversions.analytics.metrics import MAX_RANGE_DAYS
-from wa_conversions.analytics.report import write_report
 from wa_conversions.store import keys
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from devstack.shopify_samples import shopify_headers
 from devstack.stack import DevStack
 from tests.support import attribution as sc
 from tests.support import chromium
-from wa_conversions.analytics.report import write_report
+from tools.report import write_report
 from wa_conversions.signatures import meta_signature
 
 pytestmark = pytest.mark.e2e

@@ -310,7 +310,7 @@ class TestReport:
         from html.parser import HTMLParser
 
         from tests.support import chromium
-        from wa_conversions.analytics.report import write_report
+        from tools.report import write_report
 
         for step in history.HISTORY:
             harness.deliver(step)

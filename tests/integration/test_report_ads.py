@@ -14,8 +14,8 @@ import httpx
 import respx
 
 from tests.support import chromium
+from tools.report import main, write_report
 from wa_conversions.analytics.metrics import MetricsQuery, compute
-from wa_conversions.analytics.report import main, write_report
 from wa_conversions.models.ad_day import AdDay
 
 QUERY = MetricsQuery(start=date(2026, 6, 18), end=date(2026, 6, 19))

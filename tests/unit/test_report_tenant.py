@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import respx
 
+from tools.report import main
 from wa_conversions.analytics.metrics import MetricsQuery, compute
-from wa_conversions.analytics.report import main
 
 API = "http://127.0.0.1:3999"
 

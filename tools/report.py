@@ -3,9 +3,9 @@ funnel, daily volume, the response-time distribution, revenue by ad, spend again
 sortable table of the ads and campaigns (names, spend, revenue, ROAS, CPA, cost per conversation), also
 written as CSV next to the page (ads.csv).
 
-    python -m wa_conversions.analytics.report --api-url http://127.0.0.1:3000 --api-key KEY \\
+    python -m tools.report --api-url http://127.0.0.1:3000 --api-key KEY \\
         [--from 2025-06-01 --to 2025-06-30] [--tz America/Mexico_City] [--out report/index.html]
-    python -m wa_conversions.analytics.report --metrics metrics.json [--out report/index.html]
+    python -m tools.report --metrics metrics.json [--out report/index.html]
 """
 
 from __future__ import annotations
@@ -511,7 +511,7 @@ def write_report(metrics: dict[str, Any], out: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m wa_conversions.analytics.report",
+        prog="python -m tools.report",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,1 @@
+"""Operator tools that run on a workstation, not in Lambda: kept out of the layer."""
