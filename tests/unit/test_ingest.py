@@ -399,6 +399,19 @@ def test_a_part_holds_at_most_its_count_of_updates_whatever_their_bytes() -> Non
     assert ingest.split_for_queue(wh.encode(small), small) == [wh.encode(small).decode()]
 
 
+def test_the_update_count_runs_across_the_lists_of_one_change() -> None:
+    messages = [wh.text_message(f"m{i}", "1", i) for i in range(130)]
+    statuses = [wh.status(f"s{i}", "read", i, "1") for i in range(130)]
+    document = wh.webhook({"contacts": [wh.contact("1")], "messages": messages, "statuses": statuses})
+
+    parts = ingest.split_for_queue(wh.encode(document), document)
+
+    assert [len(_ids(part)) for part in parts] == [100, 100, 60]
+    assert [i for part in parts for i in _ids(part)] == [f"m{i}" for i in range(130)] + [
+        f"s{i}" for i in range(130)
+    ]
+
+
 def test_history_messages_count_one_update_each_toward_a_part() -> None:
     customer = "16505551234"
     messages = [{**wh.text_message(f"h{i}", customer, i), "to": customer} for i in range(250)]

@@ -1,6 +1,6 @@
 """What Meta's Conversions API for Business Messaging (and CM.com's Meta Conversions, which passes
-events on to it) accepts, written once: the API checks (forwarding.api), the forwarders
-(forwarding.meta_capi, forwarding.cm, through forwarding.names) and the local stand-ins
+events on to it) accepts, written once: the API checks (forwarding.requests, forwarding.api), the
+forwarders (forwarding.meta_capi, forwarding.cm, through forwarding.names) and the local stand-ins
 (devstack.standins) all import these. docs/forwarding.md says the same rules for a reader.
 
 The currency rule (ISO 4217, and its decimals) lives in models.money, beside the amount it qualifies.
