@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .aws_calls import ORDER
 from .payloads import ROOT
 
 # On-demand, us-east-1 (https://aws.amazon.com/api-gateway/pricing/, /lambda/pricing/, /sqs/pricing/,
@@ -33,7 +34,9 @@ MIX = {
 # The naive design it is compared with: per update, one REST request, one 256 MB invocation of 100 ms
 # and five AWS calls, each priced as a one-unit DynamoDB write.
 NAIVE = {"requests": 1, "invocations": 1, "gb_s": 0.25 * 0.1, "write_units": 5}
-ACKNOWLEDGING = "WhatsAppWebhookFunction"
+# The functions API Gateway invokes: no queue receive or delete for theirs.
+ACKNOWLEDGING = ("WhatsAppWebhookFunction", "ShopifyWebhookFunction")
+ORDER_DESTINATIONS = 4
 MARKER = "<!-- figures: "
 
 
@@ -58,11 +61,11 @@ def unit_cost(work: dict[str, Any], memory_gb: float) -> dict[str, float]:
     """Dollars per unit of work, by service. Each queue consumer's invocation adds the event-source
     mapping's receive and delete; the bus's deliveries to its queues are not counted (a lower bound)."""
     invocations = sum(work["invocations"].values())
-    consumed = invocations - work["invocations"].get(ACKNOWLEDGING, 0)
+    consumed = invocations - sum(work["invocations"].get(name, 0) for name in ACKNOWLEDGING)
     sqs = sum(count for call, count in work["calls"].items() if call.startswith("sqs:")) + 2 * consumed
     return {
-        # each unit of work is one webhook, on the webhooks' HTTP API (the operator API is REST)
-        "API Gateway": PRICE["api_http_request"],
+        # each webhook of the unit is one request on the webhooks' HTTP API (the operator API is REST)
+        "API Gateway": work.get("requests", 1) * PRICE["api_http_request"],
         "Lambda": invocations * PRICE["lambda_request"]
         + work["invoked_ms"] / 1000 * memory_gb * PRICE["lambda_gb_s"],
         "SQS": sqs * PRICE["sqs_request"],
@@ -87,6 +90,13 @@ def naive_cost() -> float:
         + NAIVE["gb_s"] * PRICE["lambda_gb_s"]
         + NAIVE["write_units"] * PRICE["write_unit"]
     )
+
+
+def naive_order_cost(webhooks: int, destinations: int = ORDER_DESTINATIONS) -> float:
+    """The naive design for an order: each webhook as a naive update, and per destination one more
+    invocation of 100 ms and one one-unit write (its record)."""
+    per_destination = NAIVE["invocations"] * PRICE["lambda_request"] + NAIVE["gb_s"] * PRICE["lambda_gb_s"]
+    return webhooks * naive_cost() + destinations * (per_destination + PRICE["write_unit"])
 
 
 def _money(dollars: float) -> str:
@@ -118,6 +128,35 @@ def _history(history: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _orders(work: dict[str, Any] | None, memory_gb: float) -> list[str]:
+    """A hundred thousand orders like the bench's, priced as the stream is."""
+    if work is None:
+        return []
+    lines = [
+        "## A hundred thousand orders",
+        "",
+        f"Each as the bench's: {work['name'].removeprefix('an order: ')} (Shopify's orders/create and"
+        f" orders/paid, {work['requests']} webhooks), at the same prices.",
+        "",
+        "| service | per 100,000 orders |",
+        "|---|---|",
+    ]
+    total = {service: dollars * 100_000 for service, dollars in unit_cost(work, memory_gb).items()}
+    for service, dollars in total.items():
+        lines.append(f"| {service} | {_money(dollars)} |")
+    product = sum(total.values())
+    naive = naive_order_cost(work["requests"]) * 100_000
+    lines += [
+        f"| **total** | **{_money(product)}** |",
+        "",
+        f"The naive design (each webhook as a naive update, and per destination one invocation of"
+        f" 100 ms and a one-unit write) costs {_money(naive)} per 100,000 orders: the product is"
+        f" **{product / naive:.2f}x** that.",
+        "",
+    ]
+    return lines
+
+
 def render(figures: dict[str, Any]) -> str:
     """The page, from the last JSON line of `make bench` (its `work` and cold-import figures)."""
     defaults = _template_defaults()
@@ -135,9 +174,14 @@ def render(figures: dict[str, Any]) -> str:
         "AWS calls the functions made through the local stack (moto's recorder, the functions' own"
         " requests only), DynamoDB write units by DynamoDB's rules from the items written",
         '([bench/README.md](../bench/README.md#aws-calls-and-write-units)). "Before the 200" are the'
-        " webhook function's calls: Meta waits for them. The stack runs as a default deployment for"
-        " this stream: the collector destination, which forwards every lifecycle event, off (its"
-        " template default); the rows marked *+ collector* are the same webhooks with it on.",
+        " webhook function's calls: Meta waits for them."
+        + (
+            " The stack runs as a default deployment for this stream: the collector destination,"
+            " which forwards every lifecycle event, off (its template default); the rows marked"
+            " *+ collector* are the same webhooks with it on."
+            if collector
+            else ""
+        ),
         "",
         "| webhook | updates | before the 200 | AWS calls | write units | read units | bus events"
         " | invocations |",
@@ -193,9 +237,11 @@ def render(figures: dict[str, Any]) -> str:
             " delivery, recorded before and after its send (docs/forwarding.md#collector).",
             "",
         ]
+    lines += []
+    lines += _orders(works.get(ORDER), defaults["memory_gb"])
     lines += [
-        "Not measured yet: an order through all four destinations (per 100,000 orders) and a Meta"
-        " Conversions API batch.",
+        "Not measured yet: a Meta Conversions API batch of many orders"
+        + (" (each order above is sent to Meta alone)." if ORDER in works else "."),
         "",
         "## The webhooks' API type",
         "",
