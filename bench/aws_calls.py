@@ -460,7 +460,7 @@ def order_unit(env: dict[str, str], whatsapp: Any) -> Unit:
     )
 
 
-# The collector forwards every lifecycle event (seeds/003), so it is priced apart: off, as the
+# The collector forwards every lifecycle event (docs/forwarding.md), so it is priced apart: off, as the
 # template's EnableCollectorDestination defaults, for the stream a default deployment pays.
 DEFAULT_DEPLOYMENT = {"ENABLE_COLLECTOR_DESTINATION": "false"}
 WITH_COLLECTOR = {"ENABLE_COLLECTOR_DESTINATION": "true"}

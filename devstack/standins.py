@@ -5,7 +5,7 @@
     /meta/<version>/<dataset id>/events         Meta Conversions API (Bearer token)
     /cm/v1.0/event                              CM.com events: Meta Conversions, MarkAsRead, Block, UnBlock
     /360dialog/clients/<client id>/external-events   360dialog off-thread events
-    /collector/v1/capture                       the collector's batch of track items (seeds/003; Write Key)
+    /collector/v1/capture                       the collector's batch of track items (Write Key)
 
 Each request is checked against the shape its API documents (a wrong one gets 400 with the reason,
 as the real API would refuse it) and recorded. Control endpoints:
@@ -87,7 +87,7 @@ _CM_NUMBER = re.compile(r"^00\d{6,15}$")
 _DIGITS = re.compile(r"^\+?\d{6,15}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-# The seed's events (seeds/003) and the properties each must carry, with the direction it implies.
+# The collector's events (docs/forwarding.md) and the properties each must carry, with its direction.
 COLLECTOR_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "message.received": ("messageId", "chatId", "direction", "contentType", "hasMedia"),
     "message.sent": ("messageId", "chatId", "direction"),

@@ -1,6 +1,6 @@
 """The collector through the local stack: the demo's sample conversation (ad click, agent reply,
-delivered, read, reply, order) reaches the collector stand-in as the seed's events (seeds/003), in
-order, each once, with the right properties; a redelivered webhook sends nothing new; a 500 then 200
+delivered, read, reply, order) reaches the collector stand-in as its events (docs/forwarding.md), in order,
+each once, with the right properties; a redelivered webhook sends nothing new; a 500 then 200
 delivers once; what came in through POST /v1/capture is not echoed back."""
 
 from __future__ import annotations

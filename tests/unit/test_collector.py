@@ -1,4 +1,4 @@
-"""The collector's items (seeds/003): each bus event becomes one `track` item in the seed's shape with
+"""The collector's items (docs/forwarding.md): each bus event becomes one `track` item in its shape with
 the seed's property names, the rest is skipped with a reason, and nothing that came in through
 POST /v1/capture goes back out."""
 

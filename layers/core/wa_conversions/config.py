@@ -221,7 +221,7 @@ class Dialog360Settings(DeliverySettings):
 
 
 class CollectorSettings(DeliverySettings):
-    """A Segment-compatible collector (seeds/003: Chatnation's POST /v1/capture; docs/forwarding.md)."""
+    """A Segment-compatible collector (Chatnation's POST /v1/capture; docs/forwarding.md)."""
 
     url: str = Field(default="https://analytics.chatnationbot.com/v1/capture", alias="COLLECTOR_URL")
     # "header": the Write Key in `key_header` (the seed); "basic": HTTP Basic, key as user (Segment).

@@ -1,4 +1,4 @@
-"""POST /v1/capture: the collectors' batch `track` format (seeds/003), checked item by item.
+"""POST /v1/capture: the collectors' batch `track` format (docs/forwarding.md), checked item by item.
 
 Good items become lifecycle events on the bus (provider "capture"), so the aggregator counts them
 exactly like the ones capture derives from webhooks; a bad item gets its own error and does not stop

@@ -1,4 +1,4 @@
-"""POST /external-events' body (360dialog's off-thread event, seeds/002): apart from the service
+"""POST /external-events' body (360dialog's off-thread event, docs/shopify.md): apart from the service
 (attribution/external.py), so the Attribution API's cold start loads the model, not the engine."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Revenue(BaseModel):
 
 
 class ExternalEventRequest(BaseModel):
-    """360dialog's off-thread event (seeds/002): only lead_phone and action are required; a visit or
+    """360dialog's off-thread event (docs/shopify.md): only lead_phone and action are required; a visit or
     a chained follow-up has no revenue."""
 
     model_config = ConfigDict(extra="ignore")

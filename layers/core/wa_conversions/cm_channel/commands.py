@@ -22,7 +22,7 @@ MESSAGE_RECEIVED = EventName.MESSAGE_RECEIVED
 
 
 class EventType(StrEnum):
-    # CM.com's spelling on its events page (seeds/001): "MarkAsRead", "Block", "UnBlock".
+    # CM.com's spelling on its events page (docs/cm.md#outbound-events): "MarkAsRead", "Block", "UnBlock".
     MARK_AS_READ = "MarkAsRead"
     BLOCK = "Block"
     UNBLOCK = "UnBlock"

@@ -1,4 +1,4 @@
-"""The delivery API's domain: POST /conversions (seeds/004, sent through the Meta path), the delivery
+"""The delivery API's domain: POST /conversions (docs/forwarding.md, sent through the Meta path), the delivery
 log's views, and replays through a destination's queue."""
 
 from __future__ import annotations

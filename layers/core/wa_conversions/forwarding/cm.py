@@ -1,4 +1,4 @@
-"""CM.com Meta Conversions (seeds/001): POST https://gw.messaging.cm.com/v1.0/event with the product
+"""CM.com Meta Conversions (docs/forwarding.md): POST https://gw.messaging.cm.com/v1.0/event with the product
 token in the body, the event type from CM.com's list and the ad click as custom.ctwa_id."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lifecycle and conversion events out to a Segment-compatible collector (seeds/003: Chatnation's
+"""Lifecycle and conversion events out to a Segment-compatible collector (docs/forwarding.md: Chatnation's
 POST /v1/capture; Segment, RudderStack and PostHog take the same batch of `track` items).
 
 Each bus event becomes one `track` item in the seed's shape, with the seed's property names; the
@@ -32,7 +32,7 @@ MAX_BATCH_BYTES = 500 * 1024
 # What an event POST /v1/capture put on the bus carries as context.provider (analytics/track.py).
 CAPTURE_PROVIDER = "capture"
 
-# Bus event -> the properties the collector gets, by the seed's names (seeds/003, docs/events.md).
+# Bus event -> the properties the collector gets, by its names (docs/forwarding.md, docs/events.md).
 LIFECYCLE_PROPERTIES: dict[str, tuple[str, ...]] = {
     EventName.MESSAGE_RECEIVED: (
         "messageId",

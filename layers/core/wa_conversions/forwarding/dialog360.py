@@ -1,4 +1,4 @@
-"""360dialog off-thread events (seeds/002): POST {base}/clients/{client_id}/external-events.
+"""360dialog off-thread events (docs/forwarding.md): POST {base}/clients/{client_id}/external-events.
 
 The first event of a conversion (the order, or the off-thread event itself) returns an
 external_event_id; it is kept per conversion and sent as previous_external_event_id with the

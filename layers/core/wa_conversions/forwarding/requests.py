@@ -1,4 +1,4 @@
-"""POST /conversions' body (SendWhatsAppConversionRequest, seeds/004) and its checks: apart from
+"""POST /conversions' body (SendWhatsAppConversionRequest, docs/forwarding.md) and its checks: apart from
 the service (forwarding/api.py), so the Delivery API's cold start loads the model, not the log."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ E164_MAX_DIGITS = 15  # ITU-T E.164
 
 
 class SendConversionRequest(BaseModel):
-    """SendWhatsAppConversionRequest (seeds/004)."""
+    """SendWhatsAppConversionRequest (docs/forwarding.md)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
 

@@ -1,6 +1,6 @@
 """Events on the bus: the one typed home of the contract (docs/events.md is generated from here).
 
-The envelope follows the collectors' "track" shape (seeds/003), versioned so consumers can tell a
+The envelope follows the collectors' "track" shape (docs/forwarding.md), versioned so consumers can tell a
 changed shape from a broken one. Each event name has a properties model: producers build it,
 consumers parse it. `python -m devstack.events_doc` writes docs/events.md from these models.
 """
