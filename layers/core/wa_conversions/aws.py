@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 @once
@@ -35,4 +36,10 @@ def sqs() -> SQSClient:
 @once
 def events() -> EventBridgeClient:
     client: EventBridgeClient = _session().client("events")
+    return client
+
+
+@once
+def ssm() -> SSMClient:
+    client: SSMClient = _session().client("ssm")
     return client
