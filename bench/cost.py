@@ -234,7 +234,8 @@ def render(figures: dict[str, Any]) -> str:
         lines += [
             f"With the collector destination on, the same stream costs {_money(with_collector)} per"
             f" million updates ({with_collector / naive:.2f}x naive): each lifecycle event is one more"
-            " delivery, recorded before and after its send (docs/forwarding.md#collector).",
+            " delivery, recorded before and after its send"
+            " ([collector](forwarding.md#collector-segment-compatible)).",
             "",
         ]
     lines += []
