@@ -67,6 +67,10 @@ SECRET_READERS = frozenset({"get_secret", "get_optional_secret"})
 # Readers of secrets named at run time, each under one path per destination, the literal its call names
 # (wa_conversions.tenants.tenant_secret(settings, name, "wax"): tenants/<folder>/wax-<name>).
 PATH_SECRET_READERS = {"tenant_secret": "tenants/*/{}-*"}
+# store.dynamo's batch helpers, called with the table as their second argument: each call is the
+# action on that table; the helpers' own client call names no table, so it is not read.
+BATCH_HELPERS = {"batch_write": "dynamodb:BatchWriteItem", "batch_get": "dynamodb:BatchGetItem"}
+BATCH_HELPER_MODULE = f"{PACKAGE}.store.dynamo"
 
 # Methods of dict, list, set and str: a call on an untyped receiver is taken for the builtin's.
 _BUILTIN_METHODS = frozenset(
@@ -537,7 +541,22 @@ class Codebase:
                     f"{function.qualname}: {ast.unparse(call)} names no destination literally"
                 )
             walk.result.secrets.add(PATH_SECRET_READERS[name].format(destination.value))
+        if name in BATCH_HELPERS and function.qualname.rpartition(".")[0] != BATCH_HELPER_MODULE:
+            table = call.args[1] if len(call.args) > 1 else None
+            table = next((k.value for k in call.keywords if k.arg == "table"), table)
+            if table is None:
+                raise AssertionError(f"{function.qualname}:{call.lineno}: {name} names no table")
+            for found in self.table_of(function, table):
+                walk.result.dynamodb.add(
+                    DynamoCall(BATCH_HELPERS[name], found, False, f"{function.qualname}:{call.lineno}")
+                )
+            return
         if not isinstance(func, ast.Attribute):
+            return
+        if (
+            function.qualname.rpartition(".")[0] == BATCH_HELPER_MODULE
+            and function.node.name in BATCH_HELPERS
+        ):
             return
         operation = name
         if operation == "get_paginator" and call.args and isinstance(call.args[0], ast.Constant):

@@ -126,7 +126,8 @@ def test_a_name_inside_a_word_or_a_key_is_not_the_person() -> None:
 def test_writes_dynamodb_left_unprocessed_are_retried_after_a_growing_jittered_wait() -> None:
     from typing import Any
 
-    from wa_conversions.privacy.erasure import BACKOFF_BASE_SECONDS, Eraser
+    from wa_conversions.privacy.erasure import Eraser
+    from wa_conversions.store.dynamo import BACKOFF_BASE_SECONDS
 
     class Throttled:
         """A table that leaves the batch unprocessed three times, then takes it."""

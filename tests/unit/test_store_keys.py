@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 from wa_conversions.store import keys
@@ -23,8 +24,8 @@ def _key_prefixes() -> set[str]:
         if name.startswith("_") or function.__module__ != keys.__name__ or "_of" in name:
             continue  # the readers (contact_key_of...) take a key apart rather than build one
         parameters = inspect.signature(function).parameters.values()
-        built = function(*(0 if p.annotation in {"int", int} else _HOLE for p in parameters))
-        found.update(built if isinstance(built, tuple) else [built])
+        built = function(*(_placeholder(p.annotation) for p in parameters))
+        found.update(built if isinstance(built, tuple | list) else [built])
     found |= {value for value in vars(keys).values() if isinstance(value, str)}
     prefixes = set()
     for key in found:
@@ -32,6 +33,14 @@ def _key_prefixes() -> set[str]:
         if hash_sign and head.replace("-", "").isalpha():
             prefixes.add(head + hash_sign)
     return prefixes
+
+
+def _placeholder(annotation: object) -> object:
+    if annotation in {"int", int}:
+        return 0
+    if annotation == "date":
+        return date(2026, 1, 1)
+    return _HOLE
 
 
 def _docstrings(tree: ast.Module) -> set[int]:

@@ -20,6 +20,9 @@ SQS_MAX_BATCH_BYTES: Final = 1_048_576  # one SendMessageBatch call: all of its 
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
 EVENTS_MAX_ENTRIES: Final = 10
 EVENTS_MAX_BATCH_BYTES: Final = 262_144
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html, _BatchWriteItem
+DYNAMODB_BATCH_GET_MAX: Final = 100
+DYNAMODB_BATCH_WRITE_MAX: Final = 25
 _EVENT_TIME_BYTES: Final = 14
 
 # The characters SQS takes (XML 1.0's Char production); anything else is refused.

@@ -72,6 +72,11 @@ class StateConflictError(Exception):
     """Another invocation changed the contact's state first; load it again and retry."""
 
 
+class UnprocessedError(WaConversionsError):
+    """DynamoDB kept part of a batch call unprocessed through every retry (throttling): the unit of
+    work fails, to be retried whole by its queue or its operator."""
+
+
 class PublishError(WaConversionsError):
     """EventBridge rejected some entries; the update is retried as a whole."""
 

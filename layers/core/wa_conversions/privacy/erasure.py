@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import random
 import time
 import uuid
 from collections import Counter
@@ -34,9 +33,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..attribution.conversions import shopify_conversion_id
+from ..aws_limits import DYNAMODB_BATCH_WRITE_MAX
 from ..delivery.log import ERASED_REASON
 from ..store import keys
-from ..store.dynamo import UpdateBuilder, from_item, serialize, to_item
+from ..store.dynamo import UpdateBuilder, batch_write, from_item, serialize, to_item
 from ..store.ledger import UpdateLedger
 from ..tenants import scoped_key, split_key
 from .requests import (
@@ -56,10 +56,6 @@ if TYPE_CHECKING:
     from ..store.capture import CaptureRepository
     from ..tenants import TenantDirectory
 
-BATCH_WRITE_LIMIT = 25
-MAX_UNPROCESSED_ROUNDS = 8
-BACKOFF_BASE_SECONDS = 0.05
-BACKOFF_CAP_SECONDS = 5.0
 # A redacted item that changed between the read and the write is read and redacted again this often.
 MAX_REWRITE_ROUNDS = 4
 # DynamoDB allows 100 operands in one IN; a person has a handful of keys, this only bounds the odd one.
@@ -380,7 +376,7 @@ class Eraser:
         # The tombstones now drop the messages' redeliveries: the ledger entries naming them can go.
         self._capture_ledger.forget(sorted(plan.ledger_ids))
         for index, rewritten in enumerate(plan.rewrites):
-            if index % BATCH_WRITE_LIMIT == 0:
+            if index % DYNAMODB_BATCH_WRITE_MAX == 0:
                 self._go_on()
             self._rewrite(rewritten, plan.needles)
         profiles = [item for item in plan.deletes if item.get("sk") == keys.PROFILE]
@@ -570,19 +566,15 @@ class Eraser:
     # -- writes ----------------------------------------------------------------------------------
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            self._go_on()
-            pending: dict[str, Any] = {self._table: requests[start : start + BATCH_WRITE_LIMIT]}
-            for attempt in range(MAX_UNPROCESSED_ROUNDS):
-                pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                # Throttled: exponential backoff with full jitter, as AWS advises for UnprocessedItems
-                # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html)
-                ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
-                self._sleep(random.uniform(0, ceiling))  # noqa: S311 (jitter, not a secret)
-            else:
-                raise RuntimeError("DynamoDB kept erasure writes unprocessed; ask again to finish it")
+        # Unfinished (UnprocessedError), the erasure is asked for again and goes on where it stopped.
+        batch_write(
+            self._client,
+            self._table,
+            requests,
+            what="erasure writes",
+            sleep=self._sleep,
+            before_call=self._go_on,
+        )
 
     def _delete(self, items: list[dict[str, Any]]) -> None:
         self._write([{"DeleteRequest": {"Key": {k: serialize(i[k]) for k in ("pk", "sk")}}} for i in items])

@@ -21,13 +21,10 @@ from typing import TYPE_CHECKING, Any
 from ..models.ad_day import AdDay
 from ..models.retention import DEFAULT_RETENTION, TTL_ATTRIBUTE, Retention
 from . import keys
-from .dynamo import from_item, serialize, to_item
+from .dynamo import batch_write, from_item, serialize, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-BATCH_WRITE_LIMIT = 25  # BatchWriteItem's most requests per call
-MAX_UNPROCESSED_ROUNDS = 8
 
 
 class AdSpendReader:
@@ -45,7 +42,7 @@ class AdSpendReader:
 
     def _items(self, start: date, end: date, account_id: str | None = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for month in _months(start, end):
+        for month in keys.months(start, end):
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
@@ -117,14 +114,7 @@ class AdSpendRepository(AdSpendReader):
                 }
             }
         )
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            request: dict[str, Any] = {self._table: requests[start : start + BATCH_WRITE_LIMIT]}
-            for _ in range(MAX_UNPROCESSED_ROUNDS):
-                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-            else:
-                raise RuntimeError("DynamoDB kept ad spend unwritten; the run will be retried")
+        batch_write(self._client, self._table, requests, what="ad spend writes")
         return len(items)
 
     def least_recently_read(self, accounts: Iterable[str]) -> list[str]:
@@ -144,12 +134,3 @@ class AdSpendRepository(AdSpendReader):
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return sorted(accounts, key=lambda account: read_at.get(account, 0))
-
-
-def _months(start: date, end: date) -> list[str]:
-    months: list[str] = []
-    year, month = start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months

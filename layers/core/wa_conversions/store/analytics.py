@@ -90,7 +90,7 @@ class AnalyticsReader:
         {"YYYY-MM-DDTHH" (or "YYYY-MM-DD" for counters from before hours were kept): {counter: n}};
         one tenant's (analytics.tenancy) when given, else the whole deployment's."""
         totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for month in _months(start, end):
+        for month in keys.months(start, end):
             low, high = keys.analytics_days_between(
                 max(start.isoformat(), month + "-01"), min(end.isoformat(), month + "-31")
             )
@@ -394,12 +394,3 @@ def _day_start(day: str) -> int:
     """Epoch seconds of a YYYY-MM-DD day's start (UTC)."""
     # day[:10]: counters are kept per UTC hour ("2025-06-18T05"), by the day the hour is in
     return int(datetime.combine(date.fromisoformat(day[:10]), datetime.min.time(), tzinfo=UTC).timestamp())
-
-
-def _months(start: date, end: date) -> list[str]:
-    months: list[str] = []
-    year, month = start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months

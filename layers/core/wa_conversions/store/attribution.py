@@ -12,15 +12,14 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..aws_limits import DYNAMODB_BATCH_GET_MAX
 from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
-from .dynamo import UpdateBuilder, from_item, serialize, to_item
+from .dynamo import UpdateBuilder, batch_get, from_item, serialize, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-BATCH_GET_LIMIT = 100
-MAX_UNPROCESSED_ROUNDS = 8
 # store.capture.MERGED: a contact profile folded into another, kept as a pointer.
 MERGED_CONTACT = "merged_contact"
 
@@ -40,25 +39,14 @@ class AttributionRepository:
     ) -> tuple[str, dict[str, Any]] | None:
         """The first of `contact_keys` (in the given order) that names a stored contact; a contact
         merged into another (store.capture.merge_contact) leads to that one."""
-        wanted = list(dict.fromkeys(contact_keys))[:BATCH_GET_LIMIT]
+        wanted = list(dict.fromkeys(contact_keys))[:DYNAMODB_BATCH_GET_MAX]
         if not wanted:
             return None
         found: dict[str, dict[str, Any]] = {}
-        request: dict[str, Any] = {
-            self._table: {
-                "Keys": [{"pk": serialize(keys.contact_pk(k)), "sk": serialize(keys.PROFILE)} for k in wanted]
-            }
-        }
-        for _ in range(MAX_UNPROCESSED_ROUNDS):
-            response = self._client.batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(self._table, []):
-                item = from_item(raw)
-                found[keys.contact_key_of(str(item["pk"])) or ""] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            raise RuntimeError("DynamoDB kept contact reads unprocessed; the record will be retried")
+        item_keys = [{"pk": serialize(keys.contact_pk(k)), "sk": serialize(keys.PROFILE)} for k in wanted]
+        for raw in batch_get(self._client, self._table, item_keys, what="contact reads"):
+            item = from_item(raw)
+            found[keys.contact_key_of(str(item["pk"])) or ""] = item
         for key in wanted:
             if key in found:
                 merged_into = found[key].get("merged_into")

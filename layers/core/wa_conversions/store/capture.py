@@ -22,14 +22,12 @@ from ..models.domain import (
 )
 from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
-from .dynamo import UpdateBuilder, from_item, serialize, to_item
+from .dynamo import UpdateBuilder, batch_get, from_item, serialize, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-BATCH_GET_LIMIT = 100
-MAX_UNPROCESSED_ROUNDS = 5
 # The keys and the one-way times are not copied as they are when one contact is merged into another.
 _NOT_MERGED = frozenset(
     {"pk", "sk", "item_type", "merged_into", "phone", "first_seen_at", "last_inbound_at", "expires_at"}
@@ -532,24 +530,11 @@ class CaptureRepository:
 
     def _batch_get(self, wanted: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
         """The items found among (pk, sk) pairs, by pk."""
+        item_keys = [self._key(pk, sk) for pk, sk in dict.fromkeys(wanted)]
         found: dict[str, dict[str, Any]] = {}
-        pairs = list(dict.fromkeys(wanted))
-        for start in range(0, len(pairs), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [self._key(pk, sk) for pk, sk in pairs[start : start + BATCH_GET_LIMIT]]
-                }
-            }
-            for _ in range(MAX_UNPROCESSED_ROUNDS):
-                response = self._client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    plain = from_item(item)
-                    found[str(plain["pk"])] = plain
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise RuntimeError("DynamoDB kept contact reads unprocessed; the batch will be retried")
+        for raw in batch_get(self._client, self._table, item_keys, what="contact reads"):
+            plain = from_item(raw)
+            found[str(plain["pk"])] = plain
         return found
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:

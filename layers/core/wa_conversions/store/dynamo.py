@@ -1,14 +1,83 @@
-"""Small helpers over the low-level DynamoDB client: (de)serialising items and building updates."""
+"""Small helpers over the low-level DynamoDB client: (de)serialising items, building updates, and
+the batch calls, cut to DynamoDB's limits with their unprocessed part retried."""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .. import once
+from ..aws_limits import DYNAMODB_BATCH_GET_MAX, DYNAMODB_BATCH_WRITE_MAX
+from ..errors import UnprocessedError
 
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# A batch call's unprocessed part is retried this many times, with exponential backoff and full
+# jitter, as AWS advises (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html);
+# then the caller's unit of work fails, to be retried whole by its queue (or its operator).
+MAX_UNPROCESSED_ROUNDS = 8
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 5.0
+
+
+def _backoff(attempt: int, sleep: Callable[[float], None]) -> None:
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    sleep(random.uniform(0, ceiling))  # noqa: S311 (jitter, not a secret)
+
+
+def batch_write(
+    client: DynamoDBClient,
+    table: str,
+    requests: Sequence[dict[str, Any]],
+    *,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    before_call: Callable[[], None] | None = None,
+) -> None:
+    """PutRequest/DeleteRequest entries to `table`, 25 a call. `what` names them in the error;
+    `before_call` runs before each call (a deadline check)."""
+    for start in range(0, len(requests), DYNAMODB_BATCH_WRITE_MAX):
+        if before_call is not None:
+            before_call()
+        pending: Any = {table: list(requests[start : start + DYNAMODB_BATCH_WRITE_MAX])}
+        for attempt in range(MAX_UNPROCESSED_ROUNDS):
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            _backoff(attempt, sleep)
+        else:
+            raise UnprocessedError(f"DynamoDB kept {what} unprocessed")
+
+
+def batch_get(
+    client: DynamoDBClient,
+    table: str,
+    item_keys: Sequence[dict[str, Any]],
+    *,
+    what: str,
+    projection: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[dict[str, Any]]:
+    """The raw items found for `item_keys` (serialized keys), 100 a call, in no particular order."""
+    for start in range(0, len(item_keys), DYNAMODB_BATCH_GET_MAX):
+        ask: dict[str, Any] = {"Keys": list(item_keys[start : start + DYNAMODB_BATCH_GET_MAX])}
+        if projection is not None:
+            ask["ProjectionExpression"] = projection
+        pending: Any = {table: ask}
+        for attempt in range(MAX_UNPROCESSED_ROUNDS):
+            response = client.batch_get_item(RequestItems=pending)
+            yield from response.get("Responses", {}).get(table, [])
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            _backoff(attempt, sleep)
+        else:
+            raise UnprocessedError(f"DynamoDB kept {what} unprocessed")
 
 
 @once

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
-from .dynamo import to_item
+from .dynamo import batch_write, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-BATCH_WRITE_LIMIT = 25
-MAX_UNPROCESSED_ROUNDS = 5
 
 
 class ContactEmails:
@@ -43,17 +40,5 @@ class ContactEmails:
             }
             for contact_key, email in pairs
         }
-        wanted = list(items.values())
-        for start in range(0, len(wanted), BATCH_WRITE_LIMIT):
-            request: dict[str, Any] = {
-                self._table: [
-                    {"PutRequest": {"Item": to_item(item)}}
-                    for item in wanted[start : start + BATCH_WRITE_LIMIT]
-                ]
-            }
-            for _ in range(MAX_UNPROCESSED_ROUNDS):
-                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-            else:
-                raise RuntimeError("DynamoDB kept contact emails unwritten; the batch will be retried")
+        requests = [{"PutRequest": {"Item": to_item(item)}} for item in items.values()]
+        batch_write(self._client, self._table, requests, what="contact email writes")

@@ -65,6 +65,11 @@ fingerprint, the id the first request chose, its answer once there is one, and e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import date
+
 PROFILE = "PROFILE"
 ALIAS = "ALIAS"
 MESSAGE = "MESSAGE"
@@ -240,6 +245,17 @@ def reconcile_cursor_pk(shop: str) -> str:
 
 def ad_spend_pk(month: str) -> str:
     return f"ADSPEND#{month}"
+
+
+def months(start: date, end: date) -> list[str]:
+    """The "YYYY-MM" of every month from `start`'s to `end`'s: the monthly partitions
+    (ad_spend_pk, analytics_month_pk) a date range spans."""
+    found: list[str] = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
 
 
 # When each ad account's spend was last read: one item per account under this partition.
