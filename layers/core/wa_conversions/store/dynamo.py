@@ -26,6 +26,8 @@ BACKOFF_CAP_SECONDS = 5.0
 
 
 def _backoff(attempt: int, sleep: Callable[[float], None]) -> None:
+    if attempt + 1 == MAX_UNPROCESSED_ROUNDS:
+        return  # no round follows: the caller fails now rather than after a wait
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
     sleep(random.uniform(0, ceiling))  # noqa: S311 (jitter, not a secret)
 
