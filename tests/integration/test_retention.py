@@ -38,10 +38,10 @@ def expiry(item: dict[str, Any]) -> int:
     return int(item["expires_at"]["N"])
 
 
-def post(harness: CaptureHarness, message_id: str, at: int, **extra: Any) -> None:
+def post(harness: CaptureHarness, message_id: str, at: int, name: str = "Test User", **extra: Any) -> None:
     document = wh.webhook(
         {
-            "contacts": [wh.contact(PHONE, user_id=UID)],
+            "contacts": [wh.contact(PHONE, name=name, user_id=UID)],
             "messages": [wh.text_message(message_id, PHONE, at, **extra)],
         }
     )
@@ -87,6 +87,58 @@ def test_a_contact_that_keeps_talking_is_kept(
 
     assert expiry(stored(f"CONTACT#{PHONE}", "PROFILE")) == int(later) + 730 * DAY > first + 299 * DAY
     assert expiry(stored(f"USER#{UID}", "ALIAS")) == int(later) + 730 * DAY
+
+
+def post_status(harness: CaptureHarness, message_id: str, at: int) -> None:
+    document = wh.webhook(
+        {"statuses": [wh.status(message_id, "delivered", at, PHONE, recipient_user_id=UID)]}
+    )
+    response = harness.post(whatsapp_post(wh.encode(document), harness.env["WHATSAPP_APP_SECRET"]))
+    assert response["statusCode"] == 200, response
+    harness.drain()
+
+
+def at_time(monkeypatch: pytest.MonkeyPatch, when: float) -> None:
+    monkeypatch.setattr(retention_module, "time", SimpleNamespace(time=lambda: when))
+
+
+def test_a_status_of_a_known_contact_leaves_its_profile_and_alias_unwritten_for_a_day(
+    harness: CaptureHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = time.time()
+    at_time(monkeypatch, start)
+    post(harness, "wamid.FIRST", int(start) - 60)
+    profile, alias = stored(f"CONTACT#{PHONE}", "PROFILE"), stored(f"USER#{UID}", "ALIAS")
+
+    # An hour on, statuses of the replies: nothing they say is new, so neither item is written.
+    at_time(monkeypatch, start + 3600)
+    post_status(harness, "wamid.REPLY1", int(start) + 3600)
+    assert stored(f"CONTACT#{PHONE}", "PROFILE") == profile
+    assert stored(f"USER#{UID}", "ALIAS") == alias
+
+    # Over a day on, a status keeps the contact: 730 days from then, its alias too.
+    later = start + 1.5 * DAY
+    at_time(monkeypatch, later)
+    post_status(harness, "wamid.REPLY2", int(later))
+    assert expiry(stored(f"CONTACT#{PHONE}", "PROFILE")) == int(later) + 730 * DAY
+    assert expiry(stored(f"USER#{UID}", "ALIAS")) == int(later) + 730 * DAY
+
+
+def test_what_a_webhook_says_anew_of_a_known_contact_is_written_at_once(
+    harness: CaptureHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = time.time()
+    at_time(monkeypatch, start)
+    post(harness, "wamid.NAMED1", int(start) - 60)
+    at_time(monkeypatch, start + 600)
+    post(harness, "wamid.NAMED2", int(start) + 600, name="Renamed")
+
+    profile = stored(f"CONTACT#{PHONE}", "PROFILE")
+    assert profile["name"] == {"S": "Renamed"}
+    assert int(profile["last_inbound_at"]["N"]) == int(start) + 600
+    # a status from before the contact wrote in moves its first sighting back, a day or not
+    post_status(harness, "wamid.EARLIER", int(start) - 7200)
+    assert int(stored(f"CONTACT#{PHONE}", "PROFILE")["first_seen_at"]["N"]) == int(start) - 7200
 
 
 def test_orders_and_off_thread_events_expire_after_order_retention(harness: CaptureHarness) -> None:

@@ -1,6 +1,7 @@
-"""The batch calls every repository makes (store/dynamo.py): cut to DynamoDB's limits, the part it
-leaves unprocessed retried with a growing wait, and a unit of work failed, not half done in silence,
-when DynamoDB keeps refusing."""
+"""store/dynamo.py: an update knows whether it would change an item; the batch calls every repository
+makes are cut to DynamoDB's limits, the part left unprocessed retried with a growing wait, and a unit
+of work failed, not half done in silence, when DynamoDB keeps refusing. (The contact expiry rule that
+uses `changes` is here too: it decides which updates are left out.)"""
 
 from __future__ import annotations
 
@@ -84,3 +85,31 @@ def test_a_batch_dynamodb_keeps_refusing_fails_the_unit_of_work() -> None:
     with pytest.raises(UnprocessedError, match="test writes"):
         batch_write(table, "t", _puts(3), what="test writes", sleep=waits.append)  # type: ignore[arg-type]
     assert len(waits) == MAX_UNPROCESSED_ROUNDS - 1  # no wait after the last round
+
+
+def test_an_update_changes_an_item_only_where_it_sets_another_value_or_fills_a_gap() -> None:
+    from wa_conversions.store.dynamo import UpdateBuilder
+
+    update = UpdateBuilder().set("name", "Ana").set_if_absent("first_seen_at", 100).set("username", None)
+    assert not update.changes({"name": "Ana", "first_seen_at": 50})  # the first sighting stays 50
+    assert update.changes({"name": "Ann", "first_seen_at": 50})
+    assert update.changes({"name": "Ana"})
+    # a counter or a removal always changes it, whatever the item holds
+    assert UpdateBuilder().add("count", 1).changes({"count": 1})
+    assert UpdateBuilder().remove("name").changes({})
+    assert update.copy().increment("count", 1).changes({"name": "Ana", "first_seen_at": 50})
+
+
+def test_a_contact_sighting_rewrites_its_expiry_only_when_it_is_over_a_day_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from wa_conversions.models import retention as module
+
+    monkeypatch.setattr(module, "time", SimpleNamespace(time=lambda: 1_000_000_000))
+    retention = module.Retention(contact_days=730)
+    fresh = 1_000_000_000 + 730 * module.DAY_SECONDS
+    assert retention.contact_kept(fresh - module.DAY_SECONDS)
+    assert not retention.contact_kept(fresh - module.DAY_SECONDS - 1)
+    assert not retention.contact_kept(None)

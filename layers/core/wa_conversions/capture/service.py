@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..models.domain import AutomaticEvent, ContactRef, InboundMessage, StatusUpdate, Update
 from ..models.events import LifecycleEvent, contact_merged
 from ..publishing.eventbridge import EventPublisher
-from ..store.capture import CaptureRepository
+from ..store.capture import CaptureRepository, KnownContacts
 from ..store.ledger import UpdateLedger
 from . import events as bus
 
@@ -136,8 +136,9 @@ class CaptureService:
             return BatchResult(received=len(updates), applied=0, events=0)
         merges: list[tuple[str, str]] = []
         fresh = self._move_numbers(fresh, merges)
-        contact_keys = self._resolve_contacts(fresh, merges)
-        created = self._write_contacts(fresh, contact_keys)
+        known = KnownContacts()
+        contact_keys = self._resolve_contacts(fresh, merges, known)
+        created = self._write_contacts(fresh, contact_keys, known)
         # Updates of one message go to one worker, in time order: its writes then never race.
         by_message: dict[str, list[Update]] = {}
         for update in sorted(fresh, key=lambda u: u.timestamp):
@@ -189,13 +190,16 @@ class CaptureService:
         return moved
 
     def _resolve_contacts(
-        self, updates: Sequence[Update], merges: list[tuple[str, str]]
+        self, updates: Sequence[Update], merges: list[tuple[str, str]], known: KnownContacts
     ) -> dict[ContactRef, str | None]:
         refs = [contact for u in updates if (contact := _contact_of(u)) is not None]
-        return self._repository.resolve_contact_keys(refs, merges)
+        return self._repository.resolve_contact_keys(refs, merges, known)
 
-    def _write_contacts(self, updates: Sequence[Update], keys: dict[ContactRef, str | None]) -> set[str]:
-        """Write each contact once; returns the keys of the updates that created a contact."""
+    def _write_contacts(
+        self, updates: Sequence[Update], keys: dict[ContactRef, str | None], known: KnownContacts
+    ) -> set[str]:
+        """Write each contact once, and only if the batch changes it (a status of a known contact
+        does not); returns the keys of the updates that created a contact."""
         plans: dict[str, _ContactPlan] = {}
         for update in updates:
             contact = _contact_of(update)
@@ -216,6 +220,7 @@ class CaptureService:
                 first_seen=plan.first_seen,
                 last_inbound=plan.last_inbound,
                 update_key=plan.creator_key,
+                known=known,
             )
             if written.created:
                 creators.add(plan.creator_key)

@@ -36,6 +36,13 @@ class Retention:
         """A contact, its user-id alias and its emails: from the last time it was seen."""
         return self._at(self.contact_days, since)
 
+    def contact_kept(self, expires_at: object) -> bool:
+        """Whether a contact's stored expiry is recent enough not to be written again for a sighting:
+        within a day of what a write now would set (contact_days is at least 30, config.py). So a
+        status of a known contact writes no profile, and a contact is kept from its last sighting to
+        within a day."""
+        return isinstance(expires_at, int | float) and expires_at >= self.contact_expiry() - DAY_SECONDS
+
     def referral_expiry(self, since: int | None = None) -> int:
         """An ad click or one of Meta's automatic events: from when it happened."""
         return self._at(self.referral_days, since)

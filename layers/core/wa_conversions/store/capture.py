@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy as copy_module
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..models.domain import (
@@ -67,6 +67,15 @@ class ContactWrite:
     created: bool
 
 
+@dataclass(slots=True)
+class KnownContacts:
+    """What resolve_contact_keys read of a batch's contacts: the live profiles, by contact key, and
+    the user-id aliases, by user id. upsert_contact leaves unwritten what a webhook would not change."""
+
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 class CaptureRepository:
     def __init__(
         self, client: DynamoDBClient, table_name: str, *, retention: Retention = DEFAULT_RETENTION
@@ -110,7 +119,10 @@ class CaptureRepository:
         return self._scoped(user_contact_key(user_id))
 
     def resolve_contact_keys(
-        self, contacts: Iterable[ContactRef], merges: list[tuple[str, str]] | None = None
+        self,
+        contacts: Iterable[ContactRef],
+        merges: list[tuple[str, str]] | None = None,
+        known: KnownContacts | None = None,
     ) -> dict[ContactRef, str | None]:
         """Where each contact is stored: one person is one contact, under the phone once it is known.
 
@@ -118,7 +130,8 @@ class CaptureRepository:
         were seen together. A webhook with both folds a contact first seen by user id alone into the
         phone one (merge_contact), so the order in which the ids arrive never matters. A phone that
         moved to a new number (move_contact) leads to the new one. One BatchGetItem answers the batch.
-        `merges` gets each (merged, surviving) pair not yet announced on the bus (mark_announced)."""
+        `merges` gets each (merged, surviving) pair not yet announced on the bus (mark_announced);
+        `known` what was read of the contacts that no merge touched, and of their aliases."""
         refs = list(dict.fromkeys(contacts))
         wanted: list[tuple[str, str]] = []
         for ref in refs:
@@ -128,9 +141,16 @@ class CaptureRepository:
                     wanted.append(
                         (keys.contact_pk(self._scoped(user_contact_key(ref.user_id))), keys.PROFILE)
                     )
+                    if known is not None:  # half a read unit, against the write of an unchanged alias
+                        wanted.append((self._alias_pk(ref.user_id), keys.ALIAS))
             elif ref.user_id:
                 wanted.append((self._alias_pk(ref.user_id), keys.ALIAS))
+                if known is not None:  # the contact's own profile, while no phone has claimed it
+                    wanted.append(
+                        (keys.contact_pk(self._scoped(user_contact_key(ref.user_id))), keys.PROFILE)
+                    )
         found = self._batch_get(wanted)
+        rewritten: set[str] = set()  # survivors of a merge here: their profiles changed after the read
         answer: dict[ContactRef, str | None] = {}
         merged: set[str] = set()
         for ref in refs:
@@ -144,6 +164,7 @@ class CaptureRepository:
                     merged.add(source_key)
                     if source.get("item_type") != MERGED:
                         self.merge_contact(source_key, key, source=source)
+                        rewritten.add(key)
                         if merges is not None:
                             merges.append((source_key, key))
                     elif merges is not None and _unannounced(source, key):
@@ -155,6 +176,13 @@ class CaptureRepository:
             ):
                 key = str(alias["contact_key"])
             answer[ref] = key
+        if known is not None:
+            for ref, key in answer.items():
+                profile = found.get(keys.contact_pk(key)) if key else None
+                if key and key not in rewritten and profile and profile.get("item_type") == "contact":
+                    known.profiles[key] = profile
+                if ref.user_id and (alias := found.get(self._alias_pk(ref.user_id))):
+                    known.aliases[ref.user_id] = alias
         return answer
 
     def move_contact(
@@ -296,9 +324,11 @@ class CaptureRepository:
         first_seen: int,
         last_inbound: int | None,
         update_key: str,
+        known: KnownContacts | None = None,
     ) -> ContactWrite:
         """Create or refresh a contact. `update_key` names the update that creates it, so that the
-        same update, retried, still knows it was the creator."""
+        same update, retried, still knows it was the creator. A profile in `known` that the update
+        would not change, its expiry recent (Retention.contact_kept), is not written again."""
         update = (
             UpdateBuilder()
             .set("item_type", "contact")
@@ -311,23 +341,28 @@ class CaptureRepository:
             .set_if_absent("first_seen_at", first_seen)
             .set_if_absent("created_by", update_key)
             .set_if_absent("tenant", self._scope or None)
+        )
+        stored = known.profiles.get(contact_key) if known is not None else None
+        kept = stored is not None and self._retention.contact_kept(stored.get("expires_at"))
+        if stored is None or not kept or update.changes(stored):
             # Every webhook naming the contact is activity: a contact that keeps talking is kept.
-            .set("expires_at", self._retention.contact_expiry())
-        )
-        result = self._client.update_item(
-            TableName=self._table,
-            Key=self._key(keys.contact_pk(contact_key), keys.PROFILE),
-            ReturnValues="ALL_NEW",
-            **update.kwargs(),
-        )
-        stored = from_item(result["Attributes"])
+            update.set("expires_at", self._retention.contact_expiry())
+            result = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(keys.contact_pk(contact_key), keys.PROFILE),
+                ReturnValues="ALL_NEW",
+                **update.kwargs(),
+            )
+            stored = from_item(result["Attributes"])
         # Webhooks arrive out of order: first_seen is the earliest time, whatever came first.
         if stored.get("first_seen_at", first_seen) > first_seen:
             self._move_one_way(contact_key, "first_seen_at", first_seen, earlier=True)
         if last_inbound is not None and stored.get("last_inbound_at", -1) < last_inbound:
             self._move_one_way(contact_key, "last_inbound_at", last_inbound, earlier=False)
         if contact.phone and contact.user_id:
-            self._remember_alias(contact.user_id, contact_key)
+            alias = known.aliases.get(contact.user_id) if known is not None else None
+            if alias is None or not self._retention.contact_kept(alias.get("expires_at")):
+                self._remember_alias(contact.user_id, contact_key)
         return ContactWrite(contact_key=contact_key, created=stored.get("created_by") == update_key)
 
     def _move_one_way(self, contact_key: str, attribute: str, value: int, *, earlier: bool) -> None:

@@ -141,6 +141,9 @@ class UpdateBuilder:
         self._adds: list[str] = []
         self._removes: list[str] = []
         self._condition: str | None = None
+        # (attribute, value, once) of each SET of a plain value, and whether anything else is done
+        self._assigned: list[tuple[str, Any, bool]] = []
+        self._computed = False
         self.names: dict[str, str] = {}
         self.values: dict[str, Any] = {}
 
@@ -156,6 +159,7 @@ class UpdateBuilder:
         if value is not None:
             name, token = self._placeholders(attribute, value)
             self._sets.append(f"{name} = {token}")
+            self._assigned.append((attribute, value, False))
         return self
 
     def set_if_absent(self, attribute: str, value: Any) -> UpdateBuilder:
@@ -163,6 +167,7 @@ class UpdateBuilder:
         if value is not None:
             name, token = self._placeholders(attribute, value)
             self._sets.append(f"{name} = if_not_exists({name}, {token})")
+            self._assigned.append((attribute, value, True))
         return self
 
     def add(self, attribute: str, amount: int, *, start: int | None = 0) -> UpdateBuilder:
@@ -170,6 +175,7 @@ class UpdateBuilder:
         name, token = self.name_token(attribute), self.value_token(amount)
         current = name if start is None else f"if_not_exists({name}, {self.value_token(start)})"
         self._sets.append(f"{name} = {current} + {token}")
+        self._computed = True
         return self
 
     def increment(self, attribute: str, amount: float) -> UpdateBuilder:
@@ -178,11 +184,23 @@ class UpdateBuilder:
         (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-expression-parameters)."""
         name, token = self._placeholders(attribute, amount)
         self._adds.append(f"{name} {token}")
+        self._computed = True
         return self
 
     def remove(self, attribute: str) -> UpdateBuilder:
         self._removes.append(self.name_token(attribute))
+        self._computed = True
         return self
+
+    def changes(self, item: dict[str, Any]) -> bool:
+        """Whether this update would change `item` (as from_item reads it): a value it sets differs,
+        or an attribute it writes once is absent. A counter or a removal always changes it."""
+        if self._computed:
+            return True
+        return any(
+            attribute not in item if once else item.get(attribute) != _plain(value)
+            for attribute, value, once in self._assigned
+        )
 
     def condition(self, expression: str) -> UpdateBuilder:
         """The call's ConditionExpression, written with this builder's name_token and value_token."""
@@ -195,6 +213,8 @@ class UpdateBuilder:
         clone._adds = list(self._adds)
         clone._removes = list(self._removes)
         clone._condition = self._condition
+        clone._assigned = list(self._assigned)
+        clone._computed = self._computed
         clone.names = dict(self.names)
         clone.values = dict(self.values)
         return clone
