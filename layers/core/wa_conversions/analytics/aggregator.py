@@ -28,6 +28,9 @@ CONTACT_EVENTS = frozenset({"message.received", "contact.created", "referral.cap
 CONVERSION_EVENTS = frozenset({"conversion.attributed", "conversion.unattributed", "refund.created"})
 # Capture folded one contact into another (store.capture.merge_contact): so do their states.
 CONTACT_MERGED = "contact.merged"
+# What the aggregator counts: the bus rule feeding it (template.yaml, AnalyticsEventsRule) takes these
+# alone, so an event it would ignore (order.paid, contact.updated) costs no delivery or invocation.
+COUNTED_EVENTS = CONTACT_EVENTS | CONVERSION_EVENTS | {CONTACT_MERGED}
 
 type Outcome = Literal["counted", "duplicate", "ignored"]
 
@@ -188,7 +191,7 @@ class Aggregator:
 
     def apply(self, event: LifecycleEvent) -> Result:
         name = event.event
-        if name not in CONTACT_EVENTS and name not in CONVERSION_EVENTS and name != CONTACT_MERGED:
+        if name not in COUNTED_EVENTS:
             return Result("ignored", name)
         # No read of the marker first: the commit's conditional marker, or the state's facts, tell a
         # redelivery (a strongly consistent read per event bought nothing a condition does not).
