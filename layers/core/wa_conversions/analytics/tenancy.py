@@ -1,5 +1,5 @@
 """Per-tenant analytics (docs/tenants.md): each counter a listed tenant's event adds is added again as
-"tenant#<id>#<counter>" in the same day item, so GET /metrics?tenant= reads one tenant and GET /metrics
+"tenant#<id>#<counter>" in the same hour item, so GET /metrics?tenant= reads one tenant and GET /metrics
 the whole deployment from the same Query calls. A deployment without a tenant list writes no
 tenant counter: its items are as they were."""
 

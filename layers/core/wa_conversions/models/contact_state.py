@@ -5,7 +5,7 @@ arrive before its sent, a reply before the message it answers, the same outbound
 provider and again from the CRM. So the aggregator folds each event into the contact's state (an
 idempotent merge keyed by message id, earliest timestamp wins) and derives the counters the whole
 state implies, grouped by the fact they come from. The difference between the derived counters and
-those already counted is what gets added to the day items. A repeat derives the same counters, so it
+those already counted is what gets added to the hour items. A repeat derives the same counters, so it
 adds nothing; a late event moves a count to where it belongs.
 
 Facts older than the window before the contact's newest fact are dropped from the state with their

@@ -1,4 +1,4 @@
-"""How a tenant's copy of a counter is named in a day item ("tenant#<id>#<counter>", docs/tenants.md),
+"""How a tenant's copy of a counter is named in a counter item ("tenant#<id>#<counter>", docs/tenants.md),
 and reading one tenant's counters back: shared by the aggregator that writes them and the store that
 reads them."""
 

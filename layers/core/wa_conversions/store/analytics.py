@@ -4,7 +4,7 @@ built by store/keys.py; how an event is counted once (its fact, and its marker) 
 
 | item            | table       | key                                                     |
 |-----------------|-------------|---------------------------------------------------------|
-| day counters    | single      | pk ANALYTICS#<YYYY-MM>, sk DAY#<YYYY-MM-DD>#<shard>     |
+| hour counters   | single      | pk ANALYTICS#<YYYY-MM>, sk DAY#<YYYY-MM-DD>T<HH>#<shard>|
 | contact head    | single      | pk ANALYTICS#CONTACT#<contact key>, sk STATE            |
 | contact fact    | single      | pk ANALYTICS#CONTACT#<contact key>, sk FACT#<group>     |
 | counted marker  | idempotency | id analytics#<event messageId> (TTL: expiration)        |
@@ -17,17 +17,18 @@ saved before facts had items holds the whole state in "state": it is read as it 
 move to items as commits have room (one transaction holds 100 actions; what does not fit stays in the
 head's "facts" for the next commit).
 
-Counters are flat attributes updated with ADD, so a new counter needs no schema. Each is kept per UTC
-hour as "<HH>|<counter>" ("05|sent", "05|ad#<source id>#revenue") in its UTC day's item, so a day in
-any whole-hour time zone is a sum of hours (docs/analytics.md#time-zones) while a range still reads one
-item per day and shard; a listed tenant's are there again as "<HH>|tenant#<id>#<counter>"
-(analytics.tenancy). Counters without an hour prefix were written before hours were kept and count
-for the whole day; items keyed per hour (sk DAY#<YYYY-MM-DD>T<HH>#<shard>) are still read. A month is
-one partition: a 366-day query is 14 Query calls (a day more each side for the zone), more only when
-a month's items pass Query's 1 MB page. Each day is split over a few shards (by contact) so
-concurrent writers rarely touch the same item.
+Counters are flat attributes updated with ADD, so a new counter needs no schema. Each UTC hour has
+its own item per shard ("sent", "ad#<source id>#revenue"; a listed tenant's again as
+"tenant#<id>#<counter>", analytics.tenancy), so a day in any whole-hour time zone is a sum of hours
+(docs/analytics.md#time-zones), and what an event's counter update is charged for (the whole item)
+stays small however busy the day. Items of earlier layouts are still read: a UTC day's (sk
+DAY#<YYYY-MM-DD>#<shard>) with "<HH>|<counter>" attributes, and counters without an hour prefix,
+written before hours were kept, which count for the whole day. A month is one partition: a 366-day
+query is 14 Query calls (a day more each side for the zone), more only when a month's items pass
+Query's 1 MB page. Each hour is split over a few shards (by contact) so concurrent writers rarely
+touch the same item.
 
-A commit that touches more days than one TransactWriteItems holds (100 actions) saves the contact's
+A commit that touches more hours than one TransactWriteItems holds (100 actions) saves the contact's
 state with the rest of its counter updates parked on the state item ("pending#<version>#<n>"); each
 parked part is then applied in a transaction that removes it, so it is applied once, and whoever loads
 the state next (a retry, the next event) finishes them before reading it. The counted marker is then
@@ -61,18 +62,12 @@ DRAIN_ATTEMPTS = 5
 _NOT_COUNTERS = ("pk", "sk", "day", "expires_at")
 
 type DayCounters = dict[str, dict[str, float]]
-"""UTC day -> {attribute ("05|sent", or "sent" for a whole day): amount}"""
-
-
-def counter_attribute(bucket: str, counter: str) -> tuple[str, str]:
-    """The UTC day item and attribute a "<YYYY-MM-DD>T<HH>" (or whole-day) bucket's counter is in."""
-    if len(bucket) == 13 and bucket[10] == "T":
-        return bucket[:10], f"{bucket[11:]}|{counter}"
-    return bucket, counter
+"""counter item ("<YYYY-MM-DD>T<HH>", or a whole day) -> {counter: amount}"""
 
 
 def _bucket_of(day: str, attribute: str) -> tuple[str, str]:
-    """counter_attribute's inverse: ("<day>T<HH>" or the item's own day, counter)."""
+    """The bucket ("<day>T<HH>", or the item's own day or hour) and counter an attribute holds:
+    an hour item's are its own; a day item's (the earlier layout) "<HH>|<counter>"."""
     if len(attribute) > 3 and attribute[2] == "|" and attribute[:2].isdigit() and len(day) == 10:
         return f"{day}T{attribute[:2]}", attribute[3:]
     return day, attribute
@@ -231,11 +226,11 @@ class AnalyticsRepository(AnalyticsReader):
                 "ExpressionAttributeValues": {":now": serialize(now)},
             }
         }
+        # each bucket ("<YYYY-MM-DD>T<HH>") its own item: an update is charged for the whole item
         by_day: DayCounters = defaultdict(dict)
         for key, amount in deltas.items():
             bucket, _, counter = key.partition("|")
-            day, attribute = counter_attribute(bucket, counter)
-            by_day[day][attribute] = by_day[day].get(attribute, 0) + amount
+            by_day[bucket][counter] = by_day[bucket].get(counter, 0) + amount
         written = [(state, expected_version)] if state is not None else []
         written += [retired] if retired else []
         days = sorted(by_day)

@@ -288,8 +288,8 @@ def analytics_day_sk(day: str, shard: int) -> str:
 
 
 def analytics_days_between(first: str, last: str) -> tuple[str, str]:
-    """The sk range of the day items from UTC day `first` to `last` (YYYY-MM-DD, inclusive) in their
-    month's partition: "~" sorts after both "#<shard>" (days) and "T<HH>#<shard>" (older hour items)."""
+    """The sk range of the counter items from UTC day `first` to `last` (YYYY-MM-DD, inclusive) in
+    their month's partition: "~" sorts after both "T<HH>#<shard>" (hours) and "#<shard>" (older days)."""
     return day_sk(first), f"{day_sk(last)}~"
 
 
