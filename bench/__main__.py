@@ -243,6 +243,11 @@ def run_work(
             f"  events {span}: {figures['write_units']:g} write units, {figures['read_units']:g} read"
             f" units, {figures['aws_calls']:g} calls"
         )
+    day = aws_calls.busy_day()
+    print(f"\nThe analytics aggregator per event over a busy day of {day['contacts']} contacts:")
+    for span, figures in day["per_event"].items():
+        print(f"  events {span}: {figures['write_units']:g} write units, {figures['aws_calls']:g} calls")
+    history["busy_day"] = day
     ratio = None if first is None else first.ratio()
     if first is not None and ratio is not None:
         import statistics

@@ -34,7 +34,8 @@ LAMBDA_USER_AGENT = "exec-env/AWS_Lambda"
 ACKNOWLEDGING = "WhatsAppWebhookFunction"
 NEW_CONTACT = "1 update: a new contact's ad-click message"
 KNOWN_CONTACT = "1 update: a known contact's message"
-STATUS = "1 update: status"
+# Meta sends each reply's statuses one per webhook: sent, delivered, read (a third each of a stream).
+STATUS = "3 updates, a webhook each: a reply's sent, delivered and read statuses"
 KB = 1024
 
 
@@ -233,9 +234,12 @@ def _query_action(
     return service, action, {}
 
 
-def statuses(count: int, seed: int = 17, recipient: str | None = None) -> payloads.Webhook:
+def statuses(
+    count: int, seed: int = 17, recipient: str | None = None, after: int | None = None
+) -> payloads.Webhook:
     """One webhook of `count` sent/delivered/read statuses of distinct messages, to `recipient` if
-    given (else the sample's, a contact the stack has not seen)."""
+    given (else the sample's, a contact the stack has not seen), two minutes `after` a time if given
+    (a reply's status comes after the message it answers)."""
     rng = random.Random(seed)
     document = payloads._sample(payloads.STATUS_SAMPLE)
     value = document["entry"][0]["changes"][0]["value"]
@@ -247,6 +251,8 @@ def statuses(count: int, seed: int = 17, recipient: str | None = None) -> payloa
         status.update(id=payloads._wamid(rng), status=name)
         if recipient is not None:
             status["recipient_id"] = recipient
+        if after is not None:
+            status["timestamp"] = str(after + 120 + index)
         if name == "read":
             status.pop("conversation", None)
             status.pop("pricing", None)
@@ -254,6 +260,22 @@ def statuses(count: int, seed: int = 17, recipient: str | None = None) -> payloa
     value["statuses"] = items
     body = json.dumps(document, separators=(",", ":")).encode("utf-8")
     return payloads.Webhook(f"{count} statuses", body, payloads.sign(body), count)
+
+
+def reply_statuses(recipient: str, after: int) -> list[payloads.Webhook]:
+    """One reply's sent, delivered and read statuses, a webhook each, as Meta sends them, two
+    minutes and more `after` the message it answers."""
+    found = []
+    for index, name in enumerate(payloads.STATUS_NAMES):
+        document = json.loads(statuses(1, seed=2, recipient=recipient, after=after + index).body)
+        status = document["entry"][0]["changes"][0]["value"]["statuses"][0]
+        status["status"] = name
+        if name == "read":  # as statuses() makes it: Meta prices the sent one alone
+            status.pop("conversation", None)
+            status.pop("pricing", None)
+        body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+        found.append(payloads.Webhook(f"{name} status", body, payloads.sign(body), 1))
+    return found
 
 
 def _serialise_recorder() -> None:
@@ -294,10 +316,19 @@ def _count_invocations() -> list[tuple[str, float]]:
     return seen
 
 
+def _message(webhook: payloads.Webhook) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(webhook.body)["entry"][0]["changes"][0]["value"]["messages"][0]
+    return message
+
+
 def sender(webhook: payloads.Webhook) -> str:
     """The wa_id of a one-message webhook's sender."""
-    message = json.loads(webhook.body)["entry"][0]["changes"][0]["value"]["messages"][0]
-    return str(message["from"])
+    return str(_message(webhook)["from"])
+
+
+def sent_at(webhook: payloads.Webhook) -> int:
+    """When a one-message webhook's message was sent (epoch seconds)."""
+    return int(_message(webhook)["timestamp"])
 
 
 def known_contact(webhook: payloads.Webhook) -> payloads.Webhook:
@@ -516,7 +547,7 @@ def measure(
             Unit(NEW_CONTACT, [whatsapp(first)], first.updates),
             Unit(KNOWN_CONTACT, [whatsapp(known_contact(first))], 1),
             # most statuses are of replies to people who wrote in: the status is of one sent to them
-            Unit(STATUS, [whatsapp(statuses(1, seed=2, recipient=sender(first)))], 1),
+            Unit(STATUS, [whatsapp(status) for status in reply_statuses(sender(first), sent_at(first))], 3),
         ]
         if not single_updates_only:
             units += [
@@ -630,10 +661,80 @@ def _history_events(count: int) -> list[Any]:
     return events
 
 
+def _busy_day_events(contacts: int) -> list[Any]:
+    """A day of a deployment, in time order: `contacts` people, spread over the day's hours, each
+    writing in (a third from an ad, 8 ads), answered by one of 12 agents, the reply delivered and read."""
+    from datetime import UTC, datetime, timedelta
+
+    from wa_conversions.models.events import EventContext, LifecycleEvent
+
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    events = []
+    for person in range(contacts):
+        contact = f"2547{person:08d}"
+        began = start + timedelta(seconds=(person * 86_000) // contacts)
+        steps: list[tuple[str, str, dict[str, str]]] = []
+        if person % 3 == 0:
+            steps.append(("referral.captured", "in", {"sourceId": f"120226305854{person % 8:04d}"}))
+        steps += [
+            ("contact.created", "", {}),
+            ("message.received", "in", {"countryCode": ("KE", "NG", "BR", "MX", "IN")[person % 5]}),
+            ("message.sent", "out", {"agentId": f"agent-{person % 12}", "serviceMode": "agent"}),
+            ("message.delivered", "out", {}),
+            ("message.read", "out", {}),
+        ]
+        for index, (name, kind, extra) in enumerate(steps):
+            properties = {"contactKey": contact, **extra}
+            if kind:
+                properties["messageId"] = f"wamid.bench.day.{person}.{kind}"
+            events.append(
+                LifecycleEvent(
+                    message_id=f"bench-day-{person}-{index}",
+                    event=name,
+                    user_id=f"+{contact}",
+                    timestamp=(began + timedelta(seconds=20 * index)).isoformat().replace("+00:00", "Z"),
+                    context=EventContext(provider="meta"),
+                    properties=properties,
+                )
+            )
+    return sorted(events, key=lambda event: event.timestamp)
+
+
+BUSY_DAY_CONTACTS = 240
+BUSY_DAY_SPAN = 100
+
+
 def contact_history(count: int = HISTORY_EVENTS) -> dict[str, Any]:
     """Write units, read units and calls per event the analytics aggregator spends over one contact's
-    first `count` events (the aggregator and its store against moto in this process, tables as the
-    template defines them), averaged over HISTORY_SPANS: flat if the cost does not grow with history."""
+    first `count` events, averaged over HISTORY_SPANS: flat if the cost does not grow with history."""
+    per_event = _aggregator_costs(_history_events(count))
+    return {"events": count, "per_event": _spans(per_event, HISTORY_SPANS)}
+
+
+def busy_day(contacts: int = BUSY_DAY_CONTACTS) -> dict[str, Any]:
+    """The same per event over a busy day of many contacts (_busy_day_events), its first and last
+    BUSY_DAY_SPAN events: flat if an event's cost does not grow with the day's counters."""
+    per_event = _aggregator_costs(_busy_day_events(contacts))
+    last = len(per_event)
+    spans = ((1, BUSY_DAY_SPAN), (last - BUSY_DAY_SPAN + 1, last))
+    return {"contacts": contacts, "events": last, "per_event": _spans(per_event, spans)}
+
+
+def _spans(per_event: list[tuple[int, float, int]], spans: Any) -> dict[str, dict[str, float]]:
+    found: dict[str, dict[str, float]] = {}
+    for low, high in spans:
+        chosen = per_event[low - 1 : high]
+        found[f"{low}-{high}"] = {
+            "write_units": round(statistics.mean(w for w, _, _ in chosen), 2),
+            "read_units": round(statistics.mean(r for _, r, _ in chosen), 2),
+            "aws_calls": round(statistics.mean(c for _, _, c in chosen), 2),
+        }
+    return found
+
+
+def _aggregator_costs(events: list[Any]) -> list[tuple[int, float, int]]:
+    """(write units, read units, calls) of each event, counted by the analytics aggregator and its
+    store against moto in this process, tables as the template defines them."""
     import boto3
     from moto import mock_aws
 
@@ -686,11 +787,11 @@ def contact_history(count: int = HISTORY_EVENTS) -> dict[str, Any]:
                 marker_ttl_seconds=90 * 86_400,
             )
             aggregator = Aggregator(repository)
-            for event in _history_events(count):
+            for event in events:
                 client.calls.clear()
                 client.read_units = 0.0
                 if aggregator.apply(event).outcome != "counted":
-                    raise RuntimeError(f"{event.event} of the bench history was not counted")
+                    raise RuntimeError(f"{event.event} of the bench's events was not counted")
                 per_event.append((meter.write_units(client.calls), client.read_units, len(client.calls)))
     finally:
         for key, value in saved.items():
@@ -698,16 +799,8 @@ def contact_history(count: int = HISTORY_EVENTS) -> dict[str, Any]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    spans: dict[str, dict[str, float]] = {}
-    for low, high in HISTORY_SPANS:
-        chosen = per_event[low - 1 : high]
-        spans[f"{low}-{high}"] = {
-            "write_units": round(statistics.mean(w for w, _, _ in chosen), 2),
-            "read_units": round(statistics.mean(r for _, r, _ in chosen), 2),
-            "aws_calls": round(statistics.mean(c for _, _, c in chosen), 2),
-        }
-    return {"events": count, "per_event": spans}
+    return per_event
 
 
 if __name__ == "__main__":
-    print(json.dumps(contact_history()))
+    print(json.dumps({"history": contact_history(), "busy_day": busy_day()}))

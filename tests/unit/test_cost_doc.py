@@ -31,3 +31,16 @@ def test_write_units_follow_dynamodbs_sizes() -> None:
     assert aws_calls._units(aws_calls.item_size(exactly_one_kb)) == 1
     one_byte_more = {**key, "body": {"S": "x" * (filler + 1)}}
     assert aws_calls._units(aws_calls.item_size(one_byte_more)) == 2
+
+
+def test_a_unit_of_several_updates_is_priced_per_update_in_the_stream() -> None:
+    one = {"calls": {"sqs:SendMessageBatch": 1}, "invocations": {"WhatsAppWebhookFunction": 1}}
+    unit = {**one, "invoked_ms": 100.0, "events": 1, "write_units": 10, "read_units": 1.0, "requests": 1}
+    works = {name: {**unit, "updates": 1} for name in cost.MIX}
+    tripled = {**unit, "calls": {"sqs:SendMessageBatch": 3}, "invocations": {"WhatsAppWebhookFunction": 3}}
+    tripled |= {"invoked_ms": 300.0, "events": 3, "write_units": 30, "read_units": 3.0, "requests": 3}
+    status = aws_calls.STATUS
+    assert status in cost.MIX and status in cost.MIX_LABELS
+    alone = cost.mix_cost(works, 0.25)
+    # the same work, measured as one unit of three updates, costs the same per million updates
+    assert cost.mix_cost({**works, status: {**tripled, "updates": 3}}, 0.25) == alone
