@@ -15,12 +15,15 @@ import pytest
 from devstack.sample_events import whatsapp_post
 from tests.integration.conftest import IDEMPOTENCY_TABLE, TABLE, CaptureHarness
 from tests.support import webhooks as wh
+from wa_conversions import reset
 from wa_conversions.delivery.log import DeliveryFacts, DeliveryLog
 from wa_conversions.models import retention as retention_module
 from wa_conversions.models.contact_state import ContactState
+from wa_conversions.models.domain import ContactRef
 from wa_conversions.models.retention import Retention
 from wa_conversions.store.analytics import AnalyticsRepository
 from wa_conversions.store.attribution import AttributionRepository
+from wa_conversions.store.capture import CaptureRepository, KnownContacts
 from wa_conversions.store.emails import ContactEmails
 
 DAY = 86_400
@@ -122,6 +125,48 @@ def test_a_status_of_a_known_contact_leaves_its_profile_and_alias_unwritten_for_
     post_status(harness, "wamid.REPLY2", int(later))
     assert expiry(stored(f"CONTACT#{PHONE}", "PROFILE")) == int(later) + 730 * DAY
     assert expiry(stored(f"USER#{UID}", "ALIAS")) == int(later) + 730 * DAY
+
+
+def test_a_lowered_contact_retention_applies_at_the_next_sighting(
+    harness: CaptureHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = time.time()
+    at_time(monkeypatch, start)
+    post(harness, "wamid.KEPT1", int(start) - 60)
+    monkeypatch.setenv("CONTACT_RETENTION_DAYS", "30")  # lowered by a redeploy, for privacy
+    reset()  # a redeploy starts new environments, which read their settings anew
+
+    at_time(monkeypatch, start + 600)
+    post_status(harness, "wamid.KEPT2", int(start) + 600)
+
+    assert expiry(stored(f"CONTACT#{PHONE}", "PROFILE")) == int(start + 600) + 30 * DAY
+    assert expiry(stored(f"USER#{UID}", "ALIAS")) == int(start + 600) + 30 * DAY
+
+
+def test_a_contact_erased_after_it_was_read_is_not_written_back(harness: CaptureHarness) -> None:
+    post(harness, "wamid.GONE1", int(time.time()) - 60)
+    repository = CaptureRepository(boto3.client("dynamodb"), TABLE)
+    contact = ContactRef(phone=PHONE, user_id=UID, name="Test User")
+    known = KnownContacts()
+    assert repository.resolve_contact_keys([contact], known=known) == {contact: PHONE}
+    # an erasure between the batch's read and its writes
+    boto3.client("dynamodb").delete_item(
+        TableName=TABLE, Key={"pk": {"S": f"CONTACT#{PHONE}"}, "sk": {"S": "PROFILE"}}
+    )
+
+    repository.upsert_contact(
+        contact,
+        PHONE,
+        first_seen=int(time.time()) - 7200,
+        last_inbound=int(time.time()),
+        update_key="u",
+        known=known,
+    )
+
+    item = boto3.client("dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": f"CONTACT#{PHONE}"}, "sk": {"S": "PROFILE"}}
+    )
+    assert "Item" not in item  # no stub of one-way times, with no expiry, under the phone
 
 
 def test_what_a_webhook_says_anew_of_a_known_contact_is_written_at_once(

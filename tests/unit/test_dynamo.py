@@ -113,3 +113,6 @@ def test_a_contact_sighting_rewrites_its_expiry_only_when_it_is_over_a_day_old(
     assert retention.contact_kept(fresh - module.DAY_SECONDS)
     assert not retention.contact_kept(fresh - module.DAY_SECONDS - 1)
     assert not retention.contact_kept(None)
+    # kept longer than a write now would keep it: a retention lowered since, applied now
+    assert retention.contact_kept(fresh + 300)
+    assert not module.Retention(contact_days=30).contact_kept(fresh)

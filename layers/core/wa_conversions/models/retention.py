@@ -38,10 +38,12 @@ class Retention:
 
     def contact_kept(self, expires_at: object) -> bool:
         """Whether a contact's stored expiry is recent enough not to be written again for a sighting:
-        within a day of what a write now would set (contact_days is at least 30, config.py). So a
-        status of a known contact writes no profile, and a contact is kept from its last sighting to
-        within a day."""
-        return isinstance(expires_at, int | float) and expires_at >= self.contact_expiry() - DAY_SECONDS
+        within a day before what a write now would set (contact_days is at least 30, config.py), and
+        not after it (a retention lowered since is applied at the next sighting). So a status of a
+        known contact writes no profile, and a contact is kept from its last sighting to within a day."""
+        fresh = self.contact_expiry()
+        # a few minutes' slack: the clocks of two invocations may differ a little
+        return isinstance(expires_at, int | float) and fresh - DAY_SECONDS <= expires_at <= fresh + 300
 
     def referral_expiry(self, since: int | None = None) -> int:
         """An ad click or one of Meta's automatic events: from when it happened."""

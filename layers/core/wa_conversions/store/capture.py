@@ -164,7 +164,7 @@ class CaptureRepository:
                     merged.add(source_key)
                     if source.get("item_type") != MERGED:
                         self.merge_contact(source_key, key, source=source)
-                        rewritten.add(key)
+                        rewritten |= {key, source_key}
                         if merges is not None:
                             merges.append((source_key, key))
                     elif merges is not None and _unannounced(source, key):
@@ -369,7 +369,10 @@ class CaptureRepository:
         comparison = ">" if earlier else "<"
         update = UpdateBuilder().set(attribute, value)
         name, token = update.name_token(attribute), update.value_token(value)
-        update.condition(f"attribute_not_exists({name}) OR {name} {comparison} {token}")
+        # never a new stub: a profile erased since it was read (docs/privacy.md) stays gone
+        update.condition(
+            f"attribute_exists(pk) AND (attribute_not_exists({name}) OR {name} {comparison} {token})"
+        )
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
