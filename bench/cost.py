@@ -141,7 +141,7 @@ def _history(history: dict[str, Any] | None) -> list[str]:
             f"The same, over a day of {day['contacts']} contacts spread across its hours (a third from one"
             " of 8 ads, each answered by one of 12 agents, the reply delivered and read), its first and"
             " last events: flat, because each UTC hour's counters have their own item, and an update is"
-            " charged for the whole item it leaves. Measured on the same events with 600 contacts before"
+            " charged for the whole item it leaves. Measured on like traffic of 600 contacts before"
             " hours had items of their own, one item per day grew past 10 KB by the day's end, and an"
             " event's write units from 7.6 to 26.9, growing further with more contacts, ads and agents.",
             "",

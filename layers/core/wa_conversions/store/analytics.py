@@ -1,4 +1,4 @@
-"""Analytics items: per-day counters, per-contact state, and the counted-event markers. The keys are
+"""Analytics items: per-hour counters, per-contact state, and the counted-event markers. The keys are
 built by store/keys.py; how an event is counted once (its fact, and its marker) is docs/idempotency.md's
 "Analytics seen-marks".
 
@@ -74,7 +74,7 @@ def _bucket_of(day: str, attribute: str) -> tuple[str, str]:
 
 
 class AnalyticsReader:
-    """Reads only the day counters: what GET /metrics needs."""
+    """Reads only the hour (and older day) counters: what GET /metrics needs."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -237,7 +237,7 @@ class AnalyticsRepository(AnalyticsReader):
         parts: list[DayCounters] = []
         if 1 + len(written) + len(days) > MAX_ACTIONS:
             if state is None:  # a conversion touches one hour: this cannot happen
-                raise ValueError(f"{len(days)} days of counters in one commit without a state")
+                raise ValueError(f"{len(days)} hours of counters in one commit without a state")
             size = MAX_ACTIONS - 1  # each parked part is applied with the removal of its attribute
             parts = [{d: by_day[d] for d in days[i : i + size]} for i in range(0, len(days), size)]
         first = 0 if parts else 1

@@ -22,7 +22,7 @@ key prefix (tests/unit/test_store_keys.py), and docs/idempotency.md says what ea
 | reconcile cursor | RECONCILE#<shop>  | CURSOR                |                  |                  |
 | ad spend day     | ADSPEND#<YYYY-MM> | DAY#<day>#<account>#<ad> |               |                  |
 | ad spend read    | ADSPEND#READ      | <account id>          |                  |                  |
-| analytics day    | ANALYTICS#<YYYY-MM> | DAY#<day>#<shard>   |                  |                  |
+| analytics hour   | ANALYTICS#<YYYY-MM> | DAY#<day>T<HH>#<shard> |               |                  |
 | analytics state  | ANALYTICS#CONTACT#<key> | STATE           |                  |                  |
 | analytics fact   | ANALYTICS#CONTACT#<key> | FACT#<group>    |                  |                  |
 
