@@ -150,7 +150,7 @@ class CaptureRepository:
                         (keys.contact_pk(self._scoped(user_contact_key(ref.user_id))), keys.PROFILE)
                     )
         found = self._batch_get(wanted)
-        rewritten: set[str] = set()  # survivors of a merge here: their profiles changed after the read
+        rewritten: set[str] = set()  # both sides of a merge here: their profiles changed after the read
         answer: dict[ContactRef, str | None] = {}
         merged: set[str] = set()
         for ref in refs:
