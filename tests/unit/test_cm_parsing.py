@@ -11,7 +11,7 @@ from tests.support import webhooks as wh
 from wa_conversions.capture import cm_ingest
 from wa_conversions.errors import BadRequestError, UnauthorizedError
 from wa_conversions.models.domain import Channel, InboundMessage, MessageStatus, MessageType, StatusUpdate
-from wa_conversions.providers import cm
+from wa_conversions.providers import cm, cm_format
 
 MO = "cm_constructed_mo_text.json"
 MO_RAW = "cm_constructed_mo_raw_referral.json"
@@ -180,7 +180,7 @@ def test_unknown_status_code_is_kept_raw_as_unknown() -> None:
     ],
 )
 def test_international_digits(raw: str, digits: str | None) -> None:
-    assert cm.international_digits(raw) == digits
+    assert cm_format.international_digits(raw) == digits
 
 
 def test_not_a_cm_body_is_a_format_error() -> None:

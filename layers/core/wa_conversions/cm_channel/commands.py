@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..models.events import EventName
-from ..providers.cm import DERIVED_ID_PREFIX, cm_number, international_digits
+from ..providers.cm_format import DERIVED_ID_PREFIX, cm_number, international_digits
 
 COMMAND_KIND = "cm_event"
 MESSAGE_RECEIVED = EventName.MESSAGE_RECEIVED

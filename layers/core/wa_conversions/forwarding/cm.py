@@ -13,6 +13,7 @@ from ..delivery.outcome import Outcome
 from ..delivery.runner import Job
 from ..errors import PermanentFailure
 from ..models.meta_rules import VALUE_REQUIRED, click_window_problem
+from ..providers.cm_format import cm_number
 from .base import ConversionDestination
 from .conversion import ConversionEvent, money_text
 from .names import meta_event_name
@@ -20,12 +21,6 @@ from .tenancy import route
 
 if TYPE_CHECKING:
     from ..tenants import CmTenant, TenantDirectory
-
-
-def cm_number(digits: str) -> str:
-    """CM.com writes numbers with a 00 international prefix: 00316012345678."""
-    digits = "".join(ch for ch in digits if ch.isdigit())
-    return digits if digits.startswith("00") else f"00{digits}"
 
 
 @dataclass(frozen=True, slots=True)

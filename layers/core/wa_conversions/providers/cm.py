@@ -42,11 +42,9 @@ from ..models.domain import (
     Update,
 )
 from . import meta
-from .cm_format import webhook_kind
+from .cm_format import DERIVED_ID_PREFIX, international_digits, webhook_kind
 
 WHATSAPP_CHANNEL = "whatsapp"
-DERIVED_ID_PREFIX = "cm:"
-
 # Status report codes as CM's SMS reports use them [unconfirmed for WhatsApp]: the raw name is kept
 # beside the mapped status, so a report means the same after the mapping is corrected.
 STATUS_CODES: dict[str, tuple[str, MessageStatus]] = {
@@ -55,21 +53,6 @@ STATUS_CODES: dict[str, tuple[str, MessageStatus]] = {
     "2": ("delivered", MessageStatus.DELIVERED),
     "3": ("failed", MessageStatus.FAILED),
 }
-
-
-def international_digits(raw: str | None) -> str | None:
-    """A number in either of CM's notations ("+316012345678", "00316012345678") as E.164 digits."""
-    if not raw:
-        return None
-    digits = "".join(ch for ch in raw if ch.isdigit())
-    if raw.lstrip().startswith("00"):
-        digits = digits[2:]
-    return digits or None
-
-
-def cm_number(e164_digits: str) -> str:
-    """E.164 digits in the notation CM's event examples use: "00" and the digits."""
-    return f"00{e164_digits.lstrip('+')}"
 
 
 class CmFormatError(ValueError):
