@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from devstack.stack import DevStack
+from devstack.stack import QUICK_BATCHING_WINDOW, DevStack
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -102,7 +102,13 @@ def run(args: argparse.Namespace) -> int:
     )
     with (
         LOG.open("w") as log,
-        DevStack(ROOT / "template.yaml", ROOT / "local.env", port=args.port, log_stream=log) as stack,
+        DevStack(
+            ROOT / "template.yaml",
+            ROOT / "local.env",
+            port=args.port,
+            log_stream=log,
+            batching_window_cap=QUICK_BATCHING_WINDOW,
+        ) as stack,
     ):
         env = dict(stack.env_values)
         api = httpx.Client(base_url=stack.api_url, timeout=10.0, headers={"X-Api-Key": env["API_KEY"]})

@@ -48,6 +48,7 @@ class SqsSource:
     batch_size: int = 10
     report_batch_item_failures: bool = False
     filter_patterns: tuple[str, ...] = ()
+    batching_window_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,9 @@ class FunctionReader:
                     event=event_name,
                     queue_arn=to_str(properties["Queue"]),
                     batch_size=int(to_str(properties.get("BatchSize", 10))),
+                    batching_window_seconds=float(
+                        to_str(properties.get("MaximumBatchingWindowInSeconds", 0))
+                    ),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (properties.get("FunctionResponseTypes") or []),
                     filter_patterns=tuple(

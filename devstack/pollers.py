@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -22,6 +23,11 @@ log = logging.getLogger("devstack")
 # Lambda retries a failed asynchronous invocation twice.
 ASYNC_ATTEMPTS: Final = 3
 _WAIT_SECONDS: Final = 1
+# Lambda gathers a batch until its window passes, its size is reached or its payload reaches 6 MB
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-batching);
+# each receive asks for no more messages than fit below it at SQS's largest (1 MiB), so none goes over.
+BATCH_PAYLOAD_LIMIT: Final = 6 * 1024 * 1024
+_LARGEST_MESSAGE: Final = 1024 * 1024
 
 
 class Activity:
@@ -116,6 +122,7 @@ class PollerConfig:
     report_batch_item_failures: bool = False
     filter_patterns: tuple[str, ...] = ()
     asynchronous: bool = False
+    batching_window_seconds: float = 0.0
 
 
 Invoker = Callable[[str, Any], Invocation]
@@ -177,6 +184,7 @@ class QueuePoller:
                 continue
             with self.activity.busy():
                 try:
+                    messages = self._gather(messages)
                     if self.config.asynchronous:
                         for message in messages:
                             self._invoke_async(message)
@@ -185,6 +193,56 @@ class QueuePoller:
                 except Exception as error:
                     # Keep polling: the messages come back after their visibility timeout.
                     self._report_error(f"handling a batch failed: {error}")
+
+    def _gather(self, messages: list[MessageTypeDef]) -> list[MessageTypeDef]:
+        """More messages for the batch while its window is open, as Lambda's poller does: a batch
+        size over 10 needs a window, and the window is timed from the first message received."""
+        config = self.config
+        if config.asynchronous:
+            return messages
+        if config.batching_window_seconds <= 0:
+            return self._fit(messages)
+        deadline = time.monotonic() + config.batching_window_seconds
+        size = sum(len(message.get("Body", "").encode("utf-8")) for message in messages)
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            room = min(
+                config.batch_size - len(messages), 10, (BATCH_PAYLOAD_LIMIT - size) // _LARGEST_MESSAGE
+            )
+            if left <= 0 or room <= 0:
+                break
+            more = self.sqs.receive_message(
+                QueueUrl=config.queue_url,
+                MaxNumberOfMessages=room,
+                WaitTimeSeconds=max(min(_WAIT_SECONDS, int(left)), 0),
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not more and left < 1:
+                self._stop.wait(left)  # a short poll found nothing: wait out the window's last moment
+            messages += more
+            size += sum(len(message.get("Body", "").encode("utf-8")) for message in more)
+        return self._fit(messages)
+
+    def _fit(self, messages: list[MessageTypeDef]) -> list[MessageTypeDef]:
+        """The messages that fit in one invocation's payload; the rest go back to the queue at once
+        (ten messages of 1 MiB are one receive, but no invocation)."""
+        size, kept = 0, 0
+        for message in messages:
+            size += len(message.get("Body", "").encode("utf-8"))
+            if size > BATCH_PAYLOAD_LIMIT and kept:
+                break
+            kept += 1
+        back = messages[kept:]
+        for start in range(0, len(back), 10):
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.config.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for index, message in enumerate(back[start : start + 10])
+                ],
+            )
+        return messages[:kept]
 
     def _report_error(self, text: str) -> None:
         # The same failure every second (moto gone, queue reset) is worth one line, not hundreds.

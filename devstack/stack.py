@@ -42,6 +42,9 @@ from devstack.standins import StandIns
 log = logging.getLogger("devstack")
 
 DEFAULT_STACK_NAME: Final = "wa-conversions-local"
+# The batching window tests and the demo keep (batching_window_cap): a Meta batch gathers for a
+# second, not the template's 20, and still grows past the 10 messages one receive returns.
+QUICK_BATCHING_WINDOW: Final = 1.0
 SECRETS_PREFIX_PARAMETER: Final = "ParameterPrefix"
 
 
@@ -72,6 +75,7 @@ class DevStack:
         reload: bool = False,
         log_stream: TextIO | None = None,
         standins_port: int | None = None,
+        batching_window_cap: float | None = None,
     ) -> None:
         """
         Args:
@@ -87,6 +91,8 @@ class DevStack:
             standins_port: port of the destinations' stand-ins (devstack.standins); None: 3001, or a
                 free port when `port` is 0. Parameters whose value starts with the stand-ins' default
                 URL (http://127.0.0.1:3001, as local.env writes them) are pointed at the real port.
+            batching_window_cap: the longest batching window (seconds) an SQS poller keeps; None: each
+                the template's MaximumBatchingWindowInSeconds, as Lambda does (Meta's is 20 s).
         """
         self.template_path = Path(template).resolve()
         self.env_file = Path(env_file) if env_file is not None else None
@@ -98,6 +104,8 @@ class DevStack:
         self.moto_mode: MotoMode = moto
         self.reload = reload
         self.log_stream = log_stream
+        # the template's batching windows, as Lambda keeps them, unless capped (tests: a quick stack)
+        self._window_cap = batching_window_cap if batching_window_cap is not None else float("inf")
         self.standins = StandIns(host, standins_port if standins_port is not None else (3001 if port else 0))
 
         self.template: dict[str, Any] = {}
@@ -330,6 +338,7 @@ class DevStack:
                         batch_size=source.batch_size,
                         report_batch_item_failures=source.report_batch_item_failures,
                         filter_patterns=source.filter_patterns,
+                        batching_window_seconds=min(source.batching_window_seconds, self._window_cap),
                     )
                 )
         for target in provisioner.async_targets:

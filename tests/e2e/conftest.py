@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.stack import DevStack
+from devstack.stack import QUICK_BATCHING_WINDOW, DevStack
 from devstack.testing import AwsHelpers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[DevStack]:
-    with DevStack(ROOT / "template.yaml", ROOT / "local.env", port=0, moto="process") as running:
+    with DevStack(
+        ROOT / "template.yaml",
+        ROOT / "local.env",
+        port=0,
+        moto="process",
+        batching_window_cap=QUICK_BATCHING_WINDOW,
+    ) as running:
         yield running
 
 

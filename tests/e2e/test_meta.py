@@ -22,7 +22,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import DevStack
+from devstack.stack import QUICK_BATCHING_WINDOW, DevStack
 from devstack.standins import meta_dataset_for
 from devstack.testing import AwsHelpers
 from tests.support import attribution as sc
@@ -260,7 +260,12 @@ def test_make_doctor_reports_a_missing_dataset_and_a_bad_token_then_creates_it(
 def web_stack() -> Iterator[DevStack]:
     overrides = {"MetaWebOrderSource": "website", "MetaLimitedDataUse": "geo"}
     with DevStack(
-        ROOT / "template.yaml", ROOT / "local.env", port=0, moto="process", parameter_overrides=overrides
+        ROOT / "template.yaml",
+        ROOT / "local.env",
+        port=0,
+        moto="process",
+        parameter_overrides=overrides,
+        batching_window_cap=QUICK_BATCHING_WINDOW,
     ) as running:
         yield running
 

@@ -22,7 +22,7 @@ import pytest
 
 from devstack.sample_events import read_env
 from devstack.shopify_samples import shopify_headers
-from devstack.stack import DevStack
+from devstack.stack import QUICK_BATCHING_WINDOW, DevStack
 from tests.support import attribution as sc
 from tests.support import webhooks as wh
 
@@ -80,7 +80,9 @@ SECURE_PARAMETERS='{json.dumps(SECURE_PARAMETERS)}'
 def tenant_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     env_file = tmp_path_factory.mktemp("tenants") / "local.env"
     env_file.write_text((ROOT / "local.env").read_text(encoding="utf-8") + TENANT_ENV, encoding="utf-8")
-    with DevStack(ROOT / "template.yaml", env_file, port=0, moto="process") as running:
+    with DevStack(
+        ROOT / "template.yaml", env_file, port=0, moto="process", batching_window_cap=QUICK_BATCHING_WINDOW
+    ) as running:
         yield running
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.stack import DevStack
+from devstack.stack import QUICK_BATCHING_WINDOW, DevStack
 from devstack.testing import AwsHelpers
 from tests.reliability.bus import BusObserver
 from tests.reliability.harness import (
@@ -88,6 +88,7 @@ def stack(output_dir: Path) -> Iterator[DevStack]:
             moto="process",
             parameter_overrides=PARAMETER_OVERRIDES,
             log_stream=functions_log,
+            batching_window_cap=QUICK_BATCHING_WINDOW,
         ) as running:
             yield running
     finally:
