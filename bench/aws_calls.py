@@ -54,6 +54,7 @@ class Work:
     events: int = 0  # entries put on the bus (EventBridge bills each)
     invocations: Counter[str] = field(default_factory=Counter)
     invoked_ms: float = 0.0  # the local stack's handler time, moto's answers included
+    sent: Counter[str] = field(default_factory=Counter)  # requests to each destination's stand-in
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class Work:
             "calls": dict(sorted(self.calls.items())),
             "ack_calls": dict(sorted(self.ack_calls.items())),
             "calls_by_function": dict(sorted(self.by_function.items())),
+            "sent": dict(sorted(self.sent.items())),
         }
 
 
@@ -454,23 +456,25 @@ class Unit:
     updates: int
     before: list[Post] = field(default_factory=list)
     acknowledging: str = ACKNOWLEDGING
+    together: bool = False  # posted back to back, then drained; else each drained before the next
 
 
-def order_unit(env: dict[str, str], whatsapp: Any) -> Unit:
-    """A new contact's ad click two hours ago (not counted), then their order of an hour ago as
-    Shopify posts it, orders/create and orders/paid: attributed to the click, sent to Wax, Meta,
-    CM.com and 360dialog (local.env enables the four)."""
+def _order(env: dict[str, str], whatsapp: Any, seed: int, order_id: int) -> tuple[Post, list[Post]]:
+    """A new contact's ad click two hours ago, and the Shopify webhooks of their order of an hour
+    ago, orders/create and orders/paid, the buyer's number on the billing address."""
     from devstack.shopify_samples import fixture_order, shopify_headers
 
     now = int(time.time())
-    click = json.loads(payloads.batched(1, seed=5).body)
+    click = json.loads(payloads.batched(1, seed=seed).body)
     message = click["entry"][0]["changes"][0]["value"]["messages"][0]
     message["timestamp"] = str(now - 7200)
     phone = str(message["from"])  # 1650555xxxx
     click_body = json.dumps(click, separators=(",", ":")).encode("utf-8")
     order = fixture_order()
     placed = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600))
-    order.update(id=4_507_894_690, name="#9001", created_at=placed, processed_at=placed, updated_at=placed)
+    order.update(
+        id=order_id, name=f"#{order_id % 100_000}", created_at=placed, processed_at=placed, updated_at=placed
+    )
     # the buyer's number in one place, as the attribution tests have it (an E.164 billing phone)
     order["phone"] = order["customer"]["phone"] = order["shipping_address"]["phone"] = None
     order["customer"]["default_address"]["phone"] = None
@@ -482,12 +486,36 @@ def order_unit(env: dict[str, str], whatsapp: Any) -> Unit:
             body, env["SHOPIFY_WEBHOOK_SECRET"], shop=env["SHOPIFY_SHOP_DOMAIN"], topic=topic
         )
         posts.append(Post("/webhooks/shopify", body, headers))
+    return whatsapp(payloads.Webhook("click", click_body, "", 1)), posts
+
+
+def order_unit(env: dict[str, str], whatsapp: Any) -> Unit:
+    """One order (its click not counted): attributed to the click, sent to Wax, Meta, CM.com and
+    360dialog (local.env enables the four), Meta's alone in its batch."""
+    click, posts = _order(env, whatsapp, seed=5, order_id=4_507_894_690)
+    return Unit(ORDER, posts, 1, before=[click], acknowledging="ShopifyWebhookFunction")
+
+
+META_BATCH_ORDERS = 20
+META_BATCH = f"{META_BATCH_ORDERS} orders at once: Meta's conversions in one batch"
+
+
+def meta_batch_unit(env: dict[str, str], whatsapp: Any) -> Unit:
+    """As many orders as order_unit's, posted at once (their clicks not counted): the Meta forwarder's
+    batching window (20 s, BatchSize 1000) gathers their conversions into one invocation."""
+    clicks: list[Post] = []
+    posts: list[Post] = []
+    for number in range(META_BATCH_ORDERS):
+        click, order = _order(env, whatsapp, seed=600 + number, order_id=4_507_900_000 + number)
+        clicks.append(click)
+        posts += order
     return Unit(
-        ORDER,
+        META_BATCH,
         posts,
-        1,
-        before=[whatsapp(payloads.Webhook("click", click_body, "", 1))],
+        META_BATCH_ORDERS,
+        before=clicks,
         acknowledging="ShopifyWebhookFunction",
+        together=True,
     )
 
 
@@ -554,6 +582,7 @@ def measure(
                 Unit("100 updates: messages and statuses", [whatsapp(payloads.batched(100, seed=3))], 100),
                 Unit("100 updates: statuses", [whatsapp(statuses(100, seed=4))], 100),
                 order_unit(stack.env_values, whatsapp),
+                meta_batch_unit(stack.env_values, whatsapp),
             ]
         with httpx.Client(base_url=stack.api_url, timeout=30.0) as api:
 
@@ -567,11 +596,14 @@ def measure(
                     post(item, unit.name)
                 stack.wait_until_idle(timeout=timeout_s)
                 invocations.clear()  # what `before` took is not the unit's
+                sent_before = len(stack.standins.recorded())
                 recording.start()
                 for item in unit.posts:
                     post(item, unit.name)
-                    time.sleep(0.2)
-                    stack.wait_until_idle(timeout=timeout_s)
+                    if not unit.together:
+                        time.sleep(0.2)
+                        stack.wait_until_idle(timeout=timeout_s)
+                stack.wait_until_idle(timeout=timeout_s)
                 work = Work(unit.name, unit.updates, requests=len(unit.posts))
                 calls = recording.calls()
                 recording.stop()
@@ -579,6 +611,7 @@ def measure(
                 # the acknowledging function answers once its calls are done: they are the ones before the 200
                 work.ack_calls.update(call for function, call, _ in calls if function == unit.acknowledging)
                 work.by_function.update(function for function, _, _ in calls)
+                work.sent.update(str(r["destination"]) for r in stack.standins.recorded()[sent_before:])
                 work.write_units = recording.write_units(calls)
                 work.read_units = recording.read_units(calls)
                 work.events = recording.events(calls)

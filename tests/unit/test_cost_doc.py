@@ -44,3 +44,34 @@ def test_a_unit_of_several_updates_is_priced_per_update_in_the_stream() -> None:
     alone = cost.mix_cost(works, 0.25)
     # the same work, measured as one unit of three updates, costs the same per million updates
     assert cost.mix_cost({**works, status: {**tripled, "updates": 3}}, 0.25) == alone
+
+
+def test_orders_that_arrive_together_are_shown_per_order_beside_one_alone() -> None:
+    meta = "MetaCapiForwarderFunction"
+
+    def order(count: int, meta_invocations: int, meta_requests: int) -> dict[str, object]:
+        return {
+            "updates": count,
+            "requests": 2 * count,
+            "aws_calls": 40 * count,
+            "write_units": 120 * count,
+            "read_units": 0.0,
+            "events": 2 * count,
+            "invoked_ms": 1000.0 * count,
+            "calls": {},
+            "invocations": {"ShopifyWebhookFunction": 2 * count, meta: meta_invocations},
+            "calls_by_function": {meta: 6 * count},
+            "sent": {"meta": meta_requests, "wax": count},
+        }
+
+    lines = cost._meta_batch(order(20, 1, 1), order(1, 2, 2), 0.25)
+    table = {
+        line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in lines if line.startswith("| ")
+    }
+
+    assert table["Meta forwarder invocations"] == ["2.00", "0.05 |"]
+    assert table["Conversions API requests"] == ["2.00", "0.05 |"]
+    assert table["write units"] == ["120.0", "120.0 |"]
+    # fewer Lambda invocations (a batch's is shared) make an order in a batch cheaper
+    alone, together = (float(cell.strip("$ |").replace(",", "")) for cell in table["cost per 100,000 orders"])
+    assert together < alone
