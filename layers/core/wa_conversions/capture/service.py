@@ -19,7 +19,8 @@ from ..models.domain import AutomaticEvent, ContactRef, InboundMessage, StatusUp
 from ..models.events import LifecycleEvent, contact_merged
 from ..publishing.eventbridge import EventPublisher
 from ..store.capture import CaptureRepository, KnownContacts
-from ..store.ledger import UpdateLedger
+from ..store.keys import erased_message_key
+from ..store.ledger import UpdateLedger, applied_together
 from . import events as bus
 
 if TYPE_CHECKING:
@@ -128,10 +129,12 @@ class CaptureService:
         return service
 
     def _apply_batch(self, updates: Sequence[Update]) -> BatchResult:
-        done = self._ledger.applied(u.idempotency_key for u in updates)
-        fresh = self._not_erased(
-            list({u.idempotency_key: u for u in updates if u.idempotency_key not in done}.values())
-        )
+        done, erased = self._already_seen(updates)
+        fresh = [
+            u
+            for u in {u.idempotency_key: u for u in updates if u.idempotency_key not in done}.values()
+            if erased_message_key(_message_id_of(u)) not in erased
+        ]
         if not fresh:
             return BatchResult(received=len(updates), applied=0, events=0)
         merges: list[tuple[str, str]] = []
@@ -164,16 +167,15 @@ class CaptureService:
         self._ledger.mark_applied(u.idempotency_key for u in fresh)
         return BatchResult(received=len(updates), applied=len(fresh), events=len(events))
 
-    def _not_erased(self, updates: list[Update]) -> list[Update]:
-        """Drops the updates of erased messages, a redelivered webhook's included (docs/privacy.md)."""
-        if self._erased is None or not updates:
-            return updates
-        from ..store.keys import erased_message_key
-
-        erased = self._erased.applied(erased_message_key(_message_id_of(u)) for u in updates)
-        if not erased:
-            return updates
-        return [u for u in updates if erased_message_key(_message_id_of(u)) not in erased]
+    def _already_seen(self, updates: Sequence[Update]) -> tuple[set[str], set[str]]:
+        """The updates' keys already applied, and the erased among their messages' (privacy.erasure:
+        an erased person's old messages never come back, a redelivered webhook's included), in one read."""
+        keys = [u.idempotency_key for u in updates]
+        if self._erased is None:
+            return self._ledger.applied(keys), set()
+        erased = [erased_message_key(_message_id_of(u)) for u in updates]
+        done, gone = applied_together([(self._ledger, keys), (self._erased, erased)])
+        return done, gone
 
     # -- contacts --------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ table, in Powertools' own schema (id, expiration), and expire after Meta's retry
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .dynamo import batch_get, batch_write, serialize
@@ -38,10 +38,7 @@ class UpdateLedger:
 
     def applied(self, keys: Iterable[str]) -> set[str]:
         """The subset of keys already applied (and not expired)."""
-        wanted = [{"id": serialize(self._id(k))} for k in dict.fromkeys(keys)]
-        now = int(time.time())
-        items = batch_get(self._client, self._table, wanted, what="ledger reads", projection="id, expiration")
-        return {marker_key_of(item["id"]["S"]) for item in items if int(item["expiration"]["N"]) > now}
+        return applied_together([(self, keys)])[0]
 
     def forget(self, keys: Iterable[str]) -> None:
         """Delete entries (an erasure: privacy.erasure); deleting one that is not there is a no-op."""
@@ -63,3 +60,27 @@ class UpdateLedger:
             for k in dict.fromkeys(keys)
         ]
         batch_write(self._client, self._table, items, what="ledger writes")
+
+
+def applied_together(asks: Sequence[tuple[UpdateLedger, Iterable[str]]]) -> list[set[str]]:
+    """Each ledger's subset of its keys already applied (and not expired), read in one BatchGetItem
+    (100 ids a call): ledgers of one table differ by namespace only, so one read serves them all."""
+    if not asks:
+        return []
+    first = asks[0][0]
+    if any(ledger._table != first._table for ledger, _ in asks):
+        raise ValueError("ledgers read together must share their table")
+    owners: dict[str, list[int]] = {}
+    for index, (ledger, keys) in enumerate(asks):
+        for key in dict.fromkeys(keys):
+            owners.setdefault(ledger._id(key), []).append(index)
+    wanted = [{"id": serialize(marker)} for marker in owners]
+    now = int(time.time())
+    found: list[set[str]] = [set() for _ in asks]
+    items = batch_get(first._client, first._table, wanted, what="ledger reads", projection="id, expiration")
+    for item in items:
+        if int(item["expiration"]["N"]) > now:
+            marker = item["id"]["S"]
+            for index in owners[marker]:
+                found[index].add(marker_key_of(marker))
+    return found
