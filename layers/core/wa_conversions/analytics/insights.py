@@ -125,7 +125,7 @@ class InsightsClient:
         """Every page of the account's daily ad insights from since to until (inclusive)."""
         rows: list[AdDay] = []
         for found in self._pages(account_id, since, until):
-            if not (found.get("ad_id") and found.get("date_start")):
+            if not (isinstance(found, dict) and found.get("ad_id") and found.get("date_start")):
                 continue
             try:
                 rows.append(AdDay.model_validate({**found, "account_id": account_id}))
@@ -171,14 +171,20 @@ class InsightsClient:
                     continue
                 if response.status_code >= 500:
                     raise ThrottledError(f"account {account_id}: Meta answered {response.status_code}")
+                message = error.get("message")
                 raise InsightsError(
                     f"account {account_id}: Meta answered {response.status_code} (code {error.get('code')}): "
-                    f"{error.get('message', '')[:200]}"
+                    f"{message[:200] if isinstance(message, str) else ''}"
                 )
-            body = response.json()
-            yield from body.get("data") or []
+            body = _document(response)
+            if body is None:
+                # a 200 that is not Graph's page (a proxy's page, a cut answer): read again next run
+                raise ThrottledError(f"account {account_id}: Meta's answer was not a JSON object")
+            data = body.get("data")
+            yield from data if isinstance(data, list) else []
             # paging.next carries the cursor and every parameter, the token included
-            url = (body.get("paging") or {}).get("next")
+            paging = body.get("paging")
+            url = paging.get("next") if isinstance(paging, dict) else None
             params = None
             attempt = 0
             if (
@@ -193,11 +199,16 @@ class InsightsClient:
         return float("inf") if self._seconds_left is None else self._seconds_left()
 
 
-def _error(response: httpx.Response) -> dict[str, Any]:
+def _document(response: httpx.Response) -> dict[str, Any] | None:
     try:
-        found = response.json().get("error")
+        found = response.json()
     except ValueError:
-        return {}
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _error(response: httpx.Response) -> dict[str, Any]:
+    found = (_document(response) or {}).get("error")
     return found if isinstance(found, dict) else {}
 
 
