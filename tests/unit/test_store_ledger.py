@@ -12,7 +12,7 @@ import pytest
 from tests.support import store_tables
 from tests.support.store_tables import IDEMPOTENCY
 from wa_conversions.store.keys import CAPTURE_UPDATES, ERASED_MESSAGES
-from wa_conversions.store.ledger import UpdateLedger, applied_together
+from wa_conversions.store.ledger import UpdateLedger
 
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUQ0N0VFMDA2MTQ0RkJFNkNDNAA="
 
@@ -132,9 +132,10 @@ def test_two_ledgers_of_one_table_are_read_in_one_call_each_answering_for_its_ow
     erased.mark_applied(["gone", "shared"])
     counting = CountingClient(client)
 
-    done, gone = applied_together(
+    reader = ledger(counting)
+    done, gone = reader.applied_together(
         [
-            (ledger(counting), ["msg:a", "msg:b", "gone", "shared"]),
+            (reader, ["msg:a", "msg:b", "gone", "shared"]),
             (ledger(counting, namespace=ERASED_MESSAGES), ["msg:a", "gone", "shared"]),
         ]
     )
@@ -146,4 +147,4 @@ def test_two_ledgers_of_one_table_are_read_in_one_call_each_answering_for_its_ow
 def test_ledgers_of_two_tables_are_not_read_together(client: Any) -> None:
     other = UpdateLedger(client, "another-table", ttl_seconds=60)
     with pytest.raises(ValueError, match="share their table"):
-        applied_together([(ledger(client), ["a"]), (other, ["b"])])
+        ledger(client).applied_together([(ledger(client), ["a"]), (other, ["b"])])

@@ -20,7 +20,7 @@ from ..models.events import LifecycleEvent, contact_merged
 from ..publishing.eventbridge import EventPublisher
 from ..store.capture import CaptureRepository, KnownContacts
 from ..store.keys import erased_message_key
-from ..store.ledger import UpdateLedger, applied_together
+from ..store.ledger import UpdateLedger
 from . import events as bus
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class CaptureService:
         if self._erased is None:
             return self._ledger.applied(keys), set()
         erased = [erased_message_key(_message_id_of(u)) for u in updates]
-        done, gone = applied_together([(self._ledger, keys), (self._erased, erased)])
+        done, gone = self._ledger.applied_together([(self._ledger, keys), (self._erased, erased)])
         return done, gone
 
     # -- contacts --------------------------------------------------------------------------------

@@ -38,7 +38,27 @@ class UpdateLedger:
 
     def applied(self, keys: Iterable[str]) -> set[str]:
         """The subset of keys already applied (and not expired)."""
-        return applied_together([(self, keys)])[0]
+        return self.applied_together([(self, keys)])[0]
+
+    def applied_together(self, asks: Sequence[tuple[UpdateLedger, Iterable[str]]]) -> list[set[str]]:
+        """Each ledger's subset of its keys already applied (and not expired), read in one BatchGetItem
+        (100 ids a call) of this ledger's table: ledgers of one table differ by namespace only."""
+        if any(ledger._table != self._table for ledger, _ in asks):
+            raise ValueError("ledgers read together must share their table")
+        owners: dict[str, list[int]] = {}
+        for index, (ledger, keys) in enumerate(asks):
+            for key in dict.fromkeys(keys):
+                owners.setdefault(ledger._id(key), []).append(index)
+        wanted = [{"id": serialize(marker)} for marker in owners]
+        now = int(time.time())
+        found: list[set[str]] = [set() for _ in asks]
+        items = batch_get(self._client, self._table, wanted, what="ledger reads", projection="id, expiration")
+        for item in items:
+            if int(item["expiration"]["N"]) > now:
+                marker = item["id"]["S"]
+                for index in owners[marker]:
+                    found[index].add(marker_key_of(marker))
+        return found
 
     def forget(self, keys: Iterable[str]) -> None:
         """Delete entries (an erasure: privacy.erasure); deleting one that is not there is a no-op."""
@@ -60,27 +80,3 @@ class UpdateLedger:
             for k in dict.fromkeys(keys)
         ]
         batch_write(self._client, self._table, items, what="ledger writes")
-
-
-def applied_together(asks: Sequence[tuple[UpdateLedger, Iterable[str]]]) -> list[set[str]]:
-    """Each ledger's subset of its keys already applied (and not expired), read in one BatchGetItem
-    (100 ids a call): ledgers of one table differ by namespace only, so one read serves them all."""
-    if not asks:
-        return []
-    first = asks[0][0]
-    if any(ledger._table != first._table for ledger, _ in asks):
-        raise ValueError("ledgers read together must share their table")
-    owners: dict[str, list[int]] = {}
-    for index, (ledger, keys) in enumerate(asks):
-        for key in dict.fromkeys(keys):
-            owners.setdefault(ledger._id(key), []).append(index)
-    wanted = [{"id": serialize(marker)} for marker in owners]
-    now = int(time.time())
-    found: list[set[str]] = [set() for _ in asks]
-    items = batch_get(first._client, first._table, wanted, what="ledger reads", projection="id, expiration")
-    for item in items:
-        if int(item["expiration"]["N"]) > now:
-            marker = item["id"]["S"]
-            for index in owners[marker]:
-                found[index].add(marker_key_of(marker))
-    return found
