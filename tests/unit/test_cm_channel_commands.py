@@ -117,6 +117,14 @@ def test_a_received_message_without_its_id_or_sender_is_refused(
         command_from(message_received(user_id, message_id))
 
 
+@pytest.mark.parametrize("user_id", ["US.13491208655302741918", "13491208655302741918"])
+def test_a_received_message_from_a_contact_known_only_by_user_id_is_not_markable(user_id: str) -> None:
+    # The envelope's userId is "+<E.164>" or, with no phone known, the business-scoped user id: its
+    # digits are no number, and a MarkAsRead to them would go to whoever holds that number.
+    with pytest.raises(NotMarkable, match="no phone number"):
+        command_from(message_received(user_id, WAMID))
+
+
 def test_a_derived_message_id_has_no_wamid_and_a_whatsapp_one_has() -> None:
     assert (has_wamid(WAMID), has_wamid("cm:0f3c9a1b2d4e")) == (True, False)
 

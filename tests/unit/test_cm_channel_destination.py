@@ -82,10 +82,10 @@ def command(kind: EventType = EventType.MARK_AS_READ) -> dict[str, Any]:
     return json.loads(found.model_dump_json())
 
 
-def received(message_id: str) -> dict[str, Any]:
+def received(message_id: str, user_id: str = f"+{PHONE}") -> dict[str, Any]:
     return {
         "detail-type": "message.received",
-        "detail": {"userId": f"+{PHONE}", "properties": {"messageId": message_id}},
+        "detail": {"userId": user_id, "properties": {"messageId": message_id}},
     }
 
 
@@ -137,6 +137,16 @@ def test_a_received_message_without_a_whatsapp_id_is_skipped_with_the_reason() -
 
     assert isinstance(skip, Skip)
     assert (skip.event_name, "raw payload is off" in skip.reason) == ("MarkAsRead", True)
+    assert (cm.clients, cm.tokens) == (0, 0)
+
+
+def test_a_received_message_from_a_user_id_only_contact_is_skipped_not_sent_to_a_made_up_number() -> None:
+    cm = Cm()
+
+    skip = destination(cm, None).plan(queued(received(WAMID, user_id="US.13491208655302741918")))
+
+    assert isinstance(skip, Skip)
+    assert (skip.event_name, "no phone number" in skip.reason) == ("MarkAsRead", True)
     assert (cm.clients, cm.tokens) == (0, 0)
 
 

@@ -89,9 +89,14 @@ def _from_bus_event(document: dict[str, Any]) -> EventCommand:
     detail = document.get("detail") or {}
     properties = detail.get("properties") or {}
     message_id = properties.get("messageId")
-    phone = international_digits(detail.get("userId") or "") or None
-    if not isinstance(message_id, str) or not message_id or phone is None:
+    user_id = detail.get("userId")
+    if not isinstance(message_id, str) or not message_id or not isinstance(user_id, str) or not user_id:
         raise CommandError("message.received event without messageId or a phone userId")
     if not has_wamid(message_id):
         raise NotMarkable(f"message {message_id} has no WhatsApp message id (CM raw payload is off)")
+    # userId is "+<E.164>" or, when no phone is known, the business-scoped user id (models.events):
+    # a user id's digits are no number, and a MarkAsRead to them would reach a stranger.
+    phone = international_digits(user_id) if user_id.startswith(("+", "00")) else None
+    if phone is None:
+        raise NotMarkable(f"message {message_id}'s sender has no phone number CM.com can address")
     return EventCommand(type=EventType.MARK_AS_READ, phone=phone, message_id=message_id)
