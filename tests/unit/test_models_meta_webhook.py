@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from wa_conversions.models.meta_webhook import (
     AutomaticEventDoc,
     StatusDoc,
 )
+from wa_conversions.store import dynamo
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "events" / "payloads"
 AUTOMATIC_EVENT: TypeAdapter[AutomaticEventDoc] = TypeAdapter(AutomaticEventDoc)
@@ -188,6 +190,22 @@ def test_custom_data_with_a_number_of_more_than_38_digits_fails_validation(data:
 def test_custom_data_with_a_number_that_is_not_finite_fails_validation(data: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match="not finite"):
         AUTOMATIC_EVENT.validate_python(_event(custom_data=data))
+
+
+@pytest.mark.parametrize("value", [1e126, -1e126, 1e200, 1.7976931348623157e308, 1e-131, -1e-200, 5e-324])
+def test_custom_data_with_a_number_beyond_dynamodbs_range_fails_validation(value: float) -> None:
+    # Beyond DynamoDB's number range the write would fail on every redelivery.
+    with pytest.raises(ValidationError, match="DynamoDB's range"):
+        AUTOMATIC_EVENT.validate_python(_event(custom_data={"items": [{"value": value}]}))
+
+
+@pytest.mark.parametrize("value", [9.99999999999999e125, -9.9e125, 1e-130, -1e-130, 0.0, -0.0, 10**38 - 1])
+def test_custom_data_at_the_edges_of_dynamodbs_range_is_kept_and_stored(value: float) -> None:
+    event = AUTOMATIC_EVENT.validate_python(_event(custom_data={"value": value}))
+
+    stored = dynamo.serialize(event["custom_data"])
+
+    assert Decimal(stored["M"]["value"]["N"]) == Decimal(str(value))
 
 
 def test_an_automatic_event_needs_its_name() -> None:

@@ -13,6 +13,7 @@ failing in DynamoDB on every retry.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Annotated, Any, Required, TypedDict
 
 from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
@@ -25,8 +26,11 @@ MAX_ID_LENGTH = 200
 MAX_NAME_LENGTH = 100
 # The last second a timestamp can be written as an ISO date (9999-12-31T23:59:59Z).
 MAX_EPOCH_SECONDS = 253_402_300_799
-# DynamoDB numbers hold 38 significant digits.
+# DynamoDB numbers hold 38 significant digits, from 1E-130 to below 1E+126 in magnitude, or zero:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
 MAX_STORED_DIGITS = 38
+SMALLEST_STORED = Decimal("1E-130")
+BEYOND_STORED = Decimal("1E+126")
 
 Id = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)]
 Name = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
@@ -36,7 +40,8 @@ ErrorCode = Annotated[int, Field(ge=-(2**63), lt=2**63)]
 
 def _storable(value: Any) -> Any:
     """Free-form data (an automatic event's custom_data) as DynamoDB and JSON can hold it: finite
-    numbers of at most 38 digits. Walked without recursion: the body's depth is bounded at intake."""
+    numbers of at most 38 digits, within DynamoDB's range. Walked without recursion: the body's depth
+    is bounded at intake."""
     pending = [value]
     while pending:
         item = pending.pop()
@@ -44,6 +49,13 @@ def _storable(value: Any) -> Any:
             continue
         if isinstance(item, float) and not math.isfinite(item):
             raise ValueError("holds a number that is not finite")
+        # Compared as the store writes it (Decimal of the float's shortest form), so the edge is exact.
+        if (
+            isinstance(item, float)
+            and item
+            and not SMALLEST_STORED <= abs(Decimal(str(item))) < BEYOND_STORED
+        ):
+            raise ValueError("holds a number beyond DynamoDB's range (1E-130 to 1E+126 in magnitude)")
         if isinstance(item, int) and len(str(abs(item))) > MAX_STORED_DIGITS:
             raise ValueError(f"holds a number of more than {MAX_STORED_DIGITS} digits")
         if isinstance(item, dict):
