@@ -63,6 +63,12 @@ def test_an_mo_from_a_user_known_only_by_user_id_is_a_message() -> None:
     assert webhook_kind({"from": {"userId": "US.1"}, "message": {"text": "hi"}}) == "message"
 
 
+def test_cm_coms_own_event_request_is_no_inbound_message() -> None:
+    # The MarkAsRead request from CM.com's events page has from and to like an MO, but no message:
+    # read as one, it became a phantom inbound message from the business's own number.
+    assert webhook_kind(wh.sample_json("cm_docs_event_markasread_request.json")) is None
+
+
 @pytest.mark.parametrize(
     "document",
     [

@@ -46,7 +46,8 @@ def webhook_kind(document: Any) -> WebhookKind | None:
     if (
         isinstance(sender, dict)
         and (isinstance(sender.get("number"), str) or isinstance(sender.get("userId"), str))
-        and isinstance(document.get("message", {}), dict)
+        # an MO always holds its message; CM's event requests (MarkAsRead) share from/to but hold none
+        and isinstance(document.get("message"), dict)
     ):
         return "message"
     return None
