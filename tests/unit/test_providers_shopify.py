@@ -100,6 +100,12 @@ def test_the_buyer_s_money_is_the_shop_s_when_both_are_the_same_currency() -> No
     assert shopify.order_facts(order(presentment_currency="EUR")).presentment_value is None
 
 
+def test_the_same_currency_written_in_another_case_is_still_the_same_currency() -> None:
+    # The amounts' own codes are upper-cased (Money); the comparison of the two codes must be too.
+    facts = shopify.order_facts(order(currency="usd", presentment_currency="USD"))
+    assert facts.presentment_value == facts.value == Money(Decimal("409.94"), "USD")
+
+
 def test_nulls_where_older_payloads_have_them_are_defaults() -> None:
     facts = shopify.order_facts(
         order(test=None, line_items=None, created_at=None, processed_at="2008-01-10T16:00:00Z")

@@ -292,6 +292,10 @@ def _negated_from_set(money_set: MoneySet | None, which: str) -> Money | None:
     return _money(part.amount.strip().removeprefix("-"), part.currency_code)
 
 
+def _same_currency(one: str | None, other: str | None) -> bool:
+    return (one or "").upper() == (other or "").upper()
+
+
 def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
 
@@ -318,7 +322,7 @@ def phone_candidates(order: Order) -> list[PhoneCandidate]:
 def order_facts(order: Order) -> OrderFacts:
     shop_total = _from_set(order.total_price_set, "shop_money") or _money(order.total_price, order.currency)
     presentment_total = _from_set(order.total_price_set, "presentment_money")
-    if presentment_total is None and order.presentment_currency == order.currency:
+    if presentment_total is None and _same_currency(order.presentment_currency, order.currency):
         presentment_total = shop_total
     placed = order.created_at or order.processed_at
     return OrderFacts(
