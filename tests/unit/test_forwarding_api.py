@@ -301,6 +301,11 @@ def test_confirming_records_it_delivered_by_the_operator(world: World) -> None:
         ({"last_error": 'HTTP 400: {"error":{"code":100,"fbtrace_id":"A1b-C_2"}}'}, "A1b-C_2"),
         ({"reason": "gave up: {'fbtrace_id': 'Py7'}"}, "Py7"),
         ({"last_error": "{'fbtrace_id': None}"}, None),
+        ({"last_error": 'HTTP 400: {"error":{"code":100,"fbtrace_id":null}}'}, None),
+        (
+            {"response": {"fbtrace_id": None}, "last_error": "Meta acknowledged 0 of 1 (fbtrace_id None)"},
+            None,
+        ),
         ({"last_error": "HTTP 500: down"}, None),
     ],
 )

@@ -238,7 +238,7 @@ def fbtrace_id(item: dict[str, Any]) -> str | None:
         return str(response["fbtrace_id"])
     for text in (item.get("last_error"), item.get("reason")):
         found = _FBTRACE.search(str(text or ""))
-        if found and found.group(1) != "None":
+        if found and found.group(1) not in ("None", "null"):  # Python's or JSON's "no id"
             return found.group(1)
     return None
 
