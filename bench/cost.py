@@ -120,8 +120,8 @@ def _history(history: dict[str, Any] | None) -> list[str]:
         "",
         "The analytics aggregator alone, per event, over one contact's history (its message, then the"
         " reply sent, delivered and read, 30 s apart, again and again), against moto: the write units"
-        " stay flat because an event writes only its own fact's item, the contact's small head, the"
-        " hour's counters and its marker ([analytics](analytics.md#storage)). Read units are the strongly"
+        " stay flat because an event writes only its own fact's item, the contact's small head and the"
+        " hour's counters ([analytics](analytics.md#storage)). Read units are the strongly"
         " consistent Query of the contact's facts, by the bytes it returned: they grow with the facts"
         " kept (30 days, at most 600).",
         "",

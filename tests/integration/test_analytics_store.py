@@ -21,7 +21,7 @@ from wa_conversions.models import contact_state
 from wa_conversions.models.contact_state import ContactState
 from wa_conversions.models.events import LifecycleEvent
 from wa_conversions.store.analytics import AnalyticsRepository
-from wa_conversions.store.keys import ANALYTICS_PENDING_PREFIX, analytics_state_pk
+from wa_conversions.store.keys import ANALYTICS_PENDING_PREFIX, analytics_marker_id, analytics_state_pk
 
 TABLE = "wa-conversions-table"
 IDEMPOTENCY_TABLE = "wa-conversions-idempotency"
@@ -327,8 +327,8 @@ def test_a_redelivered_status_writes_nothing(client: CountingClient) -> None:
     assert writing.calls == ["Query"]
     counted = totals(repository(client))
     assert (counted["sent"], counted["delivered"], counted["read"]) == (1, 1, 1)
-    markers = client.scan(TableName=IDEMPOTENCY_TABLE)["Items"]
-    assert len(markers) == len(steps)  # one per counted event, none for the redelivery
+    # a contact's events leave no marker: their facts tell a redelivery
+    assert client.scan(TableName=IDEMPOTENCY_TABLE)["Items"] == []
 
 
 def test_a_state_saved_whole_is_read_and_moved_to_fact_items_with_nothing_counted_twice(
@@ -446,7 +446,67 @@ def test_a_redelivery_after_its_fact_left_the_window_counts_nothing(client: Coun
     assert aggregator.apply(first).outcome == "counted"
     assert aggregator.apply(received(history.at(day(45), "10:00:00"), "b")).outcome == "counted"
 
-    assert aggregator.apply(first).outcome == "duplicate"  # its fact forgotten, its marker kept
+    assert aggregator.apply(first).outcome == "duplicate"  # its fact forgotten, its tombstone kept
+
+    assert totals(repo)["received"] == 2
+
+
+def test_a_late_status_of_a_reply_that_left_the_window_does_not_count_it_again(
+    client: CountingClient,
+) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    sent = event("message.sent", history.at(day(0), "10:00:00"), "s", messageId="wamid.o")
+    assert aggregator.apply(sent).outcome == "counted"
+    assert aggregator.apply(received(history.at(day(45), "10:00:00"), "b")).outcome == "counted"
+
+    read = event("message.read", history.at(day(45), "10:05:00"), "r", messageId="wamid.o")
+    assert aggregator.apply(read).outcome == "duplicate"
+
+    assert (totals(repo)["sent"], totals(repo).get("read", 0)) == (1, 0)
+
+
+def test_a_contact_back_after_months_forgets_its_facts_over_a_few_events_and_counts_exactly(
+    client: CountingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contact_state, "MAX_FORGOTTEN_AT_ONCE", 2)
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    old = [received(history.at(day(0), f"10:0{n}:00"), f"m{n}") for n in range(5)]
+    for step in old:
+        assert aggregator.apply(step).outcome == "counted"
+    back = [received(history.at(day(60), f"10:0{n}:00"), f"n{n}") for n in range(3)]
+    for step in back:
+        assert aggregator.apply(step).outcome == "counted"
+    tombstones = client.scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    assert len(tombstones) == 5  # two, two, then the last
+    assert set(repo.load_state(CONTACT).inbound) == {"wamid.n0", "wamid.n1", "wamid.n2"}
+
+    for step in [*old, *back]:  # SQS or Meta hands every one over again
+        assert aggregator.apply(step).outcome == "duplicate"
+
+    assert totals(repo)["received"] == 8
+
+
+def test_a_contact_counted_before_tombstones_tells_a_forgotten_events_redelivery_by_its_marker(
+    client: CountingClient,
+) -> None:
+    repo = repository(client)
+    aggregator = Aggregator(repo)
+    first = received(history.at(day(0), "10:00:00"), "a")
+    assert aggregator.apply(first).outcome == "counted"
+    assert aggregator.apply(received(history.at(day(45), "10:00:00"), "b")).outcome == "counted"
+    # as such a contact is stored: a head without forgotten_facts, no tombstone, the event's marker
+    head = state_item(client)
+    plain = json.loads(head["head"]["S"])
+    del plain["forgotten_facts"]
+    client.put_item(TableName=TABLE, Item={**head, "head": {"S": json.dumps(plain)}})
+    for item in client.scan(TableName=IDEMPOTENCY_TABLE)["Items"]:
+        client.delete_item(TableName=IDEMPOTENCY_TABLE, Key={"id": item["id"]})
+    marker = {"id": {"S": analytics_marker_id(first.message_id)}, "expiration": {"N": "4102444800"}}
+    client.put_item(TableName=IDEMPOTENCY_TABLE, Item=marker)
+
+    assert aggregator.apply(first).outcome == "duplicate"
 
     assert totals(repo)["received"] == 2
 
@@ -486,6 +546,9 @@ def test_a_merge_retires_the_merged_contacts_facts_and_merging_back_keeps_the_co
     assert totals(repo)["received"] == 1
     assert repo.load_state(other).merged_into is None  # live again: its next event counts there
     assert repo.load_state(CONTACT).merged_into == other
+    # the first merge handed over again: no pointer tells it now, its marker does
+    assert aggregator.apply(LifecycleEvent.model_validate(into.document)).outcome == "duplicate"
+    assert repo.load_state(other).merged_into is None
 
 
 def test_a_load_that_keeps_meeting_a_commit_half_applied_is_retried_like_a_commit(

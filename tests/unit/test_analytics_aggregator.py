@@ -1,6 +1,7 @@
 """The aggregator against a store kept in memory (the AnalyticsStore protocol, with its conditional
-marker and version check): what each event adds to the hour counters, once, whatever the order; and
-the pure parts it is built of (contact keys, folding facts, conversion deltas)."""
+marker, its forgotten facts' tombstones and its version check): what each event adds to the hour
+counters, once, whatever the order; and the pure parts it is built of (contact keys, folding facts,
+conversion deltas)."""
 
 from __future__ import annotations
 
@@ -37,13 +38,15 @@ AD = "120210000000001"
 
 
 class MemoryStore:
-    """What store.analytics keeps, in dicts: a contact's state by version, the hour items, the markers.
-    `conflicts` makes that many commits meet a state another invocation changed first."""
+    """What store.analytics keeps, in dicts: a contact's state by version, the hour items, the markers
+    and tombstones. `conflicts` makes that many commits meet a state another invocation changed first."""
 
     def __init__(self) -> None:
         self.states: dict[str, tuple[str, dict[str, str], int]] = {}
         self.hours: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.markers: set[str] = set()
+        self.tombstones: set[str] = set()
+        self.lookups: list[set[str]] = []
         self.commits: list[tuple[str, int]] = []
         self.conflicts = 0
 
@@ -69,9 +72,11 @@ class MemoryStore:
         for saved, version in [(state, expected_version), *([retired] if retired else [])]:
             if saved is not None and self.states.get(saved.contact, ("", {}, 0))[2] != version:
                 raise StateConflictError(f"{saved.contact} is not at version {version}")
-        if event_id in self.markers:
-            return False
-        self.markers.add(event_id)
+        if state is None or retired:
+            if event_id in self.markers:
+                return False
+            self.markers.add(event_id)
+        self.tombstones |= state.forgotten if state else set()
         self.commits.append((event_id, shard))
         for saved in (state, retired[0] if retired else None):
             if saved is not None:
@@ -80,6 +85,10 @@ class MemoryStore:
             bucket, _, counter = key.partition("|")
             self.hours[bucket][counter] += amount
         return True
+
+    def forgotten(self, groups: set[str], event_id: str) -> bool:
+        self.lookups.append(groups)
+        return bool(groups & self.tombstones) or event_id in self.markers
 
     def counters(self, tenant: str | None = None) -> dict[str, float]:
         """Every hour's counters summed, without zeros: {counter: amount}."""
@@ -284,16 +293,46 @@ def test_a_message_and_its_copy_from_the_crm_count_once(aggregator: Aggregator, 
     assert len(store.commits) == 2
 
 
-def test_a_redelivery_whose_fact_was_forgotten_is_told_by_its_marker(
+def test_a_redelivery_whose_fact_was_forgotten_is_told_by_its_tombstone(
     aggregator: Aggregator, store: MemoryStore
 ) -> None:
     received = event("message.received", "a", messageId="wamid.a")
     aggregator.apply(received)
+    assert store.markers == set() and store.lookups == []  # a contact's event leaves no marker
     # 31 days of messages later, the first one has left the state
     aggregator.apply(event("message.received", "b", when="2025-07-20T09:00:00.000Z", messageId="wamid.b"))
     assert "wamid.a" not in store.load_state(PHONE).inbound
+    assert store.tombstones == {"in:wamid.a"}
     assert aggregator.apply(received).outcome == "duplicate"
     assert store.counters()["received"] == 2
+    # a fact never seen is still counted, once looked up
+    assert aggregator.apply(event("message.received", "c", messageId="wamid.c")).outcome == "counted"
+    assert store.lookups[-1] == {"in:wamid.c"}
+    assert store.counters()["received"] == 3
+
+
+def test_a_late_status_of_a_forgotten_reply_does_not_count_its_send_again(
+    aggregator: Aggregator, store: MemoryStore
+) -> None:
+    aggregator.apply(event("message.sent", "s", messageId="wamid.o"))
+    aggregator.apply(event("message.received", "b", when="2025-07-20T09:00:00.000Z", messageId="wamid.b"))
+    late = event("message.read", "r", when="2025-07-20T09:05:00.000Z", messageId="wamid.o")
+    assert aggregator.apply(late).outcome == "duplicate"
+    assert store.counters()["sent"] == 1
+
+
+def test_a_contact_from_before_tombstones_asks_the_old_marker(
+    aggregator: Aggregator, store: MemoryStore
+) -> None:
+    """A head saved without forgotten_facts may have forgotten facts whose events left markers."""
+    received = event("message.received", "a", messageId="wamid.a")
+    old = ContactState(contact=PHONE, version=1)
+    head = old.head_json().replace(',"forgotten_facts":0', "")
+    assert "forgotten_facts" not in head
+    store.states[PHONE] = (head, {}, 1)
+    store.markers.add(received.message_id)
+    assert aggregator.apply(received).outcome == "duplicate"
+    assert store.counters() == {}
 
 
 def test_a_status_without_a_recipient_counts_on_its_own(aggregator: Aggregator, store: MemoryStore) -> None:

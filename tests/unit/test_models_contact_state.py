@@ -7,7 +7,9 @@ import itertools
 import json
 
 from wa_conversions.models.contact_state import (
+    FORGOTTEN_BEFORE_TOMBSTONES,
     MAX_FACTS,
+    MAX_FORGOTTEN_AT_ONCE,
     WINDOW_SECONDS,
     Activity,
     ContactState,
@@ -358,3 +360,44 @@ def test_absorbing_a_merged_contact_takes_its_facts_earliest_times_and_counts() 
     deltas = survivor.settle()
     assert deltas[f"{H09}|sent"] == -1 and deltas[f"{H09}|ad#{AD}#conversations"] == -1
     assert counters(survivor)[f"{H09}|sent"] == 1
+
+
+def test_what_a_settle_forgets_is_named_and_counted_for_its_tombstones() -> None:
+    state = ContactState(contact="254712345678")
+    state.note_inbound("old", T0, None)
+    state.settle()
+    assert (state.forgotten, state.forgotten_facts) == (frozenset(), 0)
+    state.note_inbound("new", T0 + WINDOW_SECONDS + 1, None)
+    state.settle()
+    assert (state.forgotten, state.forgotten_facts) == ({"in:old"}, 1)
+    state.settle()  # nothing more to forget: the next commit leaves no tombstone
+    assert (state.forgotten, state.forgotten_facts) == (frozenset(), 1)
+
+
+def test_a_contact_back_after_a_long_silence_forgets_its_oldest_a_few_at_a_time() -> None:
+    state = ContactState(contact="254712345678")
+    for i in range(MAX_FORGOTTEN_AT_ONCE + 5):
+        state.note_inbound(f"m{i:04d}", T0 + i, None)
+    state.settle()
+    state.note_inbound("back", T0 + WINDOW_SECONDS + 3_600, None)
+    state.settle()
+    assert state.forgotten == {f"in:m{i:04d}" for i in range(MAX_FORGOTTEN_AT_ONCE)}  # the oldest
+    state.settle()
+    assert len(state.forgotten) == 5 and set(state.inbound) == {"back"}
+    assert state.forgotten_facts == MAX_FORGOTTEN_AT_ONCE + 5
+
+
+def test_a_head_saved_before_tombstones_is_taken_to_have_forgotten_facts() -> None:
+    head = json.loads(ContactState(contact="254712345678").head_json())
+    del head["forgotten_facts"]
+    loaded = ContactState.from_parts(json.dumps(head), {}, version=3)
+    assert loaded.forgotten_facts == FORGOTTEN_BEFORE_TOMBSTONES > 0
+    fresh = ContactState.from_parts(ContactState(contact="254712345678").head_json(), {}, version=3)
+    assert fresh.forgotten_facts == 0
+
+
+def test_a_merge_keeps_what_either_contact_forgot() -> None:
+    survivor, merged = ContactState(contact="254712345678"), ContactState(contact="uid:US.1")
+    survivor.forgotten_facts, merged.forgotten_facts = 0, 2
+    survivor.absorb(merged)
+    assert survivor.forgotten_facts == 2

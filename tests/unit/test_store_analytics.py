@@ -1,5 +1,6 @@
 """The analytics store (store.analytics) at the unit level, against moto: hour counters summed over
-shards and read by UTC day and tenant, an event counted once by its marker, a contact's state saved
+shards and read by UTC day and tenant, a conversion counted once by its marker, a forgotten fact's
+tombstone, a contact's state saved
 at a version and refused when another commit moved it, and what a half-applied view is."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.support.store_tables import IDEMPOTENCY, TABLE
 from wa_conversions.errors import StateConflictError
 from wa_conversions.models.contact_state import ContactState
 from wa_conversions.models.retention import Retention
-from wa_conversions.store import analytics
+from wa_conversions.store import analytics, keys
 from wa_conversions.store.analytics import AnalyticsReader, AnalyticsRepository
 from wa_conversions.store.keys import analytics_day_sk, analytics_month_pk
 
@@ -211,3 +212,51 @@ def test_parked_counters_on_a_state_are_applied_by_whoever_loads_it_next(client:
 
     assert loaded.stored.finished == {"evt-cut"}
     assert repository.read_days(date(2025, 6, 18), date(2025, 6, 18)) == {"2025-06-18T10": {"sent": 2}}
+
+
+def _idempotency_ids(client: Any) -> list[str]:
+    return sorted(item["id"]["S"] for item in client.scan(TableName=IDEMPOTENCY)["Items"])
+
+
+def test_a_contacts_event_leaves_no_marker_and_a_forgotten_fact_a_tombstone_without_its_wamid(
+    client: Any,
+) -> None:
+    repository = store(client)
+    wamid = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTdGMjdEODUwRjNCMUE4NzBBMQA="  # the phone, in base64
+    at = int(time.time()) - 40 * 86_400
+    state = repository.load_state(CONTACT)
+    deltas = counted_message(state, wamid, at)
+    state.version = 1
+    repository.commit("evt-1", deltas, shard=0, state=state, expected_version=0)
+    assert _idempotency_ids(client) == []
+
+    later = repository.load_state(CONTACT)
+    deltas = counted_message(later, "wamid.2", at + 31 * 86_400)
+    later.version = 2
+    assert later.forgotten == {f"in:{wamid}"}
+    repository.commit("evt-2", deltas, shard=0, state=later, expected_version=1)
+
+    stored = json.dumps(client.scan(TableName=IDEMPOTENCY)["Items"])
+    assert _idempotency_ids(client) == [keys.analytics_forgotten_id(f"in:{wamid}")]
+    assert wamid not in stored and "MTY1MDU1NTEyMzQ" not in stored and CONTACT not in stored
+    assert repository.forgotten({f"in:{wamid}"}, "evt-1") is True
+    assert repository.forgotten({"in:wamid.3"}, "evt-3") is False
+    assert wamid not in repository.load_state(CONTACT).inbound
+
+
+def test_an_event_counted_before_tombstones_is_told_by_its_old_marker(client: Any) -> None:
+    repository = store(client)
+    assert repository.forgotten({"in:wamid.1"}, "evt-1") is False
+    repository.commit("evt-1", {"2025-06-18T10|orders": 1}, shard=0)  # a marker, as every event had
+    assert repository.forgotten({"in:wamid.1"}, "evt-1") is True
+
+
+def test_an_expired_tombstone_no_longer_stands_in_the_way(client: Any) -> None:
+    repository = store(client, marker_ttl_seconds=-5)
+    state = repository.load_state(CONTACT)
+    counted_message(state, "wamid.1", int(time.time()) - 40 * 86_400)
+    deltas = counted_message(state, "wamid.2", int(time.time()))
+    state.version = 1
+    repository.commit("evt-2", deltas, shard=0, state=state, expected_version=0)
+    assert _idempotency_ids(client) == [keys.analytics_forgotten_id("in:wamid.1")]  # written expired
+    assert repository.forgotten({"in:wamid.1"}, "evt-1") is False

@@ -48,10 +48,15 @@ class AnalyticsStore(Protocol):
         expected_version: int | None = None,
         retired: tuple[ContactState, int] | None = None,
     ) -> bool:
-        """Add the deltas and save the state, atomically, with the event's counted marker.
-        False when the marker was there already (the event was counted); StateConflictError when the
-        state's version moved. `retired`: a merged contact's emptied state and the version it was
-        loaded at, written in the same transaction."""
+        """Add the deltas and save the state (and a tombstone for each fact it forgot), atomically;
+        without a state, or with a retired one, with the event's counted marker. False when the
+        marker was there already (the event was counted); StateConflictError when the state's
+        version moved. `retired`: a merged contact's emptied state and the version it was loaded
+        at, written in the same transaction."""
+        ...
+
+    def forgotten(self, groups: set[str], event_id: str) -> bool:
+        """Whether any of these facts was forgotten, or the event counted before that was recorded."""
         ...
 
 
@@ -193,8 +198,8 @@ class Aggregator:
         name = event.event
         if name not in COUNTED_EVENTS:
             return Result("ignored", name)
-        # No read of the marker first: the commit's conditional marker, or the state's facts, tell a
-        # redelivery (a strongly consistent read per event bought nothing a condition does not).
+        # No marker per contact event: the state's facts, or a forgotten fact's tombstone, tell a
+        # redelivery; a conversion's conditional marker tells its own (store.analytics).
         if name == CONTACT_MERGED:
             return self._merge(event)
         contact = contact_of(event)
@@ -218,7 +223,12 @@ class Aggregator:
             expected = state.version
             # what was counted before the contact's tenant was known is counted for it now too
             before = merge_deltas(state.counted.values()) if state.tenant is None else {}
+            held = state.groups()
             fold(state, event)
+            # A fact the state lacks is new, unless it was forgotten: then this is a redelivery.
+            new = state.groups() - held
+            if new and state.forgotten_facts and self._store.forgotten(new, event.message_id):
+                return Result("duplicate", name)
             tenant = state.tenant or tenant_of(event.properties)
             deltas = with_tenant(state.settle(), tenant, before)
             state.tenant = tenant
@@ -227,8 +237,6 @@ class Aggregator:
                 finished = event.message_id in state.stored.finished  # its cut-short commit, done now
                 return Result("counted" if finished else "duplicate", name)
             state.version = expected + 1
-            # Every counted event writes its marker too: a fact may be dropped (the window, MAX_FACTS)
-            # before a redelivery arrives, and the marker's condition still tells it.
             try:
                 fresh = self._store.commit(
                     event.message_id,

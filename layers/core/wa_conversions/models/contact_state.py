@@ -29,6 +29,11 @@ from .histogram import bucket_of
 
 WINDOW_SECONDS = 30 * 86_400
 MAX_FACTS = 600
+# Each forgotten fact leaves a tombstone in the commit's transaction (store.analytics), 100 actions at
+# most: a contact past the window forgets its oldest facts this many at a time, event by event.
+MAX_FORGOTTEN_AT_ONCE = 40
+# A head saved before forgotten facts left tombstones: its events' markers tell their redeliveries.
+FORGOTTEN_BEFORE_TOMBSTONES = 1
 ACTIVITY_COUNTERS = {"assigned": "assigned", "resolved": "resolved", "handoff": "handoffs"}
 # The groups each of which is one fact, kept in an item of its own (fact_groups).
 FACT_KINDS = ("in", "out", "click", "act")
@@ -120,6 +125,8 @@ class Stored:
 
 class ContactState(BaseModel):
     _stored: Stored = PrivateAttr(default_factory=Stored)
+    # the groups the last settle() forgot: the commit leaves a tombstone for each
+    _forgotten: set[str] = PrivateAttr(default_factory=set)
 
     contact: str
     version: int = 0
@@ -137,12 +144,24 @@ class ContactState(BaseModel):
     merged_into: str | None = None
     # The listed tenant its events name (analytics.tenancy); its counters are counted for it too.
     tenant: str | None = None
+    # How many facts it ever forgot: while none, a fact it lacks was never counted.
+    forgotten_facts: int = 0
 
     # -- storing ------------------------------------------------------------------------------
 
     @property
     def stored(self) -> Stored:
         return self._stored
+
+    @property
+    def forgotten(self) -> frozenset[str]:
+        """The fact groups the last settle() forgot."""
+        return frozenset(self._forgotten)
+
+    def groups(self) -> set[str]:
+        """The groups of the facts held ("out:<message id>"), without building their JSON."""
+        kinds: tuple[dict[str, Any], ...] = (self.inbound, self.outbound, self.clicks, self.activities)
+        return {f"{kind}:{key}" for kind, known in zip(FACT_KINDS, kinds, strict=True) for key in known}
 
     def fact_groups(self) -> dict[str, str]:
         """Each fact with what was counted from it, as JSON, by group ("out:<message id>")."""
@@ -169,6 +188,7 @@ class ContactState(BaseModel):
     def from_parts(cls, head: str, groups: dict[str, str], version: int) -> ContactState:
         """head_json() and fact_groups() put together again."""
         plain: dict[str, Any] = json.loads(head)
+        plain.setdefault("forgotten_facts", FORGOTTEN_BEFORE_TOMBSTONES)
         known: dict[str, dict[str, Any]] = {kind: {} for kind in FACT_KINDS}
         counted: dict[str, Any] = plain.pop("counted", {})
         for group, text in groups.items():
@@ -245,6 +265,7 @@ class ContactState(BaseModel):
         """Take over the facts and the counted contributions of a contact merged into this one. What
         both counted (new_contacts twice, one ad conversation twice) the next settle() takes back."""
         self.created = _earliest(self.created, other.created)
+        self.forgotten_facts += other.forgotten_facts
         for message_id, inbound in other.inbound.items():
             self.note_inbound(message_id, inbound.ts, inbound.country)
         for message_id, entry in other.outbound.items():
@@ -401,15 +422,18 @@ class ContactState(BaseModel):
                 self.ad_replies.pop(source_id, None)
 
     def _forget_old(self) -> None:
+        self._forgotten = set()
         facts = self._fact_times()
         if not facts:
             return
         newest = max(ts for _, ts in facts)
         cutoff = newest - WINDOW_SECONDS
-        old = {group for group, ts in facts if ts < cutoff}
-        if len(facts) - len(old) > MAX_FACTS:
-            recent = sorted((ts, group) for group, ts in facts if group not in old)
-            old |= {group for _, group in recent[: len(recent) - MAX_FACTS]}
+        by_age = sorted((ts, group) for group, ts in facts)
+        old = [group for ts, group in by_age if ts < cutoff]
+        old += [group for _, group in by_age[len(old) : len(by_age) - MAX_FACTS]]
+        old = old[:MAX_FORGOTTEN_AT_ONCE]  # oldest first; the rest at the next events
+        self._forgotten = set(old)
+        self.forgotten_facts += len(old)
         for group in old:
             kind, _, key = group.partition(":")
             if kind == "in":

@@ -1,6 +1,6 @@
-"""Analytics items: per-hour counters, per-contact state, and the counted-event markers. The keys are
-built by store/keys.py; how an event is counted once (its fact, and its marker) is docs/idempotency.md's
-"Analytics seen-marks".
+"""Analytics items: per-hour counters, per-contact state, and the dedupe marks. The keys are built by
+store/keys.py; how an event is counted once (its fact, its fact's tombstone, or a conversion's marker)
+is docs/idempotency.md's "Analytics seen-marks".
 
 | item            | table       | key                                                     |
 |-----------------|-------------|---------------------------------------------------------|
@@ -8,6 +8,7 @@ built by store/keys.py; how an event is counted once (its fact, and its marker) 
 | contact head    | single      | pk ANALYTICS#CONTACT#<contact key>, sk STATE            |
 | contact fact    | single      | pk ANALYTICS#CONTACT#<contact key>, sk FACT#<group>     |
 | counted marker  | idempotency | id analytics#<event messageId> (TTL: expiration)        |
+| fact tombstone  | idempotency | id analytics-gone#<sha256 of the group> (TTL: expiration) |
 
 A contact's state is a small head (its version, first clicks, tenant, the contact's own counts) and
 one item per fact ("out:<message id>": the fact and what was counted from it), read together by one
@@ -31,8 +32,12 @@ touch the same item.
 A commit that touches more hours than one TransactWriteItems holds (100 actions) saves the contact's
 state with the rest of its counter updates parked on the state item ("pending#<version>#<n>"); each
 parked part is then applied in a transaction that removes it, so it is applied once, and whoever loads
-the state next (a retry, the next event) finishes them before reading it. The counted marker is then
-written last: a redelivery after a crash recounts nothing and finishes the parked parts.
+the state next (a retry, the next event) finishes them before reading it: a redelivery after a crash
+finds its fact saved, recounts nothing and finishes the parked parts.
+
+A contact's event writes no marker: its fact in the state tells a redelivery. A fact the state forgets
+(the window, MAX_FACTS) leaves a tombstone in the same transaction, and an event that brings a fact
+the state lacks, to a contact that ever forgot one, is looked up there first (forgotten()).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateConflictError
-from ..models.contact_state import ContactState, Stored
+from ..models.contact_state import FORGOTTEN_BEFORE_TOMBSTONES, ContactState, Stored
 from ..models.counters import counters_of
 from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
@@ -55,6 +60,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 READ_ATTEMPTS = 5
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+BATCH_GET_KEYS = 100
 GONE_TTL_SECONDS = 86_400
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
 MAX_ACTIONS = 100
@@ -161,6 +168,7 @@ class AnalyticsRepository(AnalyticsReader):
             elif "head" not in head:  # saved whole, before facts had items of their own
                 state = ContactState.model_validate_json(head["state"])
                 state.version = version
+                state.forgotten_facts = FORGOTTEN_BEFORE_TOMBSTONES
                 embedded = dict(state.fact_groups())
             else:
                 embedded = json.loads(head.get("facts") or "{}")
@@ -208,10 +216,11 @@ class AnalyticsRepository(AnalyticsReader):
         retired: tuple[ContactState, int] | None = None,
     ) -> bool:
         """`retired`: a contact merged into `state`'s one (contact.merged), written emptied in the same
-        transaction, with the version it was loaded at. The counted marker goes in with every
-        commit, on condition it is absent: False when it was there (the event was counted). Only
-        the fact items that changed are written; what one transaction has no room for stays in
-        the head item, to be moved to its own item by a later commit."""
+        transaction, with the version it was loaded at. Without a state (a conversion), or with a
+        retired one, the counted marker goes in, on condition it is absent: False when it was there.
+        With one, the state's facts tell a redelivery, and each fact it forgot leaves a tombstone
+        (forgotten()). Only the fact items that changed are written; what one transaction has no
+        room for stays in the head item, to be moved to its own item by a later commit."""
         now = int(time.time())
         marker: TransactWriteItemTypeDef = {
             "Put": {
@@ -233,16 +242,19 @@ class AnalyticsRepository(AnalyticsReader):
             by_day[bucket][counter] = by_day[bucket].get(counter, 0) + amount
         written = [(state, expected_version)] if state is not None else []
         written += [retired] if retired else []
+        tombstones = [self._tombstone(group, now) for group in sorted(state.forgotten)] if state else []
+        # a merge is marked too: merged back later, its redelivery finds no pointer to tell it
+        first = 1 if state is None or retired else 0
         days = sorted(by_day)
         parts: list[DayCounters] = []
-        if 1 + len(written) + len(days) > MAX_ACTIONS:
+        if first + len(written) + len(tombstones) + len(days) > MAX_ACTIONS:
             if state is None:  # a conversion touches one hour: this cannot happen
                 raise ValueError(f"{len(days)} hours of counters in one commit without a state")
             size = MAX_ACTIONS - 1  # each parked part is applied with the removal of its attribute
             parts = [{d: by_day[d] for d in days[i : i + size]} for i in range(0, len(days), size)]
-        first = 0 if parts else 1
         actions: list[TransactWriteItemTypeDef] = [marker] if first else []
-        room = MAX_ACTIONS - first - len(written) - (0 if parts else len(days))
+        actions += tombstones
+        room = MAX_ACTIONS - len(actions) - len(written) - (0 if parts else len(days))
         heads: list[TransactWriteItemTypeDef] = []
         facts: list[TransactWriteItemTypeDef] = []
         for index, (saved, version) in enumerate(written):
@@ -299,7 +311,8 @@ class AnalyticsRepository(AnalyticsReader):
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if first and reasons and reasons[0] == "ConditionalCheckFailed":
                 return False
-            states = reasons[first : first + len(heads) + len(facts)]
+            offset = first + len(tombstones)
+            states = reasons[offset : offset + len(heads) + len(facts)]
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in states):
                 raise StateConflictError(f"contact state changed: {reasons}") from error
             raise
@@ -310,14 +323,43 @@ class AnalyticsRepository(AnalyticsReader):
             self._apply_parked(
                 state.contact, keys.analytics_pending_attribute(state.version, number), part, shard
             )
-        try:
-            self._client.transact_write_items(TransactItems=[marker])
-        except self._client.exceptions.TransactionCanceledException as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise
         return True
+
+    def _tombstone(self, group: str, now: int) -> TransactWriteItemTypeDef:
+        """A forgotten fact's mark, as long as a counted marker's: a redelivery of its event finds it
+        (forgotten()) where the fact is gone. Its id is a hash: the group holds a wamid."""
+        item = {
+            "id": serialize(keys.analytics_forgotten_id(group)),
+            "expiration": serialize(now + self._marker_ttl),
+            "status": serialize("COMPLETED"),
+        }
+        return {"Put": {"TableName": self._markers, "Item": item}}
+
+    def forgotten(self, groups: set[str], event_id: str) -> bool:
+        """Whether any of these fact groups was forgotten (its tombstone), or the event was counted
+        before tombstones were kept (its marker): one strongly consistent BatchGetItem."""
+        ids = [keys.analytics_forgotten_id(group) for group in sorted(groups)]
+        ids.append(keys.analytics_marker_id(event_id))
+        now = int(time.time())
+        for start in range(0, len(ids), BATCH_GET_KEYS):
+            pending: dict[str, Any] = {
+                self._markers: {
+                    "Keys": [{"id": serialize(i)} for i in ids[start : start + BATCH_GET_KEYS]],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(READ_ATTEMPTS):
+                page = self._client.batch_get_item(RequestItems=pending)
+                for raw in page.get("Responses", {}).get(self._markers, []):
+                    if int(from_item(raw).get("expiration") or now) >= now:
+                        return True
+                pending = dict(page.get("UnprocessedKeys") or {})
+                if not pending:
+                    break
+                time.sleep(0.02 * 2**attempt)
+            else:
+                raise StateConflictError(f"markers left unread after {READ_ATTEMPTS} attempts")
+        return False
 
     @staticmethod
     def _plan(saved: ContactState, room: int) -> tuple[list[tuple[str, str | None]], dict[str, str | None]]:

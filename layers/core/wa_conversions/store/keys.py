@@ -28,8 +28,8 @@ key prefix (tests/unit/test_store_keys.py), and docs/idempotency.md says what ea
 
 The idempotency table (key `id`, TTL `expiration`) holds the dedupe markers, each "<namespace>#<key>"
 (docs/idempotency.md): capture#<update key> and erased#<sha256 of a wamid> (store.ledger),
-shopify-event#<shop>#<event id> (capture.shopify_ingest) and analytics#<event messageId>
-(store.analytics).
+shopify-event#<shop>#<event id> (capture.shopify_ingest), analytics#<event messageId> and
+analytics-gone#<sha256 of a forgotten fact's group> (store.analytics).
 
 <key> is the contact's E.164 digits, or "uid:<user id>" for a contact known only by user id. One person
 is one contact (store.capture.merge_contact): when a user-id contact turns out to have a phone, or a
@@ -323,7 +323,9 @@ CAPTURE_UPDATES = "capture"
 ERASED_MESSAGES = "erased"
 SHOPIFY_EVENTS = "shopify-event"
 ANALYTICS_EVENTS = "analytics"
-MARKER_NAMESPACES = (CAPTURE_UPDATES, ERASED_MESSAGES, SHOPIFY_EVENTS, ANALYTICS_EVENTS)
+# A fact the aggregator forgot (store.analytics): a redelivery of its event must not count it again.
+ANALYTICS_FORGOTTEN = "analytics-gone"
+MARKER_NAMESPACES = (CAPTURE_UPDATES, ERASED_MESSAGES, SHOPIFY_EVENTS, ANALYTICS_EVENTS, ANALYTICS_FORGOTTEN)
 
 
 def marker_id(namespace: str, key: str) -> str:
@@ -342,6 +344,14 @@ def shopify_event_marker_id(shop: str, event_id: str) -> str:
 
 def analytics_marker_id(event_id: str) -> str:
     return marker_id(ANALYTICS_EVENTS, event_id)
+
+
+def analytics_forgotten_id(group: str) -> str:
+    """A forgotten fact's tombstone: the SHA-256 of its group ("out:<wamid>"), since a wamid carries
+    the phone (erased_message_key)."""
+    import hashlib
+
+    return marker_id(ANALYTICS_FORGOTTEN, hashlib.sha256(group.encode()).hexdigest())
 
 
 def erased_message_key(message_id: str) -> str:
