@@ -79,6 +79,27 @@ def test_reads_go_in_calls_of_100_and_find_what_was_unprocessed_at_first() -> No
     assert table.calls == [100, 1, 60]
 
 
+def test_consistent_reads_are_asked_for_on_every_call_unprocessed_keys_included() -> None:
+    asks: list[bool] = []
+
+    class Recording(Table):
+        def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+            asks.extend(ask.get("ConsistentRead", False) for ask in RequestItems.values())
+            return super().batch_get_item(RequestItems)
+
+    table = Recording()
+    batch_write(table, "t", _puts(120), what="setup")  # type: ignore[arg-type]
+    table.refusals = 1
+    wanted = [{"id": {"S": f"k{i}"}} for i in range(120)]
+
+    found = list(batch_get(table, "t", wanted, what="r", consistent=True, sleep=lambda _: None))  # type: ignore[arg-type]
+
+    assert len(found) == 120 and asks == [True, True, True]
+    asks.clear()
+    list(batch_get(table, "t", wanted[:1], what="r"))  # type: ignore[arg-type]
+    assert asks == [False]
+
+
 def test_a_batch_dynamodb_keeps_refusing_fails_the_unit_of_work() -> None:
     table, waits = Table(refusals=10**6), []
 

@@ -53,15 +53,13 @@ from ..models.contact_state import FORGOTTEN_BEFORE_TOMBSTONES, ContactState, St
 from ..models.counters import counters_of
 from ..models.retention import DEFAULT_RETENTION, Retention
 from . import keys
-from .dynamo import UpdateBuilder, from_item, serialize
+from .dynamo import UpdateBuilder, batch_get, from_item, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 READ_ATTEMPTS = 5
-# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
-BATCH_GET_KEYS = 100
 GONE_TTL_SECONDS = 86_400
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
 MAX_ACTIONS = 100
@@ -341,25 +339,16 @@ class AnalyticsRepository(AnalyticsReader):
         ids = [keys.analytics_forgotten_id(group) for group in sorted(groups)]
         ids.append(keys.analytics_marker_id(event_id))
         now = int(time.time())
-        for start in range(0, len(ids), BATCH_GET_KEYS):
-            pending: dict[str, Any] = {
-                self._markers: {
-                    "Keys": [{"id": serialize(i)} for i in ids[start : start + BATCH_GET_KEYS]],
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(READ_ATTEMPTS):
-                page = self._client.batch_get_item(RequestItems=pending)
-                for raw in page.get("Responses", {}).get(self._markers, []):
-                    if int(from_item(raw).get("expiration") or now) >= now:
-                        return True
-                pending = dict(page.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                time.sleep(0.02 * 2**attempt)
-            else:
-                raise StateConflictError(f"markers left unread after {READ_ATTEMPTS} attempts")
-        return False
+        # consistent: the tombstone may have been written by the commit just before this event
+        found = batch_get(
+            self._client,
+            self._markers,
+            [{"id": serialize(i)} for i in ids],
+            what="analytics tombstone reads",
+            projection="id, expiration",
+            consistent=True,
+        )
+        return any(int(item["expiration"]["N"]) >= now for item in found)
 
     @staticmethod
     def _plan(saved: ContactState, room: int) -> tuple[list[tuple[str, str | None]], dict[str, str | None]]:

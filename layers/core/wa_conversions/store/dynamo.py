@@ -63,13 +63,17 @@ def batch_get(
     *,
     what: str,
     projection: str | None = None,
+    consistent: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[dict[str, Any]]:
-    """The raw items found for `item_keys` (serialized keys), 100 a call, in no particular order."""
+    """The raw items found for `item_keys` (serialized keys), 100 a call, in no particular order;
+    `consistent`: strongly consistent reads, which see a write that just succeeded."""
     for start in range(0, len(item_keys), DYNAMODB_BATCH_GET_MAX):
         ask: dict[str, Any] = {"Keys": list(item_keys[start : start + DYNAMODB_BATCH_GET_MAX])}
         if projection is not None:
             ask["ProjectionExpression"] = projection
+        if consistent:
+            ask["ConsistentRead"] = True
         pending: Any = {table: ask}
         for attempt in range(MAX_UNPROCESSED_ROUNDS):
             response = client.batch_get_item(RequestItems=pending)
