@@ -176,6 +176,39 @@ def test_a_commit_from_a_state_another_commit_moved_is_refused_and_counts_nothin
     assert repository.commit("evt-2", {}, shard=0) is True  # its marker was not written either
 
 
+class BusyHour:
+    """A client whose transactions meet another one writing the hour's item (the last action) at
+    that moment: DynamoDB cancels with TransactionConflict there, None elsewhere."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        codes = ["None"] * (len(kwargs["TransactItems"]) - 1) + ["TransactionConflict"]
+        raise self.exceptions.TransactionCanceledException(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": code} for code in codes],
+            },
+            "TransactWriteItems",
+        )
+
+
+def test_a_commit_meeting_another_on_the_hour_s_item_is_retried_not_failed(client: Any) -> None:
+    # Retried by the aggregator's loop, with the state loaded again; before, it failed the event.
+    repository = store(BusyHour(client))
+    state = repository.load_state(CONTACT)
+    deltas = counted_message(state, "wamid.1", int(time.time()) - 3_600)
+    state.version = 1
+
+    with pytest.raises(StateConflictError):
+        repository.commit("evt-1", deltas, shard=0, state=state, expected_version=0)
+
+
 @pytest.mark.parametrize(
     ("head", "items", "settled"),
     [

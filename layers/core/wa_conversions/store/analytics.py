@@ -311,7 +311,9 @@ class AnalyticsRepository(AnalyticsReader):
                 return False
             offset = first + len(tombstones)
             states = reasons[offset : offset + len(heads) + len(facts)]
-            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in states):
+            # TransactionConflict on an hour's item: another commit was writing it at that moment
+            # (a busy hour and shard); transient, so retried like a moved state, never written off
+            if "ConditionalCheckFailed" in states or "TransactionConflict" in reasons:
                 raise StateConflictError(f"contact state changed: {reasons}") from error
             raise
         if not parts:
