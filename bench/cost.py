@@ -118,7 +118,9 @@ def _history(history: dict[str, Any] | None) -> list[str]:
         "",
         f"### Over a contact's first {history['events']} events",
         "",
-        "The analytics aggregator alone, per event, over one contact's history (its message, then the"
+        "The analytics count alone (the aggregator's code, which the WhatsApp processor runs for its own"
+        " updates' events, [analytics](analytics.md#how-it-works)), per event, over one contact's"
+        " history (its message, then the"
         " reply sent, delivered and read, 30 s apart, again and again), against moto: the write units"
         " stay flat because an event writes only its own fact's item, the contact's small head and the"
         " hour's counters ([analytics](analytics.md#storage)). Read units are the strongly"

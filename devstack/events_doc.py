@@ -47,6 +47,7 @@ def envelope() -> str:
                 "channel": "whatsapp",
                 "provider": ev.EventContext.model_fields["provider"].description,
                 "library": ev.LIBRARY,
+                "counted": ev.EventContext.model_fields["counted"].description,
             }
         elif name == "properties":
             example[key] = {}

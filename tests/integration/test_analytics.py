@@ -443,3 +443,51 @@ class TestTimeZones:
         assert response["statusCode"] == 400
         assert response["json"]["field"] == "tz"
         assert "America/Atlantis" in response["json"]["message"]
+
+
+class TestCountedByTheProcessor:
+    """The WhatsApp processor counts its own events (docs/analytics.md#how-it-works): they reach the metrics
+    without the bus's queue, and the queue's rule skips them however they come back."""
+
+    def queued(self) -> int:
+        sqs = boto3.client("sqs")
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def test_a_webhook_is_counted_once_with_nothing_left_for_the_aggregator(
+        self, harness: AnalyticsHarness
+    ) -> None:
+        from tests.support import webhooks as wh
+        from wa_conversions.analytics.aggregator import epoch_of
+
+        self.url = harness.queue_url
+        t = epoch_of(history.at(history.D1, "10:00"))
+        body = wh.encode(
+            wh.webhook(
+                {
+                    "contacts": [wh.contact("16505551234", name="Test User")],
+                    "messages": [wh.text_message("wamid.counted", "16505551234", t)],
+                }
+            )
+        ).decode()
+
+        for _ in range(2):  # SQS may hand the webhook over twice
+            assert harness.invoke("whatsapp_processor", sqs_event([body])) == {"batchItemFailures": []}
+
+        assert self.queued() == 0
+        metrics = metrics_of(harness)
+        counted = (metrics["new_contacts"][history.D1], metrics["received"], metrics["by_hour"]["10"])
+        assert counted == (1, 1, 1)
+
+    def test_the_rule_skips_a_counted_event_and_takes_one_that_is_not(
+        self, harness: AnalyticsHarness
+    ) -> None:
+        self.url = harness.queue_url
+        step = history.bus("message.received", "16505551234", history.at(history.D1, "10:00"), "k")
+        counted = LifecycleEvent.model_validate(step.document).as_counted()
+        harness.publish(json.loads(counted.detail_json()))
+        assert self.queued() == 0
+        harness.publish(step.document)
+        assert self.queued() == 1

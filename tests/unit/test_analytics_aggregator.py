@@ -438,3 +438,134 @@ def test_the_scripted_history_shuffled_and_twice_gives_the_hand_computed_metrics
             aggregator.apply(to_event(item, step.document))
     query = MetricsQuery(start=date.fromisoformat(history.D1), end=date.fromisoformat(history.D2))
     history.assert_matches_expected(compute(query, store.hours).model_dump(by_alias=True))
+
+
+# -- a producer's batch, counted where it is made ------------------------------------------------
+
+
+class FailingFor(MemoryStore):
+    """A store whose loads of one contact fail, as DynamoDB throttling one partition would."""
+
+    def __init__(self, contact: str) -> None:
+        super().__init__()
+        self.failing = contact
+
+    def load_state(self, contact: str) -> ContactState:
+        if contact == self.failing:
+            raise RuntimeError("throttled")
+        return super().load_state(contact)
+
+
+def test_a_batch_is_counted_per_contact_and_its_counted_ids_returned(
+    aggregator: Aggregator, store: MemoryStore
+) -> None:
+    other = "447700900123"
+    batch = [
+        event("contact.created", "c"),
+        event("message.received", "a", messageId="wamid.a"),
+        event("message.sent", "s", user=f"+{other}", messageId="wamid.s"),
+        event("message.read", "r", user=f"+{other}", messageId="wamid.s"),
+        event("automatic_event.received", "x"),  # not counted: not the aggregator's to mark
+    ]
+
+    counted = aggregator.count_batch(batch, concurrency=2)
+
+    assert counted == {e.message_id for e in batch[:4]}
+    one_by_one = MemoryStore()
+    for each in batch:
+        Aggregator(one_by_one).apply(each)
+    assert store.counters() == one_by_one.counters()
+    assert {"new_contacts": 1, "received": 1, "sent": 1, "read": 1}.items() <= store.counters().items()
+    # the batch again (SQS redelivered it): each is found counted, still marked, nothing added
+    assert aggregator.count_batch(batch) == counted
+    assert store.counters() == one_by_one.counters()
+
+
+def test_a_contact_whose_count_fails_is_left_to_the_queue_and_the_others_counted() -> None:
+    store = FailingFor(PHONE)
+    aggregator = Aggregator(store)
+    other = "447700900123"
+    lost = event("message.received", "a", messageId="wamid.a")
+    kept = event("message.received", "b", user=f"+{other}", messageId="wamid.b")
+
+    assert aggregator.count_batch([lost, kept]) == {kept.message_id}
+    assert store.counters()["received"] == 1
+
+    # the aggregator's queue counts the one left out, once, when the store answers again
+    store.failing = ""
+    assert aggregator.apply(lost).outcome == "counted"
+    assert aggregator.apply(kept).outcome == "duplicate"
+    one_by_one = MemoryStore()
+    for each in (lost, kept):
+        Aggregator(one_by_one).apply(each)
+    assert store.counters() == one_by_one.counters()
+    assert store.counters()["received"] == 2
+
+
+def test_a_merge_in_a_batch_is_counted_after_the_contacts_events(
+    aggregator: Aggregator, store: MemoryStore
+) -> None:
+    uid = "uid:US.1"
+    batch = [
+        merged(uid, PHONE),  # first in the batch, applied last
+        event("contact.created", "p-c"),
+        event("contact.created", "u-c", user="US.1"),
+    ]
+
+    assert aggregator.count_batch(batch) == {e.message_id for e in batch}
+    assert store.counters() == {"new_contacts": 1}
+    assert store.load_state(uid).merged_into == PHONE
+
+
+def test_a_contact_s_events_in_a_batch_are_loaded_once_and_committed_once(
+    aggregator: Aggregator, store: MemoryStore
+) -> None:
+    # a new contact's ad-click message: three events of one contact
+    batch = [
+        event("contact.created", "m"),
+        event("referral.captured", "m", messageId="wamid.m", sourceId=AD),
+        event("message.received", "m", messageId="wamid.m"),
+    ]
+
+    assert aggregator.count_batch(batch) == {e.message_id for e in batch}
+
+    assert len(store.commits) == 1
+    one_by_one = MemoryStore()
+    for each in batch:
+        Aggregator(one_by_one).apply(each)
+    assert len(one_by_one.commits) == 3
+    assert store.counters() == one_by_one.counters()
+    assert store.load_state(PHONE).fact_groups() == one_by_one.load_state(PHONE).fact_groups()
+
+
+def test_a_batch_redelivering_a_forgotten_fact_drops_it_and_counts_the_rest(
+    aggregator: Aggregator, store: MemoryStore
+) -> None:
+    received = event("message.received", "a", messageId="wamid.a")
+    aggregator.apply(received)
+    aggregator.apply(event("message.received", "b", when="2025-07-20T09:00:00.000Z", messageId="wamid.b"))
+    assert store.tombstones == {"in:wamid.a"}
+    fresh = event("message.received", "c", when="2025-07-20T10:00:00.000Z", messageId="wamid.c")
+
+    assert aggregator.count_batch([received, fresh]) == {received.message_id, fresh.message_id}
+
+    assert store.counters()["received"] == 3  # a, b and c: a's redelivery added nothing
+
+
+def test_the_scripted_history_in_shuffled_batches_twice_gives_the_hand_computed_metrics(
+    aggregator: Aggregator, store: MemoryStore
+) -> None:
+    events: list[LifecycleEvent] = []
+    for step in [*history.HISTORY, *history.HISTORY]:
+        if step.source == "bus":
+            events.append(LifecycleEvent.model_validate(step.document))
+        else:
+            item = validate_item(0, step.document, history.timestamp_of(step))
+            assert isinstance(item, TrackItem), item
+            events.append(to_event(item, step.document))
+    random.Random(31).shuffle(events)
+    for start in range(0, len(events), 7):  # a contact's events often share a batch, a repeat too
+        aggregator.count_batch(events[start : start + 7])
+    query = MetricsQuery(start=date.fromisoformat(history.D1), end=date.fromisoformat(history.D2))
+    history.assert_matches_expected(compute(query, store.hours).model_dump(by_alias=True))
+    assert len(store.commits) < len({e.message_id for e in events})  # some were committed together

@@ -3,8 +3,9 @@ what a retry, an erasure, a tenant, a conversion rule or a number change makes o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,10 +15,13 @@ from tests.support import webhooks as wh
 from tests.support.attribution_store import RecordingPublisher
 from tests.support.capture import emptied
 from tests.support.store_tables import IDEMPOTENCY, TABLE
+from wa_conversions.analytics.aggregator import Aggregator
 from wa_conversions.capture.service import CaptureService
 from wa_conversions.errors import PublishError
 from wa_conversions.models.domain import Update
+from wa_conversions.models.events import LifecycleEvent
 from wa_conversions.providers import cm, meta
+from wa_conversions.store.analytics import AnalyticsRepository
 from wa_conversions.store.capture import CaptureRepository
 from wa_conversions.store.keys import ERASED_MESSAGES, erased_message_key
 from wa_conversions.store.ledger import UpdateLedger
@@ -37,6 +41,8 @@ class World:
     publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
     asked_rules: list[str | None] = field(default_factory=list)
     directory: TenantDirectory | None = None
+    # the analytics counter (analytics.aggregator.count_batch), as the processor wires it, or none
+    counter: Callable[[Sequence[LifecycleEvent]], set[str]] | None = None
 
     @property
     def repository(self) -> CaptureRepository:
@@ -62,7 +68,20 @@ class World:
             text_rules=self.rules,
             tenants=self.tenants if self.directory is not None else None,
             erased=self.erased(),
+            counter=self.counter,
         )
+
+    def analytics(self) -> AnalyticsRepository:
+        return AnalyticsRepository(self.client, TABLE, IDEMPOTENCY, marker_ttl_seconds=DAY)
+
+    def counters(self) -> dict[str, float]:
+        """Every hour's analytics counters summed (what GET /metrics reads), without zeros."""
+        day = datetime.fromtimestamp(T, tz=UTC).date()
+        totals: dict[str, float] = {}
+        for counters in self.analytics().read_days(day, day).values():
+            for name, amount in counters.items():
+                totals[name] = totals.get(name, 0) + amount
+        return {name: amount for name, amount in totals.items() if amount}
 
     def apply(self, updates: list[Update]) -> tuple[int, int, int]:
         result = self.service().apply_batch(updates)
@@ -142,6 +161,51 @@ def test_a_batch_whose_events_could_not_go_out_is_applied_whole_on_its_retry(wor
     assert world.apply(batch) == (1, 1, 3)
     # the contact written by the failed attempt is still known to have been created by this update
     assert world.events()[0][0] == "contact.created"
+
+
+def test_the_processor_counts_its_events_and_marks_them_for_the_aggregator_s_rule_to_skip(
+    world: World,
+) -> None:
+    world.counter = Aggregator(world.analytics()).count_batch
+    batch = texts(wh.text_message("wamid.in", PHONE, T)) + updates(
+        wh.webhook({"statuses": [wh.status("wamid.out", "read", T + 60, PHONE)]})
+    )
+
+    assert world.apply(batch) == (2, 2, 3)
+
+    assert [(e.event, e.context.counted) for e in world.publisher.events] == [
+        ("contact.created", True),
+        ("message.received", True),
+        ("message.read", True),
+    ]
+    counted = world.counters()
+    assert (counted["new_contacts"], counted["received"], counted["read"]) == (1, 1, 1)
+
+
+def test_a_batch_retried_after_its_events_failed_to_go_out_counts_once(world: World) -> None:
+    world.counter = Aggregator(world.analytics()).count_batch
+    world.publisher = RecordingPublisher(failures=1)
+    batch = texts(wh.text_message("wamid.in", PHONE, T))
+    with pytest.raises(PublishError):
+        world.apply(batch)  # counted, then not published: SQS hands the webhook back
+    first = world.counters()
+
+    assert world.apply(batch) == (1, 1, 2)
+
+    assert world.counters() == first
+    assert first["received"] == 1
+    assert all(e.context.counted for e in world.publisher.events)
+
+
+def test_an_event_the_processor_could_not_count_goes_out_unmarked_for_the_aggregator(world: World) -> None:
+    def failing(events: Sequence[LifecycleEvent]) -> set[str]:
+        return set()  # what count_batch returns when every count failed (DynamoDB throttled)
+
+    world.counter = failing
+    world.apply(texts(wh.text_message("wamid.in", PHONE, T)))
+
+    assert [e.context.counted for e in world.publisher.events] == [None, None]
+    assert '"counted"' not in world.publisher.events[0].detail_json()  # the envelope as before
 
 
 def test_a_contact_named_by_several_messages_takes_the_latest_name_and_the_earliest_time(

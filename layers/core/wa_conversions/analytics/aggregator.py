@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from ..errors import StateConflictError
+from aws_lambda_powertools import Logger
+
+from ..errors import StateConflictError, failure_fields
 from ..models.contact_state import Activity, ContactState, bucket_of_time, merge_deltas
 from ..models.domain import user_contact_key, user_id_of_key
 from ..models.events import LifecycleEvent
@@ -16,6 +20,10 @@ from .tenancy import tenant_of, with_tenant
 
 SHARDS = 8
 MAX_ATTEMPTS = 6
+# Contacts counted side by side in a batch (count_batch): each is a Query and a transaction.
+BATCH_CONCURRENCY = 8
+
+logger = Logger()
 
 STAGES = {
     "message.sent": "sent",
@@ -210,6 +218,54 @@ class Aggregator:
         if contact is None:
             # Only a status without a recipient lands here; it still counts, on its own.
             contact = f"msg:{event.properties.get('messageId') or event.message_id}"
+        return Result(self._count_contact(contact, [event]), name)
+
+    def count_batch(
+        self, events: Sequence[LifecycleEvent], *, concurrency: int = BATCH_CONCURRENCY
+    ) -> set[str]:
+        """Count a producer's batch where it is made (the WhatsApp processor's, docs/analytics.md):
+        each contact's events in one load and one commit, contacts side by side, then conversions,
+        then merges. Returns the ids of the events now counted or found counted before. An event
+        whose count failed is left out: it goes on the bus unmarked, and the aggregator's queue
+        counts it (a commit that did land is then a duplicate there), so a slow or failing count
+        neither loses an event nor holds up capture."""
+        by_contact: dict[str, list[LifecycleEvent]] = {}
+        others: list[LifecycleEvent] = []
+        for event in events:
+            if event.event in CONTACT_EVENTS:
+                key = contact_of(event) or f"msg:{event.properties.get('messageId') or event.message_id}"
+                by_contact.setdefault(key, []).append(event)
+            elif event.event in COUNTED_EVENTS:
+                others.append(event)  # conversions (a marker each), then merges, one at a time
+
+        def count_contact(item: tuple[str, list[LifecycleEvent]]) -> list[str]:
+            contact, group = item
+            try:
+                self._count_contact(contact, group)
+            except Exception as error:  # left to the aggregator's queue, which retries and parks
+                extra = {"events": len(group), **failure_fields(error)}
+                logger.warning("Events left to the analytics queue", extra=extra)
+                return []
+            return [event.message_id for event in group]
+
+        contacts = list(by_contact.items())
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(contacts) or 1))) as pool:
+            done = {event_id for ids in pool.map(count_contact, contacts) for event_id in ids}
+        others.sort(key=lambda event: event.event == CONTACT_MERGED)
+        for event in others:
+            try:
+                self.apply(event)
+            except Exception as error:
+                logger.warning(
+                    "Event left to the analytics queue", extra={"event": event.event, **failure_fields(error)}
+                )
+            else:
+                done.add(event.message_id)
+        return done
+
+    def _count_contact(self, contact: str, events: list[LifecycleEvent]) -> Outcome:
+        """One contact's events, in one load of its state and one commit: their facts folded, then
+        settled once (what is counted depends on the facts held, not on the order they came in)."""
         for _ in range(MAX_ATTEMPTS):
             try:  # a load that keeps meeting a commit half applied is retried like a commit
                 state = self._store.load_state(contact)
@@ -224,22 +280,20 @@ class Aggregator:
             # what was counted before the contact's tenant was known is counted for it now too
             before = merge_deltas(state.counted.values()) if state.tenant is None else {}
             held = state.groups()
-            fold(state, event)
-            # A fact the state lacks is new, unless it was forgotten: then this is a redelivery.
-            new = state.groups() - held
-            if new and state.forgotten_facts and self._store.forgotten(new, event.message_id):
-                return Result("duplicate", name)
-            tenant = state.tenant or tenant_of(event.properties)
+            for event in events:
+                if not self._forgotten(state, held, event):
+                    fold(state, event)
+            tenant = state.tenant or tenant_of(events[0].properties)
             deltas = with_tenant(state.settle(), tenant, before)
             state.tenant = tenant
             if not deltas and not state.changed():
                 # a fact already known: this event again, or its copy from another source (the CRM)
-                finished = event.message_id in state.stored.finished  # its cut-short commit, done now
-                return Result("counted" if finished else "duplicate", name)
+                finished = any(e.message_id in state.stored.finished for e in events)  # its cut-short
+                return "counted" if finished else "duplicate"  # commit, done now
             state.version = expected + 1
             try:
                 fresh = self._store.commit(
-                    event.message_id,
+                    events[0].message_id,
                     deltas,
                     shard_of(contact),
                     state=state,
@@ -247,8 +301,18 @@ class Aggregator:
                 )
             except StateConflictError:
                 continue
-            return Result("counted" if fresh else "duplicate", name)
+            return "counted" if fresh else "duplicate"
         raise StateConflictError(f"contact state kept changing over {MAX_ATTEMPTS} attempts")
+
+    def _forgotten(self, state: ContactState, held: set[str], event: LifecycleEvent) -> bool:
+        """Whether the event brings a fact the state lacks because it forgot it: a redelivery. Asked
+        of the store only for a contact that ever forgot a fact, and only for a fact not held."""
+        if not state.forgotten_facts:
+            return False
+        alone = ContactState(contact=state.contact)
+        fold(alone, event)
+        new = alone.groups() - held
+        return bool(new) and self._store.forgotten(new, event.message_id)
 
     def _merge(self, event: LifecycleEvent) -> Result:
         """contact.merged: the merged contact's facts and counted contributions move to the survivor,

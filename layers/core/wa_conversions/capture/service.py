@@ -1,10 +1,11 @@
 """Applying WhatsApp updates: store them, then announce them on the bus.
 
 Updates are applied a queued webhook at a time. Already-applied updates are skipped (the ledger), each
-contact is written once however many updates name it, the per-message writes run in parallel, and the
-events go out ten per PutEvents call. Only then is the batch marked applied: if anything fails, the
-batch is retried whole, its writes repeat harmlessly, and its events go out then. A crash between
-publishing and marking can repeat an event; events carry stable ids for consumers to drop repeats.
+contact is written once however many updates name it, the per-message writes run in parallel, the
+events are counted into the analytics here (a hop through the bus and a queue fewer, docs/analytics.md)
+and go out ten per PutEvents call. Only then is the batch marked applied: if anything fails, the
+batch is retried whole, its writes and counts repeat harmlessly, and its events go out then. A crash
+between publishing and marking can repeat an event; events carry stable ids for consumers to drop repeats.
 """
 
 from __future__ import annotations
@@ -84,8 +85,12 @@ class CaptureService:
         text_rules: Callable[[str | None], list[str]] | None = None,
         tenants: Callable[[], TenantDirectory] | None = None,
         erased: UpdateLedger | None = None,
+        counter: Callable[[Sequence[LifecycleEvent]], set[str]] | None = None,
     ) -> None:
         self._repository = repository
+        # Counts events into the analytics (analytics.aggregator.count_batch), returning the ids it
+        # counted: those go on the bus marked, and the aggregator's rule skips them.
+        self._counter = counter
         # The erased message ids (privacy.erasure): an erased person's old messages never come back.
         self._erased = erased
         # The deployment's tenants (wa_conversions.tenants), read per batch through a cache.
@@ -161,6 +166,9 @@ class CaptureService:
         if self._tenant_id is not None:
             for event in events:
                 event.properties["tenant"] = self._tenant_id
+        if self._counter is not None and events:
+            counted = self._counter(events)
+            events = [event.as_counted() if event.message_id in counted else event for event in events]
         self._publisher.publish(events)
         if merges:
             self._repository.mark_announced(source for source, _ in merges)

@@ -19,6 +19,7 @@ def pipeline() -> CapturePipeline:
     from functools import partial
 
     from .. import aws
+    from ..analytics.wiring import aggregator
     from ..config import CaptureSettings, load_settings
     from ..deadletter import DeadLetterQueue
     from ..publishing.eventbridge import EventBridgePublisher
@@ -51,6 +52,7 @@ def pipeline() -> CapturePipeline:
             ttl_seconds=settings.message_retention_days * 86_400,
             namespace=ERASED_MESSAGES,
         ),
+        counter=aggregator().count_batch,
     )
     dead_letters = (
         DeadLetterQueue(aws.sqs(), settings.dead_letter_queue_url, "whatsapp_processor")

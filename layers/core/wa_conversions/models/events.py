@@ -545,6 +545,18 @@ class EventContext(BaseModel):
     channel: Literal["whatsapp"] = "whatsapp"
     provider: str = Field(default="meta", description="meta | cm | twilio | shopify | external | capture")
     library: dict[str, str] = Field(default_factory=lambda: dict(LIBRARY))
+    counted: bool | None = Field(
+        default=None,
+        description="true when the processor counted the event into the analytics itself, so the "
+        "aggregator's bus rule skips it (analytics.md, How it works); absent otherwise",
+    )
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.counted is None:  # absent, not null: the envelope other events had stays as it was
+            data.pop("counted", None)
+        return data
 
 
 class LifecycleEvent(BaseModel):
@@ -594,6 +606,10 @@ class LifecycleEvent(BaseModel):
 
     def detail_json(self) -> str:
         return self.model_dump_json(by_alias=True)
+
+    def as_counted(self) -> LifecycleEvent:
+        """This event, marked as counted into the analytics by the processor that produced it."""
+        return self.model_copy(update={"context": self.context.model_copy(update={"counted": True})})
 
     def typed(self) -> Properties:
         """The properties through the event's model; BusEventError for an unknown name or a bad shape."""
