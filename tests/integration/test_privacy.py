@@ -191,8 +191,12 @@ def test_a_conversion_still_queued_for_the_person_is_skipped_as_erased_and_never
     assert stored is not None
     assert (stored["status"], stored["reason"]) == ("skipped", "erased")
     assert PHONE not in json.dumps(stored)
+    kept = log.message(claim.delivery_id)  # the queued message kept for a replay, scrubbed too
+    assert kept is not None and PHONE not in kept and "9201" in kept
     retried = log.claim(facts, message=queued, queue="wax", lease_seconds=30)  # the queued retry
     assert retried.result is ClaimResult.ERASED
+    assert PHONE not in (log.message(claim.delivery_id) or "")  # and it wrote the person back nowhere
+    assert PHONE not in json.dumps(log.get(claim.delivery_id))
 
 
 # -- Shopify's compliance webhooks ------------------------------------------------------------------

@@ -4,6 +4,7 @@ destination hands back. A settable clock plays time passing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -109,8 +110,64 @@ def test_a_first_claim_records_a_pending_attempt_with_what_was_queued(world: Wor
     stored = world.stored()
     assert stored["status"] == "pending"
     assert stored["lease_until"] == NOW + LEASE
-    assert (stored["message"], stored["queue"]) == ('{"m": 1}', "cm")
+    assert world.log.message(world.id()) == '{"m": 1}'
     assert (stored["order_id"], stored["kind"], stored["created_at"]) == ("1001", "order", NOW)
+
+
+def test_the_queued_message_is_kept_beside_the_delivery_so_its_outcomes_rewrite_a_small_item(
+    world: World,
+) -> None:
+    # DynamoDB charges a write for the whole item, its index copy too: the event is not in there.
+    event = '{"detail": "' + "x" * 2_000 + '"}'
+    world.log.claim(FACTS, message=event, queue="cm", lease_seconds=LEASE)
+    world.log.mark_delivered(world.id(), FACTS, 200, {"id": "ok"})
+
+    key = {"pk": serialize(keys.delivery_pk(world.id()))}
+    delivery = world.aws.dynamodb.get_item(
+        TableName=world.aws.table, Key={**key, "sk": serialize(keys.DELIVERY)}
+    )["Item"]
+    kept = world.aws.dynamodb.get_item(
+        TableName=world.aws.table, Key={**key, "sk": serialize(keys.DELIVERY_MESSAGE)}
+    )["Item"]
+    assert "message" not in delivery and len(json.dumps(delivery)) < 1_000
+    assert "gsi1pk" not in kept  # not in the status index either
+    assert (kept["message"]["S"], kept["queue"]["S"]) == (event, "cm")
+    assert kept["conversion_id"]["S"] == FACTS.conversion_id  # shop/redact finds it by this
+    assert int(kept["expires_at"]["N"]) > NOW
+    assert world.log.message(world.id()) == event
+
+
+def test_a_delivery_erased_before_its_message_had_an_item_keeps_no_message_after_a_claim(
+    world: World,
+) -> None:
+    world.claim()
+    world.erase()  # what an erasure left of a delivery recorded before messages had items
+
+    assert world.claim() is ClaimResult.ERASED
+    assert world.log.message(world.id()) is None  # the message this claim brought is gone again
+    world.log.mark_skipped(FACTS, "no consent", message='{"phone": "1"}', queue="cm")
+    assert world.log.message(world.id()) is None
+    assert world.stored()["reason"] == ERASED_REASON
+
+
+def test_a_delivery_recorded_with_its_message_inside_replays_it_and_sheds_it_at_its_next_claim(
+    world: World,
+) -> None:
+    world.claim()
+    legacy = {"pk": serialize(keys.delivery_pk(world.id())), "sk": serialize(keys.DELIVERY_MESSAGE)}
+    world.aws.dynamodb.delete_item(TableName=world.aws.table, Key=legacy)
+    world.aws.dynamodb.update_item(
+        TableName=world.aws.table,
+        Key={"pk": legacy["pk"], "sk": serialize(keys.DELIVERY)},
+        UpdateExpression="SET message = :m, queue = :q, lease_until = :z",
+        ExpressionAttributeValues={":m": serialize("old"), ":q": serialize("cm"), ":z": serialize(0)},
+    )
+    assert world.log.message(world.id()) == "old"
+
+    world.log.claim(FACTS, message="new", queue="cm", lease_seconds=LEASE)
+
+    assert "message" not in world.stored() and "queue" not in world.stored()
+    assert world.log.message(world.id()) == "new"
 
 
 def test_a_claim_held_elsewhere_is_busy_until_its_lease_ends(world: World) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.retention import DEFAULT_RETENTION, Retention
 from ..store import keys
-from ..store.dynamo import UpdateBuilder, from_item, serialize
+from ..store.dynamo import UpdateBuilder, from_item, serialize, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -121,6 +121,55 @@ class DeliveryLog:
     def _key(self, delivery_id: str) -> dict[str, Any]:
         return {"pk": serialize(keys.delivery_pk(delivery_id)), "sk": serialize(keys.DELIVERY)}
 
+    def _message_item(self, facts: DeliveryFacts, delivery_id: str) -> dict[str, Any]:
+        now = self._now()
+        return {
+            "pk": keys.delivery_pk(delivery_id),
+            "sk": keys.DELIVERY_MESSAGE,
+            "item_type": "delivery_message",
+            "delivery_id": delivery_id,
+            # what shop/redact and the tenant checks find it by, as they find the delivery
+            **{k: v for k, v in facts.attributes().items() if v is not None},
+            "created_at": now,
+            "expires_at": self._retention.delivery_expiry(now),
+        }
+
+    def _keep_message(self, facts: DeliveryFacts, delivery_id: str, message: str, queue: str) -> bool:
+        """The queued message, for the operator's replay, in an item of its own without index keys:
+        every claim and outcome rewrites the delivery's item and its index copy, and DynamoDB charges
+        a write for the whole item, so the event (about 2 KB) is written once an attempt, not four
+        times (docs/cost.md). Written before the claim, so an erasure that finds the delivery's
+        person finds it; False, and nothing written, when an erasure took the person out of it."""
+        item = {**self._message_item(facts, delivery_id), "message": message, "queue": queue}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(reason) OR reason <> :erased",
+                ExpressionAttributeValues={":erased": serialize(ERASED_REASON)},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _forget_message(self, facts: DeliveryFacts, delivery_id: str) -> None:
+        """A delivery erased before its message had an item of its own: the message just kept goes
+        (overwritten by a stub marked erased), so no later attempt writes the person back."""
+        stub = {**self._message_item(facts, delivery_id), "reason": ERASED_REASON}
+        self._client.put_item(TableName=self._table, Item=to_item(stub))
+
+    def message(self, delivery_id: str) -> str | None:
+        """The queued message a delivery replays: its own item, or the delivery's attribute where it
+        was recorded before messages had items of their own."""
+        found = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": serialize(keys.delivery_pk(delivery_id)), "sk": serialize(keys.DELIVERY_MESSAGE)},
+        ).get("Item")
+        if found is not None:
+            return str(from_item(found).get("message") or "") or None
+        legacy = self.get(delivery_id) or {}
+        return str(legacy.get("message") or "") or None
+
     def _base(
         self, facts: DeliveryFacts, delivery_id: str, status: DeliveryStatus, now: int
     ) -> UpdateBuilder:
@@ -155,12 +204,12 @@ class DeliveryLog:
         """
         now = self._now()
         delivery_id = delivery_id_for(facts.destination, facts.event_id)
-        update = (
-            self._base(facts, delivery_id, DeliveryStatus.PENDING, now)
-            .set("lease_until", now + lease_seconds)
-            .set("message", message)
-            .set("queue", queue)
-        )
+        if not self._keep_message(facts, delivery_id, message, queue):
+            return Claim(ClaimResult.ERASED, delivery_id)
+        update = self._base(facts, delivery_id, DeliveryStatus.PENDING, now)
+        update.set("lease_until", now + lease_seconds)
+        # a delivery recorded before messages had items of their own sheds its copy
+        update.remove("message").remove("queue")
         update.add("attempts", 1)
         zero = update.value_token(0)
         status = update.name_token("status")
@@ -181,7 +230,10 @@ class DeliveryLog:
                 TableName=self._table, Key=self._key(delivery_id), ReturnValues="ALL_NEW", **update.kwargs()
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            return self._not_claimed(facts, delivery_id, now)
+            refused = self._not_claimed(facts, delivery_id, now)
+            if refused.result is ClaimResult.ERASED:
+                self._forget_message(facts, delivery_id)
+            return refused
         stored = from_item(result["Attributes"])
         return Claim(ClaimResult.CLAIMED, delivery_id, int(stored.get("attempts", 1)))
 
@@ -224,7 +276,8 @@ class DeliveryLog:
         *,
         unless_delivered: bool = False,
         remove: tuple[str, ...] = (),
-    ) -> None:
+    ) -> bool:
+        """False when the delivery was left as it was: erased, or delivered with `unless_delivered`."""
         now = self._now()
         update = self._base(facts, delivery_id, status, now).set("lease_until", 0)
         for name, value in extra.items():
@@ -240,8 +293,11 @@ class DeliveryLog:
             condition += f" AND {status_name} <> {delivered}"
         update.condition(f"attribute_not_exists(pk) OR {condition}")
         # when delivered already, a skip decided later changes nothing
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+        try:
             self._client.update_item(TableName=self._table, Key=self._key(delivery_id), **update.kwargs())
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def mark_delivered(
         self,
@@ -374,13 +430,18 @@ class DeliveryLog:
 
     def mark_skipped(self, facts: DeliveryFacts, reason: str, *, message: str, queue: str) -> str:
         delivery_id = delivery_id_for(facts.destination, facts.event_id)
-        self._finish(
+        if not self._keep_message(facts, delivery_id, message, queue):
+            return delivery_id  # its person was erased: nothing of it is written again
+        skipped = self._finish(
             delivery_id,
             facts,
             DeliveryStatus.SKIPPED,
-            {"reason": reason, "message": message, "queue": queue},
+            {"reason": reason},
             unless_delivered=True,
+            remove=("message", "queue"),
         )
+        if not skipped and (self.get(delivery_id) or {}).get("reason") == ERASED_REASON:
+            self._forget_message(facts, delivery_id)
         return delivery_id
 
     # -- reads -----------------------------------------------------------------------------------

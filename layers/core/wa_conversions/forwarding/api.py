@@ -177,7 +177,8 @@ class ConversionService:
         queue_url = self.queue_urls.get(destination)
         if not queue_url:
             raise ConflictError(f"The {destination} destination is not enabled in this deployment")
-        if not item.get("message"):
+        message = self.log.message(delivery_id)
+        if not message:
             raise ConflictError("This delivery has no stored message to replay")
         previous = item.get("status")
         # Reopened, an ambiguous delivery may be claimed and sent again, which no forwarder does alone.
@@ -188,21 +189,21 @@ class ConversionService:
         if reopened is OperatorResult.IN_FLIGHT:
             raise ConflictError("This delivery is being sent right now: look again in a few minutes")
         # Replayed as it was first queued; the delivery log skips it if the destination has it already.
-        self.sqs.send_message(QueueUrl=queue_url, MessageBody=str(item["message"]))
+        self.sqs.send_message(QueueUrl=queue_url, MessageBody=message)
         already = previous == DeliveryStatus.DELIVERED.value
         if already:
-            message = "already delivered: the replay will not send it again"
+            note = "already delivered: the replay will not send it again"
         elif previous == DeliveryStatus.AMBIGUOUS.value:
-            message = "queued to be sent again: if the first attempt arrived, the destination has it twice"
+            note = "queued to be sent again: if the first attempt arrived, the destination has it twice"
         else:
-            message = "queued for another attempt"
+            note = "queued for another attempt"
         return {
             "deliveryId": delivery_id,
             "destination": destination,
             "status": "requeued",
             "previousStatus": previous,
             "alreadyDelivered": already,
-            "message": message,
+            "message": note,
         }
 
     def confirm(self, delivery_id: str) -> dict[str, Any]:

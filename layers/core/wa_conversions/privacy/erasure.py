@@ -63,7 +63,7 @@ MAX_IN_OPERANDS = 100
 # A merge chain is at most this deep (store.capture.followed_key): each pass may find one more link.
 MAX_PASSES = 4
 # Items that keep what counts (amounts, the ad) once the person's values are taken out of them.
-REDACTED_KINDS = frozenset({"order", "order_follow_up", "external_event", "delivery"})
+REDACTED_KINDS = frozenset({"order", "order_follow_up", "external_event", "delivery", "delivery_message"})
 # Attributes and JSON fields that name a person whatever their value (Shopify, Meta user_data, Segment).
 PERSONAL_FIELDS = frozenset(
     {
@@ -454,7 +454,23 @@ class Eraser:
                 _learn(person, item)
             if person.size() == before:
                 break
+        self._add_deliveries_of_messages(found)
         return found
+
+    def _add_deliveries_of_messages(self, found: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """The delivery of each queued message found: the message names the person, the delivery's
+        own item may not, and a delivery not yet sent must become skipped (redact) all the same."""
+        for pk, _ in [key for key, item in found.items() if kind_of(item) == "delivery_message"]:
+            if (pk, keys.DELIVERY) in found:
+                continue
+            raw = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": serialize(pk), "sk": serialize(keys.DELIVERY)},
+                ConsistentRead=True,
+            ).get("Item")
+            if raw is not None:
+                self._snapshots[(pk, keys.DELIVERY)] = raw  # rewritten as read, like a scanned item
+                found[(pk, keys.DELIVERY)] = from_item(raw)
 
     def plan(self, found: dict[tuple[str, str], dict[str, Any]], person: Person, now: int) -> Plan:
         needles = person.needles()
@@ -778,6 +794,8 @@ def redact(item: dict[str, Any], needles: Needles, now: int) -> dict[str, Any]:
     located = {k: item[k] for k in KEY_ATTRIBUTES if k in item}
     scrubbed = _scrub({k: v for k, v in item.items() if k not in KEY_ATTRIBUTES}, needles)
     rewritten: dict[str, Any] = {**scrubbed, **located, "erased_at": now}
+    if kind_of(item) == "delivery_message":
+        rewritten["reason"] = ERASED_REASON  # no later attempt writes the message back (delivery.log)
     if kind_of(item) == "delivery" and item.get("status") in {"pending", "failed"}:
         delivery_id = str(item.get("delivery_id") or str(item["pk"]).removeprefix(keys.delivery_pk("")))
         rewritten.update(

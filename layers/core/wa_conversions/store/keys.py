@@ -9,6 +9,7 @@ key prefix (tests/unit/test_store_keys.py), and docs/idempotency.md says what ea
 | referral (click) | CONTACT#<key>     | REFERRAL#<ts>#<wamid> | CLID#<ctwa_clid> | REFERRAL#<ts>    |
 | automatic event  | AUTOEVENT#<id>    | EVENT#<event name>    | CLID#<ctwa_clid> | AUTOEVENT#<ts>   |
 | delivery         | DELIVERY#<id>     | DELIVERY              | DELIVERIES#<status> | <ts>#<id>     |
+| delivery message | DELIVERY#<id>     | MESSAGE               |                  |                  |
 | delivery ref     | DELIVERYREF#<destination>#<key> | REF     |                  |                  |
 | order            | ORDER#<shop>#<id> | ORDER                 | ORDERID#<id>     | SHOP#<shop>#ORDER |
 | order follow-up  | ORDER#<shop>#<id> | FOLLOWUP#<kind>#<fid> | ORDERID#<id>     | SHOP#<shop>#FOLLOWUP#... |
@@ -191,6 +192,8 @@ def idempotency_key_pk(scope: str, key: str) -> str:
 
 
 DELIVERY = "DELIVERY"
+# The queued message a delivery replays (POST /deliveries/{id}/retry), beside the delivery's item.
+DELIVERY_MESSAGE = "MESSAGE"
 REFERENCE = "REF"
 
 
