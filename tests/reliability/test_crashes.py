@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ PROCESSOR = "WhatsAppProcessorFunction"
 # Stands for "later": SQS hands an unfinished batch out again after the queue's visibility timeout
 # (180 s as deployed); the run shortens it on the local queues it crashes, and restores it.
 CRASH_VISIBILITY_S = 5
+# The local pollers' long poll (devstack/pollers.py, _WAIT_SECONDS).
+POLL_WAIT_S = 1
 
 
 def busy(worker: FunctionWorker) -> bool:
@@ -89,6 +92,9 @@ class ShortVisibility:
             self._aws.sqs.set_queue_attributes(
                 QueueUrl=url, Attributes={"VisibilityTimeout": str(CRASH_VISIBILITY_S)}
             )
+        # A receive already waiting took the old timeout (moto reads it when the call starts): a
+        # message it then hands to a worker killed later stays hidden for minutes, past the drain.
+        time.sleep(POLL_WAIT_S + 1)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -132,13 +138,21 @@ def test_processor_crashes_lose_nothing_and_apply_nothing_twice(
     def post(body: bytes) -> Any:
         return lambda client: post_until_accepted(client, "/webhooks/whatsapp", body, meta_headers(body))[0]
 
-    kills = 0
-    with ShortVisibility(aws, ["WhatsAppIngestQueue"]):
-        answers = run_concurrently(sizes.clients, stack.api_url, [post(body) for body in bodies])
+    hits: list[bool] = []
+
+    def killer() -> None:
         for _ in range(sizes.processor_kills):
-            kills += kill_mid_batch(stack, PROCESSOR, rng, wait_s=20)
+            hits.append(kill_mid_batch(stack, PROCESSOR, rng, wait_s=20))
             time.sleep(0.5)
+
+    with ShortVisibility(aws, ["WhatsAppIngestQueue"]):
+        # Aimed while the webhooks go in, not after: a small run's batches can all be done by then.
+        aiming = threading.Thread(target=killer, name="processor-killer")
+        aiming.start()
+        answers = run_concurrently(sizes.clients, stack.api_url, [post(body) for body in bodies])
+        aiming.join()
         drained, waited, pending = drain(stack, sizes.crash_drain_s)
+    kills = sum(hits)
 
     def read(message_id: str) -> Any:
         return lambda client: client.get(message_path(message_id), headers=operator_headers()).status_code
