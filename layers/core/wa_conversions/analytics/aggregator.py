@@ -96,6 +96,12 @@ def contact_of(event: LifecycleEvent) -> str | None:
     return user if user_id_of_key(user) is not None else user_contact_key(user)
 
 
+def _state_key(event: LifecycleEvent) -> str:
+    """The key of the state a contact event folds into: its contact's, else (a status without a
+    recipient) its message's own, so that it still counts."""
+    return contact_of(event) or f"msg:{event.properties.get('messageId') or event.message_id}"
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -210,15 +216,11 @@ class Aggregator:
         # redelivery; a conversion's conditional marker tells its own (store.analytics).
         if name == CONTACT_MERGED:
             return self._merge(event)
-        contact = contact_of(event)
         if name in CONVERSION_EVENTS:
             deltas = with_tenant(conversion_deltas(event), tenant_of(event.properties))
             fresh = self._store.commit(event.message_id, deltas, shard_of(event.message_id))
             return Result("counted" if fresh else "duplicate", name)
-        if contact is None:
-            # Only a status without a recipient lands here; it still counts, on its own.
-            contact = f"msg:{event.properties.get('messageId') or event.message_id}"
-        return Result(self._count_contact(contact, [event]), name)
+        return Result(self._count_contact(_state_key(event), [event]), name)
 
     def count_batch(
         self, events: Sequence[LifecycleEvent], *, concurrency: int = BATCH_CONCURRENCY
@@ -233,8 +235,7 @@ class Aggregator:
         others: list[LifecycleEvent] = []
         for event in events:
             if event.event in CONTACT_EVENTS:
-                key = contact_of(event) or f"msg:{event.properties.get('messageId') or event.message_id}"
-                by_contact.setdefault(key, []).append(event)
+                by_contact.setdefault(_state_key(event), []).append(event)
             elif event.event in COUNTED_EVENTS:
                 others.append(event)  # conversions (a marker each), then merges, one at a time
 
@@ -288,8 +289,9 @@ class Aggregator:
             state.tenant = tenant
             if not deltas and not state.changed():
                 # a fact already known: this event again, or its copy from another source (the CRM)
-                finished = any(e.message_id in state.stored.finished for e in events)  # its cut-short
-                return "counted" if finished else "duplicate"  # commit, done now
+                # an event whose cut-short commit this load finished counts as counted
+                finished = any(e.message_id in state.stored.finished for e in events)
+                return "counted" if finished else "duplicate"
             state.version = expected + 1
             try:
                 fresh = self._store.commit(
